@@ -1,0 +1,67 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Layers (see docs in README): Wire (pure codec) <- Core (pure protocol) <- Runtime (NIO) <- Agent <- CLI.
+// The simulator drives the pure core only, so protocol tests need no sockets or clocks.
+let package = Package(
+    name: "rumor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rumor", targets: ["rumor"]),
+        .library(name: "RumorCore", targets: ["RumorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: Pure layers
+        .target(name: "RumorWire"),
+        .target(name: "RumorCore", dependencies: ["RumorWire"]),
+        .target(name: "RumorSimulator", dependencies: ["RumorCore", "RumorWire"]),
+
+        // MARK: IO layers
+        .target(
+            name: "RumorRuntime",
+            dependencies: [
+                "RumorCore", "RumorWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RumorAgent",
+            dependencies: [
+                "RumorRuntime", "RumorCore", "RumorWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RumorCLI",
+            dependencies: [
+                "RumorAgent", "RumorWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "rumor", dependencies: ["RumorCLI"]),
+
+        // MARK: Tests
+        .testTarget(name: "RumorWireTests", dependencies: ["RumorWire"]),
+        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
+        .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
+        .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire"]),
+        .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),
+    ]
+)
+
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

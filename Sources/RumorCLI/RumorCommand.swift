@@ -1,0 +1,1 @@
+public struct RumorCommand { public static func main() async {} }

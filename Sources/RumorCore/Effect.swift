@@ -1,0 +1,91 @@
+import RumorWire
+
+/// Identifies one TCP exchange between the core and whoever carries out its effects.
+public struct StreamID: Hashable, Sendable, CustomStringConvertible {
+    public var value: UInt64
+    public init(_ value: UInt64) { self.value = value }
+    public var description: String { "stream#\(value)" }
+}
+
+/// Correlates a local command with the event that reports its outcome.
+public typealias RequestID = UInt64
+
+/// A timer the core asked for. Timers are data: the driver hands the same value back through `Input.timer` when
+/// it fires. Timers are never cancelled; a timer that is no longer relevant is recognised and ignored when it fires
+/// (its sequence number or generation no longer matches), which keeps drivers trivial.
+public enum Timer: Hashable, Sendable {
+    case probe
+    case gossip
+    case pushPull
+    case reap
+    case reconnect
+    /// The direct-ack wait of probe `seqNo` ended: time for indirect probes.
+    case probeTimeout(seqNo: UInt32)
+    /// Probe `seqNo`'s protocol period ended: no ack means suspect.
+    case probeDeadline(seqNo: UInt32)
+    /// An indirect probe we run for someone else timed out: send them a nack.
+    case relayTimeout(seqNo: UInt32)
+    case suspicion(node: String, generation: UInt64)
+    case leaveStep(generation: UInt64)
+    case prune(node: String)
+    case queryDeadline(ltime: UInt64, id: UInt32)
+}
+
+/// What the core asks its driver to do. A small, uniform vocabulary so one interpreter serves the runtime and the
+/// simulator alike.
+public enum Effect: Sendable, Hashable {
+    /// Send one UDP packet (plaintext: the driver encrypts if configured).
+    case send([UInt8], to: Address)
+    /// Dial `to`, write `payload`, and if `expectsReply` read one message back, reporting through
+    /// `Input.streamReply` (failures too), all within `timeout`.
+    case openStream(StreamID, to: Address, payload: [UInt8], expectsReply: Bool, timeout: Duration)
+    /// Answer an inbound stream (`nil`: just close it).
+    case replyStream(StreamID, payload: [UInt8]?)
+    /// Hand `timer` back through `Input.timer` at `at`.
+    case schedule(Timer, at: Instant)
+    /// Something the agent should know about.
+    case emit(Event)
+}
+
+/// Events for the agent: member changes in Serf's vocabulary, user events, command outcomes and diagnostics.
+public enum Event: Sendable, Hashable {
+    case memberJoined(Member)
+    case memberLeft(Member)
+    case memberFailed(Member)
+    case memberUpdated(Member)
+    case memberReaped(Member)
+    case userEvent(UserEvent)
+    case query(IncomingQuery)
+    case queryAck(id: RequestID, from: String)
+    case queryResponse(id: RequestID, from: String, payload: [UInt8])
+    case queryFinished(id: RequestID)
+    case joinFinished(id: RequestID, joined: Int, errors: [String])
+    /// The graceful leave is complete: the process may exit.
+    case leaveFinished
+    /// Input that was refused or looked wrong. The driver logs it, rate-limited.
+    case warning(String)
+    case debug(String)
+}
+
+public struct UserEvent: Sendable, Hashable {
+    public var ltime: UInt64
+    public var name: String
+    public var payload: [UInt8]
+    public var coalesce: Bool
+    public init(ltime: UInt64, name: String, payload: [UInt8], coalesce: Bool) {
+        self.ltime = ltime
+        self.name = name
+        self.payload = payload
+        self.coalesce = coalesce
+    }
+}
+
+/// A query delivered to this node, to be answered (at most once, before `deadline`) with `Command.respond`.
+public struct IncomingQuery: Sendable, Hashable {
+    public var ltime: UInt64
+    public var id: UInt32
+    public var name: String
+    public var payload: [UInt8]
+    public var deadline: Instant
+    public var source: String
+}

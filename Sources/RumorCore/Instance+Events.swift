@@ -1,0 +1,54 @@
+import RumorWire
+
+/// Serf user events: Lamport-ordered, deduplicated through a ring of recent events, re-gossiped once when new
+/// (protocol doc §6.6).
+extension Instance {
+    /// Hard ceiling serf enforces whatever the configured limit.
+    static let userEventSaneLimit = 9 * 1024
+
+    /// Checks an event against the size limits serf applies, returning the error text serf would give.
+    public func userEventError(name: String, payload: [UInt8]) -> String? {
+        let limit = serfSettings.userEventSizeLimit
+        let size = name.utf8.count + payload.count
+        if size > limit { return "user event exceeds configured limit of \(limit) bytes before encoding" }
+        if size > Self.userEventSaneLimit {
+            return "user event exceeds sane limit of \(Self.userEventSaneLimit) bytes before encoding"
+        }
+        let raw = SerfCodec.encode(.userEvent(UserEventMessage(ltime: eventClock.time, name: name, payload: payload, cc: true)))
+        if raw.count > limit { return "encoded user event exceeds configured limit of \(limit) bytes after encoding" }
+        return nil
+    }
+
+    mutating func sendUserEvent(name: String, payload: [UInt8], coalesce: Bool) {
+        if let error = userEventError(name: name, payload: payload) {
+            warn(error)
+            return
+        }
+        let message = UserEventMessage(ltime: eventClock.time, name: name, payload: payload, cc: coalesce)
+        eventClock.increment()
+        _ = handleUserEvent(message)
+        eventQueue.enqueue(SerfCodec.encode(.userEvent(message)))
+    }
+
+    /// Returns true when the event is new (delivered now, and worth re-gossiping).
+    mutating func handleUserEvent(_ e: UserEventMessage) -> Bool {
+        eventClock.witness(e.ltime)
+        if e.ltime < eventMinTime { return false }
+        let window = UInt64(eventBuffer.count)
+        let current = eventClock.time
+        if current > window && e.ltime < current - window {
+            warn("received old event '\(e.name)' (ltime \(e.ltime), current \(current))")
+            return false
+        }
+        let index = Int(e.ltime % window)
+        let event = UserEventCollection.Event(name: e.name, payload: e.payload)
+        var slot = eventBuffer[index].flatMap { $0.ltime == e.ltime ? $0 : nil } ?? UserEventCollection(ltime: e.ltime, events: [])
+        if slot.events.contains(where: { $0.name == event.name && ($0.payload ?? []) == (event.payload ?? []) }) {
+            return false
+        }
+        slot.events.append(event)
+        eventBuffer[index] = slot
+        emit(.userEvent(UserEvent(ltime: e.ltime, name: e.name, payload: e.payload ?? [], coalesce: e.cc)))
+        return true
+    }
+}

@@ -1,0 +1,142 @@
+import RumorWire
+
+/// Epidemic dissemination and anti-entropy: periodic gossip to a few random peers, periodic push-pull full state
+/// exchange, and joining through push-pull.
+extension Instance {
+    mutating func gossipTick() {
+        schedule(.gossip, after: settings.gossipInterval)
+        // Recently dead nodes still get gossip, so a falsely accused node hears about it and refutes.
+        let (now, grace) = (self.now, settings.gossipToTheDeadTime)
+        let targets = randomNodes(settings.gossipNodes) { !$0.isDeadOrLeft || now - $0.stateChange <= grace }
+        for target in targets {
+            let limit = packetSpace - Self.compoundHeaderOverhead
+            let messages = takeBroadcasts(overhead: Self.compoundOverhead, limit: limit)
+            if messages.isEmpty { return }
+            emitPacket(messages.count == 1 ? messages[0] : MemberlistCodec.compound(messages), to: target.address, node: target)
+        }
+    }
+
+    /// memberlist scales the push-pull interval up for clusters over 32 nodes, so total TCP load stays flat.
+    var scaledPushPullInterval: Duration {
+        let n = nodes.count
+        guard n > 32 else { return settings.pushPullInterval }
+        let multiplier = (CMath.log(Double(n)) / CMath.log(2) - 5).rounded(.up) + 1
+        return settings.pushPullInterval * multiplier
+    }
+
+    mutating func pushPullTick() {
+        schedule(.pushPull, after: scaledPushPullInterval)
+        guard let peer = randomNodes(1, where: { $0.state == .alive }).first else { return }
+        openStream(
+            .pushPull(join: nil), to: peer.address, payload: localState(join: false), expectsReply: true,
+            timeout: settings.tcpTimeout)
+    }
+
+    mutating func join(_ addresses: [Address], replay: Bool, id: RequestID) {
+        guard !addresses.isEmpty else {
+            emit(.joinFinished(id: id, joined: 0, errors: ["no addresses to join"]))
+            return
+        }
+        joins[id] = JoinProgress(outstanding: addresses.count, replay: replay)
+        let state = localState(join: true)
+        for addr in addresses {
+            openStream(.pushPull(join: id), to: addr, payload: state, expectsReply: true, timeout: settings.tcpTimeout)
+        }
+    }
+
+    /// Our full state: every node memberlist knows (ourselves included) plus Serf's state.
+    func localState(join: Bool) -> [UInt8] {
+        let states = nodes.values.sorted { $0.name < $1.name }.map {
+            PushNodeState(
+                name: $0.name, addr: $0.address.ip, port: $0.address.port, meta: $0.meta, incarnation: $0.incarnation,
+                state: $0.state, vsn: $0.vsn)
+        }
+        let message = MemberlistCodec.encode(.pushPull(PushPull(join: join, nodes: states, userState: serfLocalState())))
+        return settings.enableCompression ? MemberlistCodec.compress(message) : message
+    }
+
+    mutating func receiveStream(_ id: StreamID, _ payload: [UInt8], from: Address) {
+        let message: MemberlistMessage
+        do {
+            message = try MemberlistCodec.decodeStream(payload)
+        } catch {
+            warn("dropped malformed stream from \(from): \(error)")
+            effects.append(.replyStream(id, payload: MemberlistCodec.encode(.err("\(error)"))))
+            return
+        }
+        switch message {
+        case .pushPull(let remote):
+            effects.append(.replyStream(id, payload: localState(join: remote.join)))
+            mergeRemoteState(remote, ignoreOldEvents: false)
+        case .ping(let ping):
+            guard ping.node.isEmpty || ping.node == name else {
+                warn("got TCP ping for unexpected node '\(ping.node)' from \(from)")
+                effects.append(.replyStream(id, payload: nil))
+                return
+            }
+            effects.append(.replyStream(id, payload: MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo)))))
+        case .user(let bytes):
+            effects.append(.replyStream(id, payload: nil))
+            receiveSerf(bytes, from: from)
+        default:
+            warn("dropped unexpected stream message from \(from)")
+            effects.append(.replyStream(id, payload: MemberlistCodec.encode(.err("Received invalid msgType"))))
+        }
+    }
+
+    mutating func receiveStreamReply(_ id: StreamID, _ result: Result<[UInt8], StreamFailure>) {
+        guard let purpose = streams.removeValue(forKey: id) else { return }
+        switch purpose {
+        case .tcpPing(let seq):
+            tcpPingReplied(seq: seq, result)
+        case .pushPull(let joinID):
+            var failure: String?
+            switch result {
+            case .failure(let f): failure = f.reason
+            case .success(let bytes):
+                switch Result(catching: { try MemberlistCodec.decodeStream(bytes) }) {
+                case .success(.pushPull(let remote)):
+                    // Serf's agent joins without replay: events from before our join are history, not news.
+                    let replay = joinID.flatMap { joins[$0]?.replay } ?? true
+                    mergeRemoteState(remote, ignoreOldEvents: !replay)
+                case .success(.err(let text)): failure = "remote error: \(text)"
+                case .success: failure = "unexpected reply to push-pull"
+                case .failure(let e): failure = "malformed push-pull reply: \(e)"
+                }
+            }
+            if let joinID { joinAttemptFinished(joinID, error: failure) }
+            else if let failure { warn("push-pull failed: \(failure)") }
+        }
+    }
+
+    mutating func joinAttemptFinished(_ id: RequestID, error: String?) {
+        guard var progress = joins[id] else { return }
+        progress.outstanding -= 1
+        if let error { progress.errors.append(error) } else { progress.joined += 1 }
+        guard progress.outstanding == 0 else {
+            joins[id] = progress
+            return
+        }
+        joins[id] = nil
+        if progress.joined > 0 { broadcastJoinIntent() }
+        emit(.joinFinished(id: id, joined: progress.joined, errors: progress.errors))
+    }
+
+    /// Applies a peer's full state (memberlist `mergeState`, then Serf's `MergeRemoteState`).
+    mutating func mergeRemoteState(_ remote: PushPull, ignoreOldEvents: Bool) {
+        for n in remote.nodes {
+            switch n.state {
+            case .alive:
+                aliveNode(Alive(incarnation: n.incarnation, node: n.name, addr: n.addr, port: n.port, meta: n.meta, vsn: n.vsn),
+                    bootstrap: false)
+            case .left:
+                deadNode(Dead(incarnation: n.incarnation, node: n.name, from: n.name))
+            case .dead, .suspect:
+                // A remote "dead" is only a suspicion here: we give the node the chance to refute it.
+                suspectNode(Suspect(incarnation: n.incarnation, node: n.name, from: name))
+            }
+        }
+        guard !remote.userState.isEmpty else { return }
+        serfMergeRemoteState(remote.userState, ignoreOldEvents: ignoreOldEvents)
+    }
+}

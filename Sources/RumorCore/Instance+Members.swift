@@ -1,0 +1,175 @@
+import RumorWire
+
+/// Serf's member layer: memberlist notifications become member statuses and events; join and leave intents carry
+/// Lamport times so that a leave is told apart from a failure (protocol doc §6.5).
+extension Instance {
+    func decodedTags(_ meta: [UInt8], node: String) -> [String: String] {
+        (try? SerfCodec.decodeTags(meta)) ?? [:]
+    }
+
+    mutating func serfNodeJoined(_ node: NodeState) {
+        let tags = decodedTags(node.meta, node: node.name)
+        var state: MemberState
+        if let existing = members[node.name] {
+            state = existing
+            state.member.status = .alive
+            state.leaveTime = nil
+        } else {
+            state = MemberState(
+                member: Member(name: node.name, address: node.address, tags: tags, status: .alive, vsn: node.vsn),
+                statusLTime: 0)
+            // An intent may have arrived before the member itself: the newest one takes effect now.
+            if let intent = recentIntents[node.name] {
+                state.statusLTime = intent.ltime
+                if intent.isLeave { state.member.status = .leaving }
+            }
+        }
+        state.member.address = node.address
+        state.member.tags = tags
+        state.member.vsn = node.vsn
+        members[node.name] = state
+        emit(.memberJoined(state.member))
+    }
+
+    mutating func serfNodeUpdated(_ node: NodeState) {
+        guard var state = members[node.name] else { return }
+        state.member.address = node.address
+        state.member.tags = decodedTags(node.meta, node: node.name)
+        state.member.vsn = node.vsn
+        members[node.name] = state
+        emit(.memberUpdated(state.member))
+    }
+
+    mutating func serfNodeLeft(_ node: NodeState) {
+        guard var state = members[node.name] else { return }
+        switch state.member.status {
+        case .leaving: state.member.status = .left
+        case .alive: state.member.status = .failed
+        default:
+            warn("leave notification for '\(node.name)' in state \(state.member.status)")
+            return
+        }
+        state.leaveTime = now
+        members[node.name] = state
+        emit(state.member.status == .left ? .memberLeft(state.member) : .memberFailed(state.member))
+    }
+
+    // MARK: - Intents
+
+    /// Returns true when the intent was news and should be re-gossiped.
+    mutating func handleJoinIntent(_ intent: JoinIntent) -> Bool {
+        clock.witness(intent.ltime)
+        guard var state = members[intent.node] else { return upsertIntent(intent.node, isLeave: false, ltime: intent.ltime) }
+        guard intent.ltime > state.statusLTime else { return false }
+        state.statusLTime = intent.ltime
+        if state.member.status == .leaving { state.member.status = .alive }
+        members[intent.node] = state
+        return true
+    }
+
+    mutating func handleLeaveIntent(_ intent: LeaveIntent) -> Bool {
+        clock.witness(intent.ltime)
+        guard var state = members[intent.node] else { return upsertIntent(intent.node, isLeave: true, ltime: intent.ltime) }
+        guard intent.ltime > state.statusLTime else { return false }
+        if intent.node == name && serfState == .alive {
+            // An old leave of ours is still circulating (we restarted): drown it with a newer join.
+            warn("refuting an older leave intent about ourselves")
+            broadcastJoinIntent()
+            return false
+        }
+        state.statusLTime = intent.ltime
+        switch state.member.status {
+        case .alive:
+            state.member.status = .leaving
+            members[intent.node] = state
+        case .failed:
+            // force-leave: a failed member is now known to be gone for good.
+            state.member.status = .left
+            members[intent.node] = state
+            emit(.memberLeft(state.member))
+        case .leaving, .left:
+            members[intent.node] = state
+        case .none:
+            return false
+        }
+        if intent.prune { prune(intent.node) }
+        return true
+    }
+
+    mutating func upsertIntent(_ node: String, isLeave: Bool, ltime: UInt64) -> Bool {
+        if let existing = recentIntents[node], existing.ltime >= ltime { return false }
+        recentIntents[node] = Intent(isLeave: isLeave, ltime: ltime, received: now)
+        return true
+    }
+
+    mutating func broadcastJoinIntent() {
+        let intent = JoinIntent(ltime: clock.time, node: name)
+        clock.witness(intent.ltime)
+        _ = handleJoinIntent(intent)
+        intentQueue.enqueue(SerfCodec.encode(.join(intent)))
+    }
+
+    mutating func forceLeave(_ node: String, prune: Bool) {
+        let intent = LeaveIntent(ltime: clock.time, node: node, prune: prune)
+        clock.increment()
+        if handleLeaveIntent(intent) || members[node] == nil {
+            intentQueue.enqueue(SerfCodec.encode(.leave(intent)))
+        }
+    }
+
+    /// Erases a member at once (force-leave -prune); a leaving one first gets time to finish leaving.
+    mutating func prune(_ node: String) {
+        guard let state = members[node] else { return }
+        if state.member.status == .leaving {
+            schedule(.prune(node: node), after: serfSettings.broadcastTimeout + serfSettings.leavePropagateDelay)
+        } else {
+            erase(node)
+        }
+    }
+
+    mutating func pruneFired(_ node: String) { erase(node) }
+
+    mutating func erase(_ node: String) {
+        guard let state = members.removeValue(forKey: node) else { return }
+        emit(.memberReaped(state.member))
+    }
+
+    mutating func setTags(_ newTags: [String: String]) {
+        tags = newTags
+        meta = SerfCodec.encodeTags(newTags)
+        incarnation &+= 1
+        announceSelf()
+        if let me = nodes[name] { serfNodeUpdated(me) }
+    }
+
+    // MARK: - Reaping and reconnecting
+
+    mutating func reapTick() {
+        schedule(.reap, after: serfSettings.reapInterval)
+        for (node, state) in members.sorted(by: { $0.key < $1.key }) {
+            guard let since = state.leaveTime else { continue }
+            let timeout = state.member.status == .left ? serfSettings.tombstoneTimeout : serfSettings.reconnectTimeout
+            if now - since > timeout {
+                erase(node)
+                if let n = nodes[node], n.isDeadOrLeft { nodes[node] = nil }
+            }
+        }
+        recentIntents = recentIntents.filter { now - $0.value.received <= serfSettings.recentIntentTimeout }
+        expireIncomingQueries()
+    }
+
+    /// Occasionally tries to rejoin one failed member, so a healed partition merges even if nobody else noticed.
+    mutating func reconnectTick() {
+        schedule(.reconnect, after: serfSettings.reconnectInterval)
+        let failed = members.values.filter { $0.member.status == .failed }.map(\.member).sorted { $0.name < $1.name }
+        guard !failed.isEmpty else { return }
+        let alive = max(1, members.count - failed.count - members.values.filter { $0.member.status == .left }.count)
+        let probability = Double(failed.count) / Double(alive)
+        guard Double.random(in: 0..<1, using: &rng) <= probability, let target = failed.randomElement(using: &rng) else {
+            return
+        }
+        openStream(
+            .pushPull(join: nil), to: target.address, payload: localState(join: true), expectsReply: true,
+            timeout: settings.tcpTimeout)
+    }
+}

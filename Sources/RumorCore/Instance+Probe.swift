@@ -1,0 +1,181 @@
+import RumorWire
+
+/// SWIM failure detection: direct probe, indirect probes with nacks, TCP fallback, and Lifeguard's local health.
+extension Instance {
+    /// The protocol period, stretched by the local health multiplier when we look unhealthy ourselves.
+    var scaledProbeInterval: Duration { settings.probeInterval * Double(awareness + 1) }
+
+    mutating func adjustAwareness(_ delta: Int) {
+        awareness = min(max(awareness + delta, 0), settings.awarenessMaxMultiplier - 1)
+    }
+
+    mutating func probeTick() {
+        schedule(.probe, after: settings.probeInterval)
+        guard probeInFlight == nil else {
+            // A probe still runs its (stretched) period: probe again when it ends, as memberlist's blocking loop does.
+            probeDue = true
+            return
+        }
+        guard let target = nextProbeTarget() else { return }
+        probe(target)
+    }
+
+    /// Round-robin over a shuffled list, skipping ourselves and dead nodes; reshuffles (and forgets long-dead
+    /// nodes) at the end of each round.
+    mutating func nextProbeTarget() -> NodeState? {
+        var checked = 0
+        while checked <= probeOrder.count {
+            if probeIndex >= probeOrder.count {
+                resetProbeOrder()
+                probeIndex = 0
+                checked += 1
+                if probeOrder.isEmpty { return nil }
+                continue
+            }
+            let name = probeOrder[probeIndex]
+            probeIndex += 1
+            if name != self.name, let node = nodes[name], !node.isDeadOrLeft { return node }
+            checked += 1
+        }
+        return nil
+    }
+
+    mutating func resetProbeOrder() {
+        for (name, node) in nodes where name != self.name && node.isDeadOrLeft
+            && now - node.stateChange > settings.gossipToTheDeadTime
+        {
+            nodes[name] = nil
+        }
+        probeOrder = nodes.keys.sorted()
+        probeOrder.shuffle(using: &rng)
+    }
+
+    mutating func probe(_ target: NodeState) {
+        let seq = nextSeqNo()
+        probeInFlight = seq
+        pendingAcks[seq] = .probe(target: target.name, expectedNacks: 0, nacks: 0)
+        let ping = MemberlistCodec.encode(.ping(pingMessage(to: target.name, seq: seq)))
+        if target.state == .suspect {
+            // Tell a suspect it is suspected, so it can refute even if gossip about it is lost.
+            let s = MemberlistCodec.encode(.suspect(Suspect(incarnation: target.incarnation, node: target.name, from: name)))
+            emitPacket(MemberlistCodec.compound([ping, s]), to: target.address, node: target)
+        } else {
+            sendPacket(ping, to: target.address, node: target)
+        }
+        schedule(.probeTimeout(seqNo: seq), after: settings.probeTimeout)
+        schedule(.probeDeadline(seqNo: seq), after: scaledProbeInterval)
+    }
+
+    func pingMessage(to node: String, seq: UInt32) -> Ping {
+        Ping(node: node, seqNo: seq, sourceAddr: address.ip, sourceNode: name, sourcePort: address.port)
+    }
+
+    /// No direct ack in time: ask `indirectChecks` random alive peers to probe for us, and try TCP too.
+    mutating func probeTimedOut(_ seq: UInt32) {
+        guard case .probe(let targetName, _, let nacks) = pendingAcks[seq], let target = nodes[targetName] else { return }
+        let helpers = randomNodes(settings.indirectChecks) { $0.name != targetName && $0.state == .alive }
+        var expectedNacks = 0
+        for helper in helpers {
+            let wantsNack = helper.protocolMax >= 4
+            if wantsNack { expectedNacks += 1 }
+            let req = IndirectPing(
+                nack: wantsNack, node: targetName, port: target.address.port, seqNo: seq, sourceAddr: address.ip,
+                sourceNode: name, sourcePort: address.port, target: target.address.ip)
+            sendPacket(MemberlistCodec.encode(.indirectPing(req)), to: helper.address, node: helper)
+        }
+        pendingAcks[seq] = .probe(target: targetName, expectedNacks: expectedNacks, nacks: nacks)
+        if target.protocolMax >= 3 {
+            let remaining = scaledProbeInterval - settings.probeTimeout
+            let ping = MemberlistCodec.encode(.ping(pingMessage(to: targetName, seq: seq)))
+            openStream(.tcpPing(seqNo: seq), to: target.address, payload: ping, expectsReply: true, timeout: remaining)
+        }
+    }
+
+    /// The protocol period ended without any ack: Lifeguard scores our own health, then we suspect the target.
+    mutating func probeDeadlinePassed(_ seq: UInt32) {
+        guard case .probe(let targetName, let expectedNacks, let nacks) = pendingAcks.removeValue(forKey: seq) else {
+            return
+        }
+        // Missing nacks mean the helpers could not reach us either: the problem is likely ours, so slow down.
+        adjustAwareness(expectedNacks > 0 ? max(expectedNacks - nacks, 0) : 1)
+        finishProbe(seq)
+        if let target = nodes[targetName], target.state == .alive || target.state == .suspect {
+            suspectNode(Suspect(incarnation: target.incarnation, node: targetName, from: name))
+        }
+    }
+
+    mutating func finishProbe(_ seq: UInt32) {
+        guard probeInFlight == seq else { return }
+        probeInFlight = nil
+        if probeDue {
+            probeDue = false
+            if let target = nextProbeTarget() { probe(target) }
+        }
+    }
+
+    mutating func receivePing(_ ping: Ping, from: Address) {
+        // A ping for another name means our address was reused by someone else's stale view: do not answer for them.
+        guard ping.node.isEmpty || ping.node == name else {
+            warn("got ping for unexpected node '\(ping.node)' from \(from)")
+            return
+        }
+        let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
+        sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo))), to: replyTo)
+    }
+
+    func replyAddress(_ ip: [UInt8], _ port: UInt16, fallback: Address) -> Address {
+        ip.isEmpty || port == 0 ? fallback : Address(ip: ip, port: port)
+    }
+
+    mutating func receiveIndirectPing(_ req: IndirectPing, from: Address) {
+        let requester = replyAddress(req.sourceAddr, req.sourcePort, fallback: from)
+        let seq = nextSeqNo()
+        pendingAcks[seq] = .relay(requester: requester, originalSeq: req.seqNo, wantsNack: req.nack)
+        let target = Address(ip: req.target, port: req.port == 0 ? address.port : req.port)
+        sendPacket(MemberlistCodec.encode(.ping(pingMessage(to: req.node, seq: seq))), to: target)
+        schedule(.relayTimeout(seqNo: seq), after: settings.probeTimeout)
+    }
+
+    mutating func relayTimedOut(_ seq: UInt32) {
+        guard case .relay(let requester, let original, let wantsNack) = pendingAcks.removeValue(forKey: seq) else {
+            return
+        }
+        if wantsNack { sendPacket(MemberlistCodec.encode(.nack(Nack(seqNo: original))), to: requester) }
+    }
+
+    mutating func receiveAck(_ ack: Ack) {
+        switch pendingAcks[ack.seqNo] {
+        case .probe:
+            pendingAcks[ack.seqNo] = nil
+            adjustAwareness(-1)
+            finishProbe(ack.seqNo)
+        case .relay(let requester, let original, _):
+            pendingAcks[ack.seqNo] = nil
+            sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: original))), to: requester)
+        case nil:
+            break  // late or duplicate: the probe already concluded
+        }
+    }
+
+    mutating func receiveNack(_ nack: Nack) {
+        if case .probe(let target, let expected, let nacks) = pendingAcks[nack.seqNo] {
+            pendingAcks[nack.seqNo] = .probe(target: target, expectedNacks: expected, nacks: nacks + 1)
+        }
+    }
+
+    mutating func tcpPingReplied(seq: UInt32, _ result: Result<[UInt8], StreamFailure>) {
+        guard case .success(let bytes) = result, case .ack(let ack)? = try? MemberlistCodec.decodeStream(bytes),
+            ack.seqNo == seq, case .probe(let target, _, _) = pendingAcks[seq]
+        else { return }
+        warn("node '\(target)' answered a TCP ping but not UDP: the network may be misconfigured (UDP blocked?)")
+        receiveAck(ack)
+    }
+
+    /// Up to `k` distinct random nodes other than ourselves that pass `filter`.
+    mutating func randomNodes(_ k: Int, where filter: (NodeState) -> Bool) -> [NodeState] {
+        var candidates = nodes.values.filter { $0.name != name && filter($0) }
+        candidates.sort { $0.name < $1.name }  // dictionary order is not deterministic across runs
+        candidates.shuffle(using: &rng)
+        return Array(candidates.prefix(k))
+    }
+}

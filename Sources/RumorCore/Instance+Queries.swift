@@ -1,0 +1,163 @@
+import RumorWire
+
+/// Serf queries: gossiped requests with filters, answered by direct UDP acks and responses (protocol doc §6.7).
+extension Instance {
+    /// Serf's default: `gossipInterval * queryTimeoutMult * ceil(log10(n + 1))`.
+    public var defaultQueryTimeout: Duration {
+        settings.gossipInterval * Double(serfSettings.queryTimeoutMult) * Double(nodes.count + 1).log10Ceil
+    }
+
+    mutating func startQuery(_ q: OutgoingQuery, id request: RequestID) {
+        var filters: [[UInt8]] = []
+        if !q.filterNodes.isEmpty { filters.append(SerfCodec.encodeFilter(.nodes(q.filterNodes))) }
+        for (tag, expr) in q.filterTags.sorted(by: { $0.key < $1.key }) {
+            filters.append(SerfCodec.encodeFilter(.tag(name: tag, expression: expr)))
+        }
+        let timeout = q.timeout ?? defaultQueryTimeout
+        let message = QueryMessage(
+            ltime: queryClock.time, id: UInt32.random(in: 0...UInt32(Int32.max), using: &rng), addr: address.ip,
+            port: address.port, sourceNode: name, filters: filters.isEmpty ? nil : filters,
+            flags: q.requestAck ? QueryMessage.flagAck : 0, relayFactor: q.relayFactor, timeout: timeout.nanoseconds,
+            name: q.name, payload: q.payload)
+        let raw = SerfCodec.encode(.query(message))
+        guard raw.count <= serfSettings.querySizeLimit else {
+            warn("query exceeds limit of \(serfSettings.querySizeLimit) bytes")
+            emit(.queryFinished(id: request))
+            return
+        }
+        let key = QueryKey(ltime: message.ltime, id: message.id)
+        outgoingQueries[key] = OutgoingQueryState(request: request, deadline: now + timeout)
+        schedule(.queryDeadline(ltime: key.ltime, id: key.id), after: timeout)
+        _ = handleQuery(message)
+        queryQueue.enqueue(raw)
+    }
+
+    mutating func queryDeadlinePassed(_ key: QueryKey) {
+        guard let state = outgoingQueries.removeValue(forKey: key) else { return }
+        emit(.queryFinished(id: state.request))
+    }
+
+    /// Returns true when the query should be re-gossiped.
+    mutating func handleQuery(_ q: QueryMessage) -> Bool {
+        queryClock.witness(q.ltime)
+        if q.ltime < queryMinTime { return false }
+        let window = UInt64(queryBuffer.count)
+        let current = queryClock.time
+        if current > window && q.ltime < current - window {
+            warn("received old query '\(q.name)' (ltime \(q.ltime), current \(current))")
+            return false
+        }
+        let index = Int(q.ltime % window)
+        var seen = queryBuffer[index].flatMap { $0.ltime == q.ltime ? $0 : nil } ?? QuerySeen(ltime: q.ltime, ids: [])
+        if seen.ids.contains(q.id) { return false }
+        seen.ids.append(q.id)
+        queryBuffer[index] = seen
+
+        let rebroadcast = q.flags & QueryMessage.flagNoBroadcast == 0
+        guard shouldProcess(q.filters ?? []) else { return rebroadcast }
+        let source = Address(ip: q.addr, port: q.port)
+        if q.flags & QueryMessage.flagAck != 0 {
+            let ack = QueryResponseMessage(ltime: q.ltime, id: q.id, from: name, flags: QueryResponseMessage.flagAck, payload: nil)
+            sendQueryResponse(ack, to: source, relayFactor: q.relayFactor)
+        }
+        let key = QueryKey(ltime: q.ltime, id: q.id)
+        let deadline = now + .nanoseconds(max(q.timeout, 0))
+        switch q.name {
+        case "_serf_ping":
+            return rebroadcast  // the ack above is the whole answer
+        case "_serf_conflict":
+            let node = String(decoding: q.payload ?? [], as: UTF8.self)
+            guard node != name else { return rebroadcast }
+            let record = members[node].map {
+                SerfMemberRecord(
+                    name: $0.member.name, addr: $0.member.address.ip, port: $0.member.address.port, tags: $0.member.tags,
+                    status: Int64($0.member.status.rawValue), vsn: $0.member.vsn)
+            }
+            let payload = SerfCodec.encodeConflictResponse(record)
+            let resp = QueryResponseMessage(ltime: q.ltime, id: q.id, from: name, flags: 0, payload: payload)
+            sendQueryResponse(resp, to: source, relayFactor: q.relayFactor)
+            return rebroadcast
+        default:
+            incomingQueries[key] = IncomingQueryState(source: source, relayFactor: q.relayFactor, deadline: deadline)
+            emit(.query(IncomingQuery(ltime: q.ltime, id: q.id, name: q.name, payload: q.payload ?? [], deadline: deadline, source: q.sourceNode)))
+            return rebroadcast
+        }
+    }
+
+    /// Why a response cannot be sent, in serf's words; `nil` when it can.
+    public func respondError(ltime: UInt64, id: UInt32, payload: [UInt8]) -> String? {
+        guard let q = incomingQueries[QueryKey(ltime: ltime, id: id)] else { return "response already sent" }
+        if now > q.deadline { return "response is past the deadline" }
+        let raw = SerfCodec.encode(.queryResponse(QueryResponseMessage(ltime: ltime, id: id, from: name, flags: 0, payload: payload)))
+        if raw.count > serfSettings.queryResponseSizeLimit {
+            return "response exceeds limit of \(serfSettings.queryResponseSizeLimit) bytes"
+        }
+        return nil
+    }
+
+    mutating func respond(ltime: UInt64, id: UInt32, payload: [UInt8]) {
+        if let error = respondError(ltime: ltime, id: id, payload: payload) {
+            warn("failed to respond to query: \(error)")
+            return
+        }
+        guard let q = incomingQueries.removeValue(forKey: QueryKey(ltime: ltime, id: id)) else { return }
+        let resp = QueryResponseMessage(ltime: ltime, id: id, from: name, flags: 0, payload: payload)
+        sendQueryResponse(resp, to: q.source, relayFactor: q.relayFactor)
+    }
+
+    mutating func expireIncomingQueries() {
+        incomingQueries = incomingQueries.filter { now <= $0.value.deadline }
+    }
+
+    /// Sends directly, and through `relayFactor` random peers so one lossy path cannot eat the answer.
+    mutating func sendQueryResponse(_ resp: QueryResponseMessage, to dest: Address, relayFactor: UInt8) {
+        let raw = SerfCodec.encode(.queryResponse(resp))
+        if dest == address {
+            handleQueryResponse(resp)
+        } else {
+            emitPacket([MessageType.user.rawValue] + raw, to: dest, node: nil)
+        }
+        guard relayFactor > 0 else { return }
+        let relays = randomNodes(Int(relayFactor)) { $0.state == .alive && $0.protocolMax >= 5 }
+        guard nodes.count >= Int(relayFactor) + 1 else { return }
+        let header = RelayHeader(destAddr: dest.ip, destPort: dest.port, destName: "")
+        let relay = SerfCodec.encode(.relay(header, payload: raw))
+        for r in relays { emitPacket([MessageType.user.rawValue] + relay, to: r.address, node: r) }
+    }
+
+    mutating func handleQueryResponse(_ r: QueryResponseMessage) {
+        let key = QueryKey(ltime: r.ltime, id: r.id)
+        guard var state = outgoingQueries[key], now <= state.deadline else {
+            emit(.debug("reply for non-running query (ltime \(r.ltime), id \(r.id)) from '\(r.from)'"))
+            return
+        }
+        if r.flags & QueryResponseMessage.flagAck != 0 {
+            guard state.acks.insert(r.from).inserted else { return }
+            emit(.queryAck(id: state.request, from: r.from))
+        } else {
+            guard state.responses.insert(r.from).inserted else { return }
+            emit(.queryResponse(id: state.request, from: r.from, payload: r.payload ?? []))
+        }
+        outgoingQueries[key] = state
+    }
+
+    /// All filters must pass. An undecodable filter means "not for us", as in serf.
+    func shouldProcess(_ filters: [[UInt8]]) -> Bool {
+        for raw in filters {
+            guard let filter = try? SerfCodec.decodeFilter(raw) else { return false }
+            switch filter {
+            case .nodes(let names):
+                if !names.contains(name) { return false }
+            case .tag(let tag, let expression):
+                guard let regex = try? Regex(expression), (tags[tag] ?? "").contains(regex) else { return false }
+            }
+        }
+        return true
+    }
+}
+
+struct IncomingQueryState: Sendable {
+    var source: Address
+    var relayFactor: UInt8
+    var deadline: Instant
+}

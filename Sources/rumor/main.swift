@@ -1,0 +1,3 @@
+import RumorCLI
+
+await RumorCommand.main()
