@@ -21,11 +21,15 @@ let package = Package(
         .target(name: "RumorCore", dependencies: ["RumorWire"]),
         .target(name: "RumorSimulator", dependencies: ["RumorCore", "RumorWire"]),
 
+        // MARK: Crypto (libsodium is the only crypto dependency; unsafe pointers stay in RumorCrypto)
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .target(name: "RumorCrypto", dependencies: ["CSodium"]),
+
         // MARK: IO layers
         .target(
             name: "RumorRuntime",
             dependencies: [
-                "RumorCore", "RumorWire",
+                "RumorCore", "RumorWire", "RumorCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -34,8 +38,9 @@ let package = Package(
         .target(
             name: "RumorAgent",
             dependencies: [
-                "RumorRuntime", "RumorCore", "RumorWire",
+                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -45,6 +50,9 @@ let package = Package(
             dependencies: [
                 "RumorAgent", "RumorWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -53,13 +61,14 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire"]),
         .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
+        .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -198,7 +198,11 @@ public enum MemberlistCodec {
                     errors.append(WireError("\(type): \(error)"))
                 }
             case .hasCRC:
-                errors.append(WireError("message type 12 (checksum) is only allowed at the start of a packet"))
+                errors.append(
+                    WireError(
+                        depth == 0 && range.lowerBound == 0
+                            ? "checksum wrapper shorter than 5 bytes"
+                            : "message type 12 (checksum) is only allowed at the start of a packet"))
             case .pushPull, .encrypt, .err:
                 errors.append(WireError("message type \(typeByte) not allowed in a packet"))
             }

@@ -3,27 +3,39 @@
 ///
 /// A value of the wrong type is an error naming the field, so a log line says exactly what was malformed.
 public struct MessagePackFields: Sendable {
-    private var fields: [String: MessagePack] = [:]
+    /// Kept as decoded and searched linearly: Go structs have a handful of fields, and building a dictionary cost
+    /// more than all the lookups of a message together (it was half the time of decoding a ping).
+    private let pairs: [MessagePack.Pair]
     private let context: String
 
     public init(_ value: MessagePack, context: String) throws {
         self.context = context
         guard let pairs = value.mapValue else { throw WireError("\(context): expected a map") }
-        for p in pairs {
-            if let k = p.key.stringValue { fields[k] = p.value }
-        }
+        self.pairs = pairs
     }
 
-    public func has(_ key: String) -> Bool { fields[key].map { !$0.isNull } ?? false }
+    public func has(_ key: String) -> Bool { self[key].map { !$0.isNull } ?? false }
 
-    public subscript(_ key: String) -> MessagePack? { fields[key] }
+    /// The value for `key`; with duplicate keys the last one wins, as when Go decodes into a struct.
+    public subscript(_ key: String) -> MessagePack? {
+        let wanted = key.utf8
+        for p in pairs.reversed() {
+            switch p.key {
+            case .string(let k), .binary(let k):
+                if k.count == wanted.count && k.elementsEqual(wanted) { return p.value }
+            default:
+                continue
+            }
+        }
+        return nil
+    }
 
     private func fail(_ key: String, _ want: String) -> WireError {
         WireError("\(context).\(key): expected \(want)")
     }
 
     public func string(_ key: String) throws -> String {
-        guard let v = fields[key], !v.isNull else { return "" }
+        guard let v = self[key], !v.isNull else { return "" }
         guard case .string(let b) = v else {
             // go-msgpack refuses bin for a string field (doc §1.1); be equally strict so we never accept what Go
             // would reject and then gossip it on.
@@ -33,13 +45,13 @@ public struct MessagePackFields: Sendable {
     }
 
     public func bytes(_ key: String) throws -> [UInt8] {
-        guard let v = fields[key] else { return [] }
+        guard let v = self[key] else { return [] }
         guard let b = v.bytesValue else { throw fail(key, "bytes") }
         return b
     }
 
     public func uint(_ key: String, max: UInt64 = .max) throws -> UInt64 {
-        guard let v = fields[key], !v.isNull else { return 0 }
+        guard let v = self[key], !v.isNull else { return 0 }
         guard let u = v.uintValue, u <= max else { throw fail(key, "unsigned integer ≤ \(max)") }
         return u
     }
@@ -49,25 +61,25 @@ public struct MessagePackFields: Sendable {
     public func uint8(_ key: String) throws -> UInt8 { UInt8(try uint(key, max: UInt64(UInt8.max))) }
 
     public func int(_ key: String) throws -> Int64 {
-        guard let v = fields[key], !v.isNull else { return 0 }
+        guard let v = self[key], !v.isNull else { return 0 }
         guard let i = v.intValue else { throw fail(key, "integer") }
         return i
     }
 
     public func bool(_ key: String) throws -> Bool {
-        guard let v = fields[key], !v.isNull else { return false }
+        guard let v = self[key], !v.isNull else { return false }
         guard let b = v.boolValue else { throw fail(key, "bool") }
         return b
     }
 
     public func double(_ key: String) throws -> Double {
-        guard let v = fields[key], !v.isNull else { return 0 }
+        guard let v = self[key], !v.isNull else { return 0 }
         guard let d = v.doubleValue else { throw fail(key, "float") }
         return d
     }
 
     public func stringArray(_ key: String) throws -> [String] {
-        guard let v = fields[key] else { return [] }
+        guard let v = self[key] else { return [] }
         guard let a = v.arrayValue else { throw fail(key, "array of strings") }
         return try a.map {
             guard let s = $0.stringValue else { throw fail(key, "array of strings") }
@@ -76,7 +88,7 @@ public struct MessagePackFields: Sendable {
     }
 
     public func stringMap(_ key: String) throws -> [String: String] {
-        guard let v = fields[key] else { return [:] }
+        guard let v = self[key] else { return [:] }
         return try Self.stringMap(v, context: "\(context).\(key)")
     }
 
