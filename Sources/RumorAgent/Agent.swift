@@ -1,1 +1,218 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RumorCore
+import RumorRuntime
+import RumorWire
 
+/// The agent: a protocol runtime plus what Serf's agent adds around it (RPC, joining by name, logs, and the
+/// event listeners that handler scripts and built-in actions hang off).
+///
+/// Like the runtime, the agent lives on one event loop; every method here runs there.
+public final class Agent: AgentRPCBackend, @unchecked Sendable {
+    // @unchecked: all mutable state is confined to `eventLoop`.
+    public let configuration: AgentConfiguration
+    public let eventLoop: any EventLoop
+    public let runtime: Runtime
+    public let name: String
+    public private(set) var advertised: Address?
+    let logger: Logger
+    var nextRequest: RequestID = 0
+    var joinPromises: [RequestID: EventLoopPromise<JoinResult>] = [:]
+    var leavePromise: EventLoopPromise<Void>?
+    var rpc: RPCServer?
+    var listeners: [(Event) -> Void] = []
+    let stoppedPromise: EventLoopPromise<Void>
+    var isStopping = false
+
+    /// Completes when the agent has shut down (after a leave, a `leave` RPC, or ``shutdown()``).
+    public var stopped: EventLoopFuture<Void> { stoppedPromise.futureResult }
+
+    init(configuration: AgentConfiguration, name: String, eventLoop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.name = name
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.runtime = Runtime(eventLoop: eventLoop, logger: logger)
+        self.stoppedPromise = eventLoop.makePromise()
+    }
+
+    /// Validates the configuration, binds the gossip and RPC sockets and starts the protocol. Joining is separate
+    /// (``joinAtStartup()``) so callers decide how to treat a failed join.
+    public static func start(configuration: AgentConfiguration, eventLoop: any EventLoop, logger: Logger) -> EventLoopFuture<Agent> {
+        eventLoop.flatSubmit {
+            let tags: [String: String]
+            let bind: HostPort
+            do {
+                try configuration.validate()
+                tags = try TagsFile.load(configuration)
+                bind = try HostPort.parse(configuration.bind, defaultPort: 7946, what: "bind address")
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+            let name = configuration.nodeName ?? hostName()
+            let agent = Agent(configuration: configuration, name: name, eventLoop: eventLoop, logger: logger)
+            return agent.bind(bind, tags: tags).map { agent }
+        }
+    }
+
+    private func bind(_ bind: HostPort, tags: [String: String]) -> EventLoopFuture<Void> {
+        let advertiseHost: String
+        var advertisePort: Int?
+        do {
+            if let text = configuration.advertise {
+                let hp = try HostPort.parse(text, defaultPort: bind.port, what: "advertise address")
+                (advertiseHost, advertisePort) = (hp.host, hp.port)
+            } else {
+                advertiseHost = try Advertise.choose(bindHost: bind.host)
+            }
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        runtime.onEvent = { [self] event in dispatch(event) }
+        return runtime.start(host: bind.host, port: bind.port) { [self] boundPort in
+            let address = Address(host: advertiseHost, port: UInt16(advertisePort ?? boundPort))!
+            advertised = address
+            logger.info("agent: advertising \(address) (bound to \(bind.host):\(boundPort))")
+            return Instance(
+                name: name, address: address, tags: tags, settings: configuration.memberlistSettings,
+                serfSettings: configuration.serfSettings, seed: UInt64.random(in: .min ... .max))
+        }
+        .flatMapErrorThrowing { error in
+            throw AgentConfiguration.Error("failed to bind UDP and TCP on \(bind): \(error)")
+        }
+        .flatMap { [self] in startRPC() }
+    }
+
+    private func startRPC() -> EventLoopFuture<Void> {
+        let addr: HostPort
+        do { addr = try HostPort.parse(configuration.rpcAddr, defaultPort: 7373, what: "RPC address") } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let server = RPCServer(backend: self, authKey: configuration.rpcAuth, logger: logger)
+        rpc = server
+        return server.start(host: addr.host, port: addr.port).flatMapErrorThrowing { [self] error in
+            _ = runtime.shutdown()
+            throw AgentConfiguration.Error("failed to start the RPC listener on \(addr): \(error)")
+        }
+    }
+
+    /// Adds a listener for every protocol event (handlers and actions subscribe here).
+    public func addListener(_ listener: @escaping (Event) -> Void) {
+        eventLoop.preconditionInEventLoop()
+        listeners.append(listener)
+    }
+
+    func dispatch(_ event: Event) {
+        switch event {
+        case .joinFinished(let id, let joined, let errors):
+            joinPromises.removeValue(forKey: id)?.succeed(JoinResult(joined: joined, errors: errors))
+        case .leaveFinished:
+            leavePromise?.succeed(())
+        case .memberJoined(let m): logger.info("serf: EventMemberJoin: \(m.name) \(m.address.host)")
+        case .memberLeft(let m): logger.info("serf: EventMemberLeave: \(m.name) \(m.address.host)")
+        case .memberFailed(let m): logger.info("serf: EventMemberFailed: \(m.name) \(m.address.host)")
+        case .memberUpdated(let m): logger.info("serf: EventMemberUpdate: \(m.name)")
+        case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
+        default: break
+        }
+        for listener in listeners { listener(event) }
+    }
+
+    // MARK: - AgentRPCBackend
+
+    public func members() -> [Member] { runtime.withInstance { $0.allMembers } }
+
+    public func join(_ addresses: [String], replay: Bool) -> EventLoopFuture<JoinResult> {
+        Resolver.resolveAll(addresses, defaultPort: Int(advertised?.port ?? 7946), on: eventLoop).flatMap { [self] resolved in
+            guard !resolved.addresses.isEmpty else {
+                return eventLoop.makeSucceededFuture(JoinResult(joined: 0, errors: resolved.errors))
+            }
+            nextRequest += 1
+            let promise = eventLoop.makePromise(of: JoinResult.self)
+            joinPromises[nextRequest] = promise
+            runtime.submit(.join(resolved.addresses, replay: replay, id: nextRequest))
+            return promise.futureResult.map { JoinResult(joined: $0.joined, errors: resolved.errors + $0.errors) }
+        }
+    }
+
+    public func leave() -> EventLoopFuture<Void> {
+        if let leavePromise { return leavePromise.futureResult }
+        let promise = eventLoop.makePromise(of: Void.self)
+        leavePromise = promise
+        logger.info("agent: graceful leave")
+        runtime.submit(.leave)
+        // A leave must not hang forever on a broken network: serf cuts it off too.
+        let limit = configuration.broadcastTimeout * 2 + .seconds(2)
+        eventLoop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) { promise.succeed(()) }
+        return promise.futureResult.flatMap { [self] in shutdown() }
+    }
+
+    public func forceLeave(node: String, prune: Bool) -> EventLoopFuture<Void> {
+        runtime.submit(.forceLeave(node: node, prune: prune))
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
+    public func stats() -> [String: [String: String]] {
+        runtime.withInstance { i in
+            let members = i.allMembers
+            let queues = i.pendingBroadcasts
+            return [
+                "agent": ["name": name],
+                "runtime": ["os": "linux", "arch": Self.arch, "version": "rumor 0.1.0", "max_procs": "1", "goroutines": "1",
+                            "cpu_count": "\(System.coreCount)"],
+                "serf": [
+                    "members": "\(members.count)",
+                    "failed": "\(members.filter { $0.status == .failed }.count)",
+                    "left": "\(members.filter { $0.status == .left }.count)",
+                    "health_score": "\(i.awareness)",
+                    "member_time": "\(i.clock.time)",
+                    "event_time": "\(i.eventClock.time)",
+                    "query_time": "\(i.queryClock.time)",
+                    "intent_queue": "\(queues.intents)",
+                    "event_queue": "\(queues.events)",
+                    "query_queue": "\(queues.queries)",
+                    "encrypted": "false",
+                    "coordinate_resets": "0",
+                ],
+                "tags": i.tags,
+                "event_handlers": [:],
+            ]
+        }
+    }
+
+    static var arch: String {
+        #if arch(x86_64)
+        "amd64"
+        #elseif arch(arm64)
+        "arm64"
+        #else
+        "unknown"
+        #endif
+    }
+
+    // MARK: - Lifecycle
+
+    /// Joins `start_join` targets; fails if none could be joined (Serf exits then).
+    public func joinAtStartup() -> EventLoopFuture<JoinResult> {
+        guard !configuration.join.isEmpty else { return eventLoop.makeSucceededFuture(JoinResult(joined: 0, errors: [])) }
+        return join(configuration.join, replay: configuration.replayOnJoin).flatMapThrowing { result in
+            guard result.joined > 0 else {
+                throw AgentConfiguration.Error("failed to join any of \(self.configuration.join): \(result.errors.joined(separator: "; "))")
+            }
+            return result
+        }
+    }
+
+    /// Stops without a graceful leave (others will see this node fail).
+    public func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { [self] in
+            guard !isStopping else { return stopped }
+            isStopping = true
+            let closes = [runtime.shutdown(), rpc?.close() ?? eventLoop.makeSucceededVoidFuture()]
+            return EventLoopFuture.andAllComplete(closes, on: eventLoop).always { [self] _ in
+                stoppedPromise.succeed(())
+            }
+        }
+    }
+}

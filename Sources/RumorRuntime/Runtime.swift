@@ -1,1 +1,168 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RumorCore
+import RumorWire
 
+/// The shell around a protocol ``Instance``: real UDP and TCP sockets, real timers, one owner.
+///
+/// Everything happens on one event loop, which owns the instance: packets, stream reads, timers and commands are
+/// all turned into ``Input``s there, and the returned effects are carried out there. One thread, no locks, no
+/// reentrancy — the core stays a plain value, and idle cost is a couple of timer wake-ups per second.
+public final class Runtime: @unchecked Sendable {
+    // @unchecked: every mutable property is touched only on `eventLoop` (checked in debug builds).
+    public let eventLoop: any EventLoop
+    /// Created once the sockets are bound, because binding port 0 decides the port we advertise.
+    public private(set) var instance: Instance!
+    let logger: Logger
+    let security: (any PacketSecurity)?
+    /// Receives every event the instance emits, on the event loop.
+    public var onEvent: ((Event) -> Void)?
+
+    let epoch = NIODeadline.now()
+    var udp: (any Channel)?
+    var tcp: (any Channel)?
+    var inbound: [StreamID: any Channel] = [:]
+    var nextInbound: UInt64 = 1 << 48
+    var stopped = false
+    var warnings = WarningLimiter()
+
+    public init(eventLoop: any EventLoop, security: (any PacketSecurity)? = nil, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.security = security
+        self.logger = logger
+    }
+
+    /// The address the sockets are bound to (useful when binding port 0).
+    public private(set) var boundPort: Int = 0
+
+    /// Binds UDP and TCP on `host:port` (one port for both, as memberlist does), then creates the instance for
+    /// the port actually bound and starts the protocol. Port 0 picks a free port for both.
+    public func start(host: String, port: Int, makeInstance: @escaping (_ boundPort: Int) -> Instance) -> EventLoopFuture<Void> {
+        let udpBootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramHandler(runtime: self)) }
+            }
+        return udpBootstrap.bind(host: host, port: port).flatMap { [self] udp in
+            self.udp = udp
+            let actual = udp.localAddress?.port ?? port
+            boundPort = actual
+            return ServerBootstrap(group: eventLoop)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(StreamCollector { [self] result, channel in
+                            receiveStream(result, on: channel)
+                        })
+                    }
+                }
+                .bind(host: host, port: actual)
+                .map { [self] tcp in
+                    self.tcp = tcp
+                    instance = makeInstance(actual)
+                    apply(instance.start(at: now))
+                }
+                .flatMapErrorThrowing { error in
+                    udp.close(promise: nil)
+                    throw error
+                }
+        }
+    }
+
+    /// Stops timers and closes sockets without any goodbye (use ``Command/leave`` first for a graceful leave).
+    public func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { [self] in
+            stopped = true
+            for channel in inbound.values { channel.close(promise: nil) }
+            inbound.removeAll()
+            let closes = [udp, tcp].compactMap { $0 }.map { $0.close() }
+            return EventLoopFuture.andAllComplete(closes, on: eventLoop)
+        }
+    }
+
+    /// Feeds a local command to the instance.
+    public func submit(_ command: Command) {
+        eventLoop.execute { [self] in handle(.command(command)) }
+    }
+
+    /// Reads the instance on the loop (for RPC and stats).
+    public func withInstance<T>(_ body: (Instance) -> T) -> T {
+        eventLoop.preconditionInEventLoop()
+        return body(instance)
+    }
+
+    var now: Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - epoch.uptimeNanoseconds)) }
+
+    func handle(_ input: Input) {
+        eventLoop.preconditionInEventLoop()
+        guard !stopped, instance != nil else { return }
+        apply(instance.handle(input, at: now))
+    }
+
+    // MARK: - Carrying out effects
+
+    func apply(_ effects: [Effect]) {
+        for effect in effects {
+            switch effect {
+            case .send(let bytes, let to): sendPacket(bytes, to: to)
+            case .openStream(let id, let to, let payload, let expectsReply, let timeout):
+                openStream(id, to: to, payload: payload, expectsReply: expectsReply, timeout: timeout)
+            case .replyStream(let id, let payload): replyStream(id, payload: payload)
+            case .schedule(let timer, let at):
+                let deadline = epoch + .nanoseconds(at.nanoseconds)
+                eventLoop.scheduleTask(deadline: deadline) { [self] in handle(.timer(timer)) }
+            case .emit(let event):
+                log(event)
+                onEvent?(event)
+            }
+        }
+    }
+
+    func log(_ event: Event) {
+        switch event {
+        case .warning(let message):
+            if let line = warnings.admit(message, at: now) { logger.warning("\(line)") }
+        case .debug(let message):
+            logger.debug("\(message)")
+        default:
+            break
+        }
+    }
+
+    func sendPacket(_ bytes: [UInt8], to: Address) {
+        guard let udp, let target = to.socketAddress else { return }
+        let payload: [UInt8]
+        if let security {
+            do { payload = try security.sealPacket(bytes) } catch {
+                logger.error("failed to encrypt packet", metadata: ["error": "\(error)"])
+                return
+            }
+        } else {
+            payload = bytes
+        }
+        let envelope = AddressedEnvelope(remoteAddress: target, data: udp.allocator.buffer(bytes: payload))
+        udp.writeAndFlush(envelope, promise: nil)
+    }
+
+    func receivePacket(_ bytes: [UInt8], from: SocketAddress) {
+        guard let source = Address(from) else { return }
+        var plain = bytes
+        if let security {
+            do { plain = try security.openPacket(bytes) } catch {
+                if let line = warnings.admit("dropped packet from \(source): \(error)", at: now) { logger.warning("\(line)") }
+                return
+            }
+        }
+        handle(.packet(plain, from: source))
+    }
+}
+
+/// Encryption seam: seals and opens UDP packets and TCP stream messages (memberlist's layouts).
+public protocol PacketSecurity: Sendable {
+    func sealPacket(_ plaintext: [UInt8]) throws -> [UInt8]
+    func openPacket(_ ciphertext: [UInt8]) throws -> [UInt8]
+    func sealStream(_ plaintext: [UInt8]) throws -> [UInt8]
+    func openStream(_ ciphertext: [UInt8]) throws -> [UInt8]
+}

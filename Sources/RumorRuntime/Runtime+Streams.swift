@@ -1,0 +1,134 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RumorCore
+import RumorWire
+
+/// TCP: one message per connection (push-pull, fallback ping, reliable user message), as memberlist does.
+extension Runtime {
+    func openStream(_ id: StreamID, to: Address, payload: [UInt8], expectsReply: Bool, timeout: Duration) {
+        var reported = false
+        let report: (Result<[UInt8], StreamFailure>) -> Void = { [self] result in
+            guard expectsReply, !reported else { return }
+            reported = true
+            handle(.streamReply(id, result))
+        }
+        guard let target = to.socketAddress else { return report(.failure(StreamFailure("bad address \(to)"))) }
+        let message: [UInt8]
+        do { message = try security?.sealStream(payload) ?? payload } catch {
+            return report(.failure(StreamFailure("encrypting: \(error)")))
+        }
+        let timeoutAmount = TimeAmount.nanoseconds(max(timeout.nanoseconds, 1_000_000))
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeoutAmount)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(StreamCollector { [self] result, channel in
+                        channel.close(promise: nil)
+                        report(result.flatMap { openStreamPayload($0) })
+                    })
+                }
+            }
+            .connect(to: target)
+            .whenComplete { [self] result in
+                switch result {
+                case .failure(let error):
+                    report(.failure(StreamFailure("dial \(to): \(error)")))
+                case .success(let channel):
+                    channel.writeAndFlush(channel.allocator.buffer(bytes: message), promise: nil)
+                    guard expectsReply else {
+                        channel.close(mode: .output, promise: nil)
+                        eventLoop.scheduleTask(in: timeoutAmount) { channel.close(promise: nil) }
+                        return
+                    }
+                    eventLoop.scheduleTask(in: timeoutAmount) {
+                        report(.failure(StreamFailure("i/o timeout waiting for \(to)")))
+                        channel.close(promise: nil)
+                    }
+                }
+            }
+    }
+
+    func receiveStream(_ result: Result<[UInt8], StreamFailure>, on channel: any Channel) {
+        guard let remote = channel.remoteAddress.flatMap(Address.init) else { return channel.close(promise: nil) }
+        switch result.flatMap({ openStreamPayload($0) }) {
+        case .failure(let failure):
+            if let line = warnings.admit("dropped stream from \(remote): \(failure)", at: now) { logger.warning("\(line)") }
+            channel.close(promise: nil)
+        case .success(let bytes):
+            nextInbound += 1
+            let id = StreamID(nextInbound)
+            inbound[id] = channel
+            // Closing for any reason forgets the stream, so a late reply finds nothing to write to.
+            channel.closeFuture.whenComplete { [self] _ in inbound[id] = nil }
+            handle(.stream(id, payload: bytes, from: remote))
+        }
+    }
+
+    func replyStream(_ id: StreamID, payload: [UInt8]?) {
+        guard let channel = inbound.removeValue(forKey: id) else { return }
+        guard let payload else { return channel.close(promise: nil) }
+        do {
+            let sealed = try security?.sealStream(payload) ?? payload
+            channel.writeAndFlush(channel.allocator.buffer(bytes: sealed)).whenComplete { _ in channel.close(promise: nil) }
+        } catch {
+            logger.error("failed to encrypt stream reply", metadata: ["error": "\(error)"])
+            channel.close(promise: nil)
+        }
+    }
+
+    func openStreamPayload(_ bytes: [UInt8]) -> Result<[UInt8], StreamFailure> {
+        guard let security else {
+            if bytes.first == MessageType.encrypt.rawValue {
+                return .failure(StreamFailure("remote state is encrypted and encryption is not configured"))
+            }
+            return .success(bytes)
+        }
+        do { return .success(try security.openStream(bytes)) } catch {
+            return .failure(StreamFailure("\(error)"))
+        }
+    }
+}
+
+/// Collects one stream message: reports as soon as a complete message has arrived (peers do not half-close),
+/// or at end of input, or on error. Refuses more than `limit` bytes.
+final class StreamCollector: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: used only on its channel's event loop.
+    typealias InboundIn = ByteBuffer
+
+    static let limit = 20 << 20
+    private var bytes: [UInt8] = []
+    private var done = false
+    private let onMessage: (Result<[UInt8], StreamFailure>, any Channel) -> Void
+
+    init(onMessage: @escaping (Result<[UInt8], StreamFailure>, any Channel) -> Void) {
+        self.onMessage = onMessage
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done else { return }
+        var buffer = unwrapInboundIn(data)
+        bytes.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+        if bytes.count > Self.limit {
+            finish(.failure(StreamFailure("stream message larger than \(Self.limit) bytes")), context)
+        } else if MemberlistCodec.isCompleteStreamMessage(bytes) {
+            finish(.success(bytes), context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(bytes.isEmpty ? .failure(StreamFailure("connection closed before a message arrived")) : .success(bytes), context)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(StreamFailure("\(error)")), context)
+        context.close(promise: nil)
+    }
+
+    private func finish(_ result: Result<[UInt8], StreamFailure>, _ context: ChannelHandlerContext) {
+        guard !done else { return }
+        done = true
+        onMessage(result, context.channel)
+    }
+}
