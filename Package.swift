@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "RumorCLI",
             dependencies: [
-                "RumorAgent", "RumorWire",
+                "RumorAgent", "RumorWire", "RumorCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

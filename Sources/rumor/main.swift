@@ -1,3 +1,3 @@
 import RumorCLI
 
-await RumorCommand.main()
+await RumorCommand.run()
