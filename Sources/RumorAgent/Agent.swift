@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RumorCore
+import RumorCrypto
 import RumorRuntime
 import RumorWire
 
@@ -28,12 +29,16 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     /// Completes when the agent has shut down (after a leave, a `leave` RPC, or ``shutdown()``).
     public var stopped: EventLoopFuture<Void> { stoppedPromise.futureResult }
 
-    init(configuration: AgentConfiguration, name: String, eventLoop: any EventLoop, logger: Logger) {
+    /// Encryption and the keyring, when configured; shared with the runtime, rotated through key queries.
+    public let security: MemberlistSecurity?
+
+    init(configuration: AgentConfiguration, name: String, security: MemberlistSecurity?, eventLoop: any EventLoop, logger: Logger) {
         self.configuration = configuration
         self.name = name
         self.eventLoop = eventLoop
         self.logger = logger
-        self.runtime = Runtime(eventLoop: eventLoop, logger: logger)
+        self.security = security
+        self.runtime = Runtime(eventLoop: eventLoop, security: security, logger: logger)
         self.stoppedPromise = eventLoop.makePromise()
     }
 
@@ -43,16 +48,23 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         eventLoop.flatSubmit {
             let tags: [String: String]
             let bind: HostPort
+            let security: MemberlistSecurity?
             do {
                 try configuration.validate()
                 tags = try TagsFile.load(configuration)
                 bind = try HostPort.parse(configuration.bind, defaultPort: 7946, what: "bind address")
+                security = try MemberlistSecurity.configured(
+                    encryptKey: configuration.encryptKey, keyringFile: configuration.keyringFile,
+                    allowPlaintext: configuration.encryptAllowPlaintext)
             } catch {
                 return eventLoop.makeFailedFuture(error)
             }
             let name = configuration.nodeName ?? hostName()
-            let agent = Agent(configuration: configuration, name: name, eventLoop: eventLoop, logger: logger)
-            return agent.bind(bind, tags: tags).map { agent }
+            let agent = Agent(configuration: configuration, name: name, security: security, eventLoop: eventLoop, logger: logger)
+            return agent.bind(bind, tags: tags).map { agent }.flatMapErrorThrowing { error in
+                agent.stoppedPromise.succeed(())  // it never ran; nobody may wait forever on it
+                throw error
+            }
         }
     }
 
@@ -69,13 +81,23 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
+        guard let parsed = Address(host: advertiseHost, port: 0), !parsed.isUnspecified else {
+            return eventLoop.makeFailedFuture(AgentConfiguration.Error(
+                "cannot advertise '\(advertiseHost)': use an IP address that peers can reach"))
+        }
         runtime.onEvent = { [self] event in dispatch(event) }
+        let fixedPort = advertisePort
         return runtime.start(host: bind.host, port: bind.port) { [self] boundPort in
-            let address = Address(host: advertiseHost, port: UInt16(advertisePort ?? boundPort))!
+            let address = Address(ip: parsed.ip, port: UInt16(fixedPort ?? boundPort))
             advertised = address
             logger.info("agent: advertising \(address) (bound to \(bind.host):\(boundPort))")
+            var settings = configuration.memberlistSettings
+            settings.packetOverhead = security?.overhead ?? 0
+            if let security {
+                logger.info("agent: gossip encryption enabled with \(security.keyring.keys.count) key(s)")
+            }
             return Instance(
-                name: name, address: address, tags: tags, settings: configuration.memberlistSettings,
+                name: name, address: address, tags: tags, settings: settings,
                 serfSettings: configuration.serfSettings, seed: UInt64.random(in: .min ... .max))
         }
         .flatMapErrorThrowing { error in
@@ -172,7 +194,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
                     "intent_queue": "\(queues.intents)",
                     "event_queue": "\(queues.events)",
                     "query_queue": "\(queues.queries)",
-                    "encrypted": "false",
+                    "encrypted": security == nil ? "false" : "true",
                     "coordinate_resets": "0",
                 ],
                 "tags": i.tags,

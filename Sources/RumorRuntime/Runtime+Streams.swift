@@ -7,11 +7,8 @@ import RumorWire
 /// TCP: one message per connection (push-pull, fallback ping, reliable user message), as memberlist does.
 extension Runtime {
     func openStream(_ id: StreamID, to: Address, payload: [UInt8], expectsReply: Bool, timeout: Duration) {
-        var reported = false
-        let report: (Result<[UInt8], StreamFailure>) -> Void = { [self] result in
-            guard expectsReply, !reported else { return }
-            reported = true
-            handle(.streamReply(id, result))
+        let report = ReportOnce { [self] result in
+            if expectsReply { handle(.streamReply(id, result)) }
         }
         guard let target = to.socketAddress else { return report(.failure(StreamFailure("bad address \(to)"))) }
         let message: [UInt8]
@@ -25,7 +22,12 @@ extension Runtime {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(StreamCollector { [self] result, channel in
                         channel.close(promise: nil)
-                        report(result.flatMap { openStreamPayload($0) })
+                        report(result.flatMap { openStreamPayload($0) }.mapError { failure in
+                            guard failure == StreamCollector.closedEarly else { return failure }
+                            // memberlist hangs up without a word on a message it cannot decrypt or parse.
+                            return StreamFailure("\(to) closed the connection without replying (do both sides use "
+                                + "the same encryption key, or both none?)")
+                        })
                     })
                 }
             }
@@ -97,6 +99,7 @@ final class StreamCollector: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     static let limit = 20 << 20
+    static let closedEarly = StreamFailure("connection closed before a message arrived")
     private var bytes: [UInt8] = []
     private var done = false
     private let onMessage: (Result<[UInt8], StreamFailure>, any Channel) -> Void
@@ -117,7 +120,7 @@ final class StreamCollector: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(bytes.isEmpty ? .failure(StreamFailure("connection closed before a message arrived")) : .success(bytes), context)
+        finish(bytes.isEmpty ? .failure(Self.closedEarly) : .success(bytes), context)
         context.fireChannelInactive()
     }
 
@@ -130,5 +133,20 @@ final class StreamCollector: ChannelInboundHandler, @unchecked Sendable {
         guard !done else { return }
         done = true
         onMessage(result, context.channel)
+    }
+}
+
+/// Delivers a stream's outcome exactly once, whichever of reply, error or timeout comes first.
+final class ReportOnce: @unchecked Sendable {
+    // @unchecked: called only on the runtime's event loop.
+    private var done = false
+    private let body: (Result<[UInt8], StreamFailure>) -> Void
+
+    init(_ body: @escaping (Result<[UInt8], StreamFailure>) -> Void) { self.body = body }
+
+    func callAsFunction(_ result: Result<[UInt8], StreamFailure>) {
+        guard !done else { return }
+        done = true
+        body(result)
     }
 }

@@ -38,9 +38,9 @@ public final class Runtime: @unchecked Sendable {
 
     /// Binds UDP and TCP on `host:port` (one port for both, as memberlist does), then creates the instance for
     /// the port actually bound and starts the protocol. Port 0 picks a free port for both.
-    public func start(host: String, port: Int, makeInstance: @escaping (_ boundPort: Int) -> Instance) -> EventLoopFuture<Void> {
+    public func start(host: String, port: Int, makeInstance: @escaping @Sendable (_ boundPort: Int) -> Instance) -> EventLoopFuture<Void> {
+        // No SO_REUSEADDR on UDP: on Linux it would let a second agent share the port and steal our packets.
         let udpBootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramHandler(runtime: self)) }

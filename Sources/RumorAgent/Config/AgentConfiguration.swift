@@ -33,6 +33,9 @@ public struct AgentConfiguration: Sendable {
     public var skipLeaveOnInterrupt = false
     public var encryptKey: String?
     public var keyringFile: String?
+    /// Accept plaintext gossip while encryption is on, for migrating a running cluster to encryption (Consul's
+    /// `encrypt_verify_incoming: false`). Outgoing traffic is still encrypted.
+    public var encryptAllowPlaintext = false
     public var enableCompression = true
     public var broadcastTimeout: Duration = .seconds(5)
     public var reconnectInterval: Duration?
@@ -71,6 +74,7 @@ public struct AgentConfiguration: Sendable {
             case "advertise": advertise = try value.string(at)
             case "encrypt_key": encryptKey = try value.string(at)
             case "keyring_file": keyringFile = try value.string(at)
+            case "encrypt_verify_incoming": encryptAllowPlaintext = !(try value.bool(at))
             case "log_level": logLevel = try value.string(at)
             case "rpc_addr": rpcAddr = try value.string(at)
             case "rpc_auth": rpcAuth = try value.string(at)

@@ -42,6 +42,8 @@ public struct AgentCommand: AsyncParsableCommand {
     @Flag(help: "Rejoin from the snapshot even after a graceful leave.") var rejoin = false
     @Option(help: "Base64 encryption key (32 bytes).") var encrypt: String?
     @Option(name: .customLong("keyring-file"), help: "JSON keyring file.") var keyringFile: String?
+    @Flag(name: .customLong("encrypt-allow-plaintext"), help: "Also accept plaintext gossip (migration).")
+    var encryptAllowPlaintext = false
     @Flag(name: .customLong("disable-compression"), help: "Do not compress TCP state exchanges.") var disableCompression = false
     @Option(name: .customLong("broadcast-timeout"), help: "How long a leave waits for its broadcast.") var broadcastTimeout: String?
     @Option(name: .customLong("config-file"), help: "JSON config file; repeatable.") var configFile: [String] = []
@@ -80,6 +82,7 @@ public struct AgentCommand: AsyncParsableCommand {
         if rejoin { config.rejoinAfterLeave = true }
         if let encrypt { config.encryptKey = encrypt }
         if let keyringFile { config.keyringFile = keyringFile }
+        if encryptAllowPlaintext { config.encryptAllowPlaintext = true }
         if disableCompression { config.enableCompression = false }
         if let broadcastTimeout { config.broadcastTimeout = try duration(broadcastTimeout, "broadcast-timeout") }
         try config.validate()
