@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: Pure layers
@@ -45,10 +46,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // MARK: Built-in actions (consume member snapshots; never reach into the core)
+        .target(
+            name: "RumorActions",
+            dependencies: [
+                "RumorCore", "RumorWire",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "RumorCLI",
             dependencies: [
-                "RumorAgent", "RumorWire", "RumorCrypto",
+                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -65,6 +77,7 @@ let package = Package(
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),
+        .testTarget(name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire"]),
     ]
 )
 

@@ -23,6 +23,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var leavePromise: EventLoopPromise<Void>?
     var rpc: RPCServer?
     var listeners: [(Event) -> Void] = []
+    var queryObservers: [RequestID: QueryObserver] = [:]
     let stoppedPromise: EventLoopPromise<Void>
     var isStopping = false
 
@@ -126,6 +127,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     }
 
     func dispatch(_ event: Event) {
+        if routeQueryEvent(event) { return }
         switch event {
         case .joinFinished(let id, let joined, let errors):
             joinPromises.removeValue(forKey: id)?.succeed(JoinResult(joined: joined, errors: errors))
