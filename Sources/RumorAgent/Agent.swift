@@ -24,6 +24,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var rpc: RPCServer?
     var listeners: [(Event) -> Void] = []
     var queryObservers: [RequestID: QueryObserver] = [:]
+    /// Serf-style handler scripts (`event_handlers`).
+    public internal(set) var handlers: EventHandlers?
     let stoppedPromise: EventLoopPromise<Void>
     var isStopping = false
 
@@ -62,6 +64,16 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             }
             let name = configuration.nodeName ?? hostName()
             let agent = Agent(configuration: configuration, name: name, security: security, eventLoop: eventLoop, logger: logger)
+            do {
+                agent.handlers = try EventHandlers(
+                    configuration: configuration.eventHandlers, eventLoop: eventLoop, logger: logger,
+                    respond: { [weak agent] ltime, id, payload in
+                        agent?.runtime.submit(.respond(ltime: ltime, id: id, payload: payload))
+                    })
+            } catch {
+                agent.stoppedPromise.succeed(())
+                return eventLoop.makeFailedFuture(error)
+            }
             return agent.bind(bind, tags: tags).map { agent }.flatMapErrorThrowing { error in
                 agent.stoppedPromise.succeed(())  // it never ran; nobody may wait forever on it
                 throw error
@@ -140,6 +152,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
         default: break
         }
+        handlers?.handle(event, selfMember: runtime.instance.localMember)
         for listener in listeners { listener(event) }
     }
 
@@ -200,7 +213,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
                     "coordinate_resets": "0",
                 ],
                 "tags": i.tags,
-                "event_handlers": [:],
+                "event_handlers": handlers?.stats ?? [:],
             ]
         }
     }
@@ -228,12 +241,27 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         }
     }
 
+    /// SIGHUP: re-applies what Serf reloads at runtime (event handlers). A bad new configuration changes nothing.
+    public func reload(_ configuration: AgentConfiguration) {
+        eventLoop.execute { [self] in
+            do {
+                try handlers?.reload(configuration: configuration.eventHandlers)
+                logger.info("agent: reloaded \(configuration.eventHandlers.count) event handlers")
+            } catch {
+                logger.error("agent: reload failed, keeping the old handlers: \(error)")
+            }
+        }
+    }
+
     /// Stops without a graceful leave (others will see this node fail).
     public func shutdown() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit { [self] in
             guard !isStopping else { return stopped }
             isStopping = true
-            let closes = [runtime.shutdown(), rpc?.close() ?? eventLoop.makeSucceededVoidFuture()]
+            let closes = [
+                runtime.shutdown(), rpc?.close() ?? eventLoop.makeSucceededVoidFuture(),
+                handlers?.shutdown() ?? eventLoop.makeSucceededVoidFuture(),
+            ]
             return EventLoopFuture.andAllComplete(closes, on: eventLoop).always { [self] _ in
                 stoppedPromise.succeed(())
             }

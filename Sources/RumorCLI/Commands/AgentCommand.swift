@@ -121,7 +121,11 @@ public struct AgentCommand: AsyncParsableCommand {
             logger.error("agent: \(error)")
             Glibc.exit(1)
         }
-        let signals = SignalHandling(agent: agent, config: config, logger: logger)
+        // The parsed flags never change after start; re-reading only the files is what SIGHUP needs.
+        nonisolated(unsafe) let command = self
+        let signals = SignalHandling(agent: agent, config: config, logger: logger) {
+            try? command.resolvedConfiguration()
+        }
         signals.install()
         try? await agent.stopped.get()
         logger.info("agent: shutdown complete")
@@ -138,14 +142,29 @@ final class SignalHandling: @unchecked Sendable {
     let logger: Logger
     var sources: [any DispatchSourceSignal] = []
     let signalled = NIOLockedValueBox(false)
+    /// Re-reads the configuration files and flags for SIGHUP.
+    let reloadConfiguration: @Sendable () -> AgentConfiguration?
 
-    init(agent: Agent, config: AgentConfiguration, logger: Logger) {
+    init(agent: Agent, config: AgentConfiguration, logger: Logger,
+         reloadConfiguration: @escaping @Sendable () -> AgentConfiguration?) {
         self.agent = agent
         self.config = config
         self.logger = logger
+        self.reloadConfiguration = reloadConfiguration
     }
 
     func install() {
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hup.setEventHandler { [self] in
+            logger.info("agent: caught SIGHUP, reloading configuration")
+            guard let config = reloadConfiguration() else {
+                return logger.error("agent: reload failed: the configuration no longer validates, keeping the old one")
+            }
+            agent.reload(config)
+        }
+        hup.resume()
+        sources.append(hup)
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())

@@ -1,0 +1,73 @@
+import RumorCore
+
+/// Serf's member event types, named as in `SERF_EVENT` and handler filters.
+public enum MemberEventType: String, CaseIterable, Hashable, Sendable {
+    case join = "member-join"
+    case leave = "member-leave"
+    case failed = "member-failed"
+    case update = "member-update"
+    case reap = "member-reap"
+}
+
+/// A query as handlers see it, with the way to answer it.
+public struct HandlerQuery: Sendable {
+    public var ltime: UInt64
+    public var id: UInt32
+    public var name: String
+    public var payload: [UInt8]
+    /// Sends the reply; ``EventHandlers`` calls it at most once per query, on its event loop.
+    public var respond: @Sendable ([UInt8]) -> Void
+
+    public init(ltime: UInt64, id: UInt32, name: String, payload: [UInt8],
+                respond: @escaping @Sendable ([UInt8]) -> Void) {
+        self.ltime = ltime
+        self.id = id
+        self.name = name
+        self.payload = payload
+        self.respond = respond
+    }
+}
+
+/// What handler scripts receive: after coalescing, one member event may carry several members.
+public enum HandlerEvent: Sendable {
+    case member(MemberEventType, [Member])
+    case user(UserEvent)
+    case query(HandlerQuery)
+
+    /// Converts a core event; nil for events handlers never see (command outcomes, diagnostics, internal queries).
+    public init?(_ event: Event, respond: @escaping @Sendable (_ ltime: UInt64, _ id: UInt32, [UInt8]) -> Void) {
+        switch event {
+        case .memberJoined(let m): self = .member(.join, [m])
+        case .memberLeft(let m): self = .member(.leave, [m])
+        case .memberFailed(let m): self = .member(.failed, [m])
+        case .memberUpdated(let m): self = .member(.update, [m])
+        case .memberReaped(let m): self = .member(.reap, [m])
+        case .userEvent(let e): self = .user(e)
+        case .query(let q) where !q.name.hasPrefix("_serf_"):
+            let (ltime, id) = (q.ltime, q.id)
+            self = .query(HandlerQuery(ltime: ltime, id: id, name: q.name, payload: q.payload) { payload in
+                respond(ltime, id, payload)
+            })
+        default: return nil
+        }
+    }
+
+    /// The `SERF_EVENT` value.
+    public var typeName: String {
+        switch self {
+        case .member(let type, _): type.rawValue
+        case .user: "user"
+        case .query: "query"
+        }
+    }
+}
+
+extension HandlerEvent: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .member(let type, let members): "\(type.rawValue) [\(members.map(\.name).joined(separator: ", "))]"
+        case .user(let e): "user-event '\(e.name)' ltime \(e.ltime)"
+        case .query(let q): "query '\(q.name)' ltime \(q.ltime) id \(q.id)"
+        }
+    }
+}
