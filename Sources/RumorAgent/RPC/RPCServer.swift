@@ -1,0 +1,89 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The agent's RPC listener (Serf's IPC, protocol doc §7), served on the backend's event loop so handlers can call the
+/// backend directly.
+public final class RPCServer: Sendable {
+    private struct State {
+        var listener: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var closed = false
+    }
+
+    private let backend: any AgentRPCBackend
+    private let authKey: String?
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// `authKey`: when non-empty, clients must `auth` with it before any other command (config `rpc_auth`).
+    public init(backend: any AgentRPCBackend, authKey: String?, logger: Logger) {
+        self.backend = backend
+        self.authKey = authKey
+        self.logger = logger
+    }
+
+    /// The bound address (useful with port 0), once `start` has succeeded.
+    public var localAddress: SocketAddress? {
+        state.withLock { $0.listener?.localAddress }
+    }
+
+    public func start(host: String, port: Int) -> EventLoopFuture<Void> {
+        let backend = self.backend
+        let authKey = self.authKey
+        let logger = self.logger
+        return ServerBootstrap(group: backend.eventLoop)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [weak self] channel in
+                guard let self, self.track(channel) else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    let handler = RPCConnection(backend: backend, authKey: authKey, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: host, port: port)
+            .flatMap { [self] channel in
+                let closedMeanwhile = state.withLock { state in
+                    if state.closed { return true }
+                    state.listener = channel
+                    return false
+                }
+                if closedMeanwhile { return channel.close() }
+                logger.info("RPC: listening on \(channel.localAddress.map { "\($0)" } ?? "\(host):\(port)")")
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+    }
+
+    /// Stops listening and closes every client connection.
+    public func close() -> EventLoopFuture<Void> {
+        let (listener, connections) = state.withLock { state in
+            state.closed = true
+            defer { state.listener = nil; state.connections = [:] }
+            return (state.listener, Array(state.connections.values))
+        }
+        let loop = backend.eventLoop
+        let closes = ([listener].compactMap { $0 } + connections).map { channel in
+            channel.close().recover { _ in }  // already closed is fine
+        }
+        return EventLoopFuture.andAllComplete(closes, on: loop)
+    }
+
+    /// Remembers a client channel until it closes; refuses it when the server is closing.
+    private func track(_ channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        let accepted = state.withLock { state in
+            if state.closed { return false }
+            state.connections[id] = channel
+            return true
+        }
+        if accepted {
+            channel.closeFuture.whenComplete { [weak self] _ in
+                self?.state.withLock { _ = $0.connections.removeValue(forKey: id) }
+            }
+        }
+        return accepted
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import RumorAgent
+
+/// `info`: the agent's debugging statistics, as `serf info` prints them.
+public struct InfoCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show debugging information about the agent."
+    )
+
+    @OptionGroup public var rpc: RPCOptions
+    @OptionGroup public var output: FormatOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let client = try rpc.connect()
+        defer { client.close() }
+        let stats: [String: [String: String]]
+        do { stats = try client.stats() } catch { throw Console.fail("Error querying agent", error) }
+        print(Self.render(stats, format: output.format))
+    }
+
+    /// Sections and keys sorted; text is "section:" then a tab-indented "key = value" per line.
+    public static func render(_ stats: [String: [String: String]], format: OutputFormat) -> String {
+        let sections = stats.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        switch format {
+        case .text:
+            var out = ""
+            for section in sections {
+                out += section + ":\n"
+                let values = stats[section]!
+                for key in values.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                    out += "\t\(key) = \(values[key]!)\n"
+                }
+            }
+            return GoText.trimSpace(out)
+        case .json:
+            return IndentedJSON.object(sections.map { ($0, .stringMap(stats[$0]!)) }).rendered
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import RumorAgent
+
+/// `members`: lists cluster members, filtered by the agent, printed exactly as `serf members` prints them.
+public struct MembersCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "members",
+        abstract: "Lists the members of a cluster.",
+        discussion: "Filters are regular expressions that must match the whole value."
+    )
+
+    @OptionGroup public var rpc: RPCOptions
+    @OptionGroup public var output: FormatOptions
+
+    @Flag(help: "Also show protocol versions (text output only).")
+    public var detailed = false
+
+    @Option(help: "Only members whose name matches this regexp.")
+    public var name: String = ""
+
+    @Option(help: "Only members whose status (alive, leaving, left, failed) matches this regexp.")
+    public var status: String = ""
+
+    @Option(help: "Only members whose tag <key> matches <regexp>; as key=regexp, repeatable.")
+    public var tag: [String] = []
+
+    @Option(help: "Deprecated: same as --tag role=<regexp>.")
+    public var role: String?
+
+    public init() {}
+
+    public func run() async throws {
+        var tagFilters = tag
+        if let role, !role.isEmpty {
+            print("Deprecation warning: 'Role' has been replaced with 'Tags'")
+            tagFilters.append("role=\(role)")
+        }
+        let tags: [String: String]
+        do { tags = try Self.parseTags(tagFilters) } catch { throw Console.fail("Error", error) }
+        let client = try rpc.connect()
+        defer { client.close() }
+        let members: [RPCMember]
+        do {
+            members = try client.membersFiltered(name: name, status: status, tags: tags)
+        } catch {
+            throw Console.fail("Error retrieving members", error)
+        }
+        print(Self.render(members, format: output.format, detailed: detailed))
+    }
+
+    struct InvalidTag: Error, CustomStringConvertible {
+        var tag: String
+        var description: String { "Invalid tag: '\(tag)'" }
+    }
+
+    /// `key=value` pairs, split at the first `=`; later keys win, as in Go's map.
+    static func parseTags(_ list: [String]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for item in list {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else { throw InvalidTag(tag: item) }
+            out[String(item[..<eq])] = String(item[item.index(after: eq)...])
+        }
+        return out
+    }
+
+    /// The text `serf members` prints (without its final newline). Members are sorted by name and tags by key, so
+    /// the output is stable where serf's follows Go's random map order.
+    public static func render(_ members: [RPCMember], format: OutputFormat, detailed: Bool) -> String {
+        let sorted = members.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        switch format {
+        case .text:
+            let lines = sorted.map { m in
+                let tags = m.tags.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                    .map { "\($0)=\(m.tags[$0]!)" }.joined(separator: ",")
+                var line = "\(m.name)|\(GoText.hostPort(ip: m.addr, port: m.port))|\(m.status)|\(tags)"
+                if detailed {
+                    line += "|Protocol Version: \(m.delegateCur)"
+                    line += "|Available Protocol Range: [\(m.delegateMin), \(m.delegateMax)]"
+                }
+                return line
+            }
+            return GoText.trimSpace(Columns.format(lines))
+        case .json:
+            // Go marshals a nil slice as null: serf prints `"members": null` for an empty result.
+            let list: IndentedJSON = sorted.isEmpty ? .null : .array(sorted.map(json))
+            return IndentedJSON.object([("members", list)]).rendered
+        }
+    }
+
+    /// serf's `Member` output struct, fields in its declaration order.
+    private static func json(_ m: RPCMember) -> IndentedJSON {
+        .object([
+            ("name", .string(m.name)),
+            ("addr", .string(GoText.hostPort(ip: m.addr, port: m.port))),
+            ("port", .int(Int64(m.port))),
+            ("tags", .stringMap(m.tags)),
+            ("status", .string(m.status)),
+            ("protocol", .object([
+                ("max", .int(Int64(m.delegateMax))),
+                ("min", .int(Int64(m.delegateMin))),
+                ("version", .int(Int64(m.delegateCur))),
+            ])),
+        ])
+    }
+}

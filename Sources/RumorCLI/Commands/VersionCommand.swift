@@ -1,0 +1,22 @@
+import ArgumentParser
+import RumorWire
+
+/// `version`: this build's version and the Serf protocol range it speaks.
+public struct VersionCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "version",
+        abstract: "Print the Rumor version and protocol versions."
+    )
+
+    public init() {}
+
+    public func run() async throws {
+        print(Self.text)
+    }
+
+    /// Delegate (Serf) protocol max and min from the version vector we advertise: "5 (Understands back to: 2)".
+    public static var text: String {
+        let (min, max) = (defaultVersionVector[3], defaultVersionVector[4])
+        return "\(RumorVersion.text)\nAgent Protocol: \(max) (Understands back to: \(min))"
+    }
+}

@@ -1,0 +1,94 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// What a finished child process left behind.
+struct ProcessOutput: Sendable, CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var description: String { "exit \(status)\n--- stdout ---\n\(stdout)\n--- stderr ---\n\(stderr)" }
+}
+
+struct SubprocessTimedOut: Error, CustomStringConvertible {
+    var command: String
+    var description: String { "timed out: \(command)" }
+}
+
+/// Runs a program to completion off the cooperative pool, killing it if it outlives `timeout`.
+enum Subprocess {
+    static func run(
+        _ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)
+    ) async throws -> ProcessOutput {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    try runBlocking(path, arguments, environment: environment, timeout: timeout)
+                })
+            }
+        }
+    }
+
+    private static func runBlocking(
+        _ path: String, _ arguments: [String], environment: [String: String], timeout: Duration
+    ) throws -> ProcessOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        // The caller's SERF_* variables would change what the serf CLI does; only explicit ones get through.
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SERF_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+
+        // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
+        let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
+        let readers = DispatchGroup()
+        DispatchQueue.global().async(group: readers) {
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            collected.withLock { $0.out = data }
+        }
+        DispatchQueue.global().async(group: readers) {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            collected.withLock { $0.err = data }
+        }
+
+        let timedOut = Mutex(false)
+        let pid = process.processIdentifier
+        let killer = DispatchWorkItem {
+            timedOut.withLock { $0 = true }
+            kill(pid, SIGKILL)
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
+        process.waitUntilExit()
+        killer.cancel()
+        readers.wait()
+
+        let command = ([path] + arguments).joined(separator: " ")
+        if timedOut.withLock({ $0 }) { throw SubprocessTimedOut(command: command) }
+        let (o, e) = collected.withLock { ($0.out, $0.err) }
+        return ProcessOutput(
+            status: process.terminationStatus,
+            stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self)
+        )
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes (for effects that have no future to await).
+func eventually(
+    timeout: Duration = .seconds(10), _ what: String, _ condition: @Sendable () -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw SubprocessTimedOut(command: "waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
