@@ -24,6 +24,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var rpc: RPCServer?
     var listeners: [(Event) -> Void] = []
     var queryObservers: [RequestID: QueryObserver] = [:]
+    var nextListener = 0
+    var tokenListeners: [Int: (Event) -> Void] = [:]
     /// Serf-style handler scripts (`event_handlers`).
     public internal(set) var handlers: EventHandlers?
     let stoppedPromise: EventLoopPromise<Void>
@@ -154,6 +156,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         }
         handlers?.handle(event, selfMember: runtime.instance.localMember)
         for listener in listeners { listener(event) }
+        for listener in tokenListeners.values { listener(event) }
     }
 
     // MARK: - AgentRPCBackend

@@ -7,21 +7,31 @@ extension Instance {
         settings.gossipInterval * Double(serfSettings.queryTimeoutMult) * Double(nodes.count + 1).log10Ceil
     }
 
-    mutating func startQuery(_ q: OutgoingQuery, id request: RequestID) {
+    func queryMessage(_ q: OutgoingQuery, id: UInt32) -> QueryMessage {
         var filters: [[UInt8]] = []
         if !q.filterNodes.isEmpty { filters.append(SerfCodec.encodeFilter(.nodes(q.filterNodes))) }
         for (tag, expr) in q.filterTags.sorted(by: { $0.key < $1.key }) {
             filters.append(SerfCodec.encodeFilter(.tag(name: tag, expression: expr)))
         }
-        let timeout = q.timeout ?? defaultQueryTimeout
-        let message = QueryMessage(
-            ltime: queryClock.time, id: UInt32.random(in: 0...UInt32(Int32.max), using: &rng), addr: address.ip,
-            port: address.port, sourceNode: name, filters: filters.isEmpty ? nil : filters,
-            flags: q.requestAck ? QueryMessage.flagAck : 0, relayFactor: q.relayFactor, timeout: timeout.nanoseconds,
-            name: q.name, payload: q.payload)
+        return QueryMessage(
+            ltime: queryClock.time, id: id, addr: address.ip, port: address.port, sourceNode: name,
+            filters: filters.isEmpty ? nil : filters, flags: q.requestAck ? QueryMessage.flagAck : 0,
+            relayFactor: q.relayFactor, timeout: (q.timeout ?? defaultQueryTimeout).nanoseconds, name: q.name,
+            payload: q.payload)
+    }
+
+    /// Why serf would refuse to send this query; nil when it can go.
+    public func queryError(_ q: OutgoingQuery) -> String? {
+        let raw = SerfCodec.encode(.query(queryMessage(q, id: 0)))
+        return raw.count > serfSettings.querySizeLimit ? "query exceeds limit of \(serfSettings.querySizeLimit) bytes" : nil
+    }
+
+    mutating func startQuery(_ q: OutgoingQuery, id request: RequestID) {
+        let message = queryMessage(q, id: UInt32.random(in: 0...UInt32(Int32.max), using: &rng))
+        let timeout = Duration.nanoseconds(message.timeout)
         let raw = SerfCodec.encode(.query(message))
-        guard raw.count <= serfSettings.querySizeLimit else {
-            warn("query exceeds limit of \(serfSettings.querySizeLimit) bytes")
+        if let error = queryError(q) {
+            warn(error)
             emit(.queryFinished(id: request))
             return
         }
