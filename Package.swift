@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire"]),
         .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
         .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire"]),
+        .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),

@@ -106,7 +106,7 @@ import Testing
     @Test func suspicionTimeout_matchesMemberlistFormula() {
         let min = Suspicion.minTimeout(mult: 4, nodes: 10, interval: .seconds(1))
         #expect(min == .seconds(4))
-        #expect(Suspicion.timeout(confirmations: 1, k: 2, min: min, max: min * 6) == .milliseconds(11_380))
+        #expect(Suspicion.timeout(confirmations: 1, k: 2, min: min, max: min * 6) == .milliseconds(11_381))  // 24 - ln2/ln3 * 20 s, floored to ms
         #expect(Suspicion.timeout(confirmations: 2, k: 2, min: min, max: min * 6) == .seconds(4))
         #expect(Suspicion.minTimeout(mult: 4, nodes: 100, interval: .seconds(1)) == .seconds(8))
     }
