@@ -22,7 +22,6 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var joinPromises: [RequestID: EventLoopPromise<JoinResult>] = [:]
     var leavePromise: EventLoopPromise<Void>?
     var rpc: RPCServer?
-    var listeners: [(Event) -> Void] = []
     var queryObservers: [RequestID: QueryObserver] = [:]
     var nextListener = 0
     var tokenListeners: [Int: (Event) -> Void] = [:]
@@ -64,7 +63,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             } catch {
                 return eventLoop.makeFailedFuture(error)
             }
-            let name = configuration.nodeName ?? hostName()
+            let name = configuration.resolvedNodeName
             let agent = Agent(configuration: configuration, name: name, security: security, eventLoop: eventLoop, logger: logger)
             do {
                 agent.handlers = try EventHandlers(
@@ -134,12 +133,6 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         }
     }
 
-    /// Adds a listener for every protocol event (handlers and actions subscribe here).
-    public func addListener(_ listener: @escaping (Event) -> Void) {
-        eventLoop.preconditionInEventLoop()
-        listeners.append(listener)
-    }
-
     func dispatch(_ event: Event) {
         if routeQueryEvent(event) { return }
         switch event {
@@ -155,7 +148,6 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         default: break
         }
         handlers?.handle(event, selfMember: runtime.instance.localMember)
-        for listener in listeners { listener(event) }
         for listener in tokenListeners.values { listener(event) }
     }
 

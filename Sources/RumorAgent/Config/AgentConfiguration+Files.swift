@@ -12,3 +12,8 @@ extension AgentConfiguration {
     /// The `*.json` files of a config directory, in lexical order.
     public static func jsonFiles(in dir: String) throws -> [String] { try FileIO.jsonFiles(in: dir) }
 }
+
+extension AgentConfiguration {
+    /// `node_name`, or the host name as Serf defaults to.
+    public var resolvedNodeName: String { nodeName ?? hostName() }
+}

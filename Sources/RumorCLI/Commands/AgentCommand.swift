@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import NIOConcurrencyHelpers
 import RumorCore
+import RumorActions
 import RumorAgent
 
 /// `rumor agent`: runs a cluster member. Flags and config keys follow `serf agent`.
@@ -46,6 +47,12 @@ public struct AgentCommand: AsyncParsableCommand {
     var encryptAllowPlaintext = false
     @Flag(name: .customLong("disable-compression"), help: "Do not compress TCP state exchanges.") var disableCompression = false
     @Option(name: .customLong("broadcast-timeout"), help: "How long a leave waits for its broadcast.") var broadcastTimeout: String?
+    @Option(name: .customLong("haproxy-config"), help: "Run the HAProxy action, writing this config file.")
+    var haproxyConfig: String?
+    @Option(name: .customLong("haproxy-template"), help: "Mustache template for the HAProxy config.")
+    var haproxyTemplate: String?
+    @Option(name: .customLong("haproxy-selector"), help: "Members to balance, as TAG=REGEX; repeatable.")
+    var haproxySelector: [String] = []
     @Option(name: .customLong("config-file"), help: "JSON config file; repeatable.") var configFile: [String] = []
     @Option(name: .customLong("config-dir"), help: "Directory of *.json config files; repeatable.") var configDir: [String] = []
 
@@ -108,7 +115,13 @@ public struct AgentCommand: AsyncParsableCommand {
         let loop = group.next()
 
         let agent: Agent
+        var action: HAProxyAction?
         do {
+            if let haproxy = try haproxyConfiguration(config) {
+                let a = HAProxyAction(configuration: haproxy, nodeName: config.resolvedNodeName, logger: logger, eventLoop: loop)
+                try a.preflight()
+                action = a
+            }
             agent = try await Agent.start(configuration: config, eventLoop: loop, logger: logger).get()
             logger.info("agent: Rumor agent running as '\(agent.name)'")
             let joined = try await agent.joinAtStartup().get()
@@ -127,6 +140,12 @@ public struct AgentCommand: AsyncParsableCommand {
             try? command.resolvedConfiguration()
         }
         signals.install()
+        if let action {
+            do { try await Self.run(action, with: agent) } catch {
+                logger.error("agent: haproxy action stopped: \(error)")
+                _ = agent.shutdown()
+            }
+        }
         try? await agent.stopped.get()
         logger.info("agent: shutdown complete")
         try? await group.shutdownGracefully()

@@ -1,0 +1,70 @@
+import Logging
+import NIOCore
+import RumorActions
+import RumorAgent
+import RumorCore
+
+extension AgentCommand {
+    /// The HAProxy action from `actions.haproxy` in the config files, overridden by the `--haproxy-*` flags; nil
+    /// when neither asks for one.
+    func haproxyConfiguration(_ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
+        var result: HAProxyActionConfiguration?
+        if let json = config.actions {
+            guard case .object(let pairs) = json else {
+                throw AgentConfiguration.Error("actions: expected an object such as {\"haproxy\": {...}}")
+            }
+            for (name, _) in pairs where name != "haproxy" {
+                throw AgentConfiguration.Error("actions: unknown action '\(name)' (available: haproxy)")
+            }
+            if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: ActionConfigValue(haproxy)) }
+        }
+        if let output = haproxyConfig {
+            if result == nil { result = HAProxyActionConfiguration() }
+            result?.output = output
+        }
+        if let template = haproxyTemplate {
+            guard result != nil else { throw AgentConfiguration.Error("--haproxy-template needs --haproxy-config") }
+            result?.template = template
+        }
+        if !haproxySelector.isEmpty {
+            guard result != nil else { throw AgentConfiguration.Error("--haproxy-selector needs --haproxy-config") }
+            result?.selector = try HAProxyActionConfiguration.selector(fromFlags: haproxySelector)
+        }
+        try result?.validate()
+        return result
+    }
+
+    /// Feeds member snapshots to the action on every membership change, and runs it until the agent stops.
+    static func run(_ action: HAProxyAction, with agent: Agent) async throws {
+        agent.eventLoop.execute {
+            _ = agent.addListener(token: { event in
+                switch event {
+                case .memberJoined, .memberLeft, .memberFailed, .memberUpdated, .memberReaped:
+                    action.membersChanged(agent.members())
+                default: break
+                }
+            })
+            action.membersChanged(agent.members())
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await action.run() }
+            try? await agent.stopped.get()
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+}
+
+extension ActionConfigValue {
+    /// The agent's parsed JSON, as the actions' configuration value.
+    init(_ json: JSON) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .number(let n): self = .number(n)
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .array(items.map(ActionConfigValue.init))
+        case .object(let pairs): self = .object(Dictionary(pairs.map { ($0.0, ActionConfigValue($0.1)) }) { $1 })
+        }
+    }
+}
