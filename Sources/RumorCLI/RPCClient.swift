@@ -41,8 +41,10 @@ public final class RPCClient {
     private var seq: UInt64 = 0
     private var inbox: [UInt8] = []
     private let timeoutMillis: Int32
-    /// Records received for open streams while waiting for something else, by stream Seq.
-    private var streams: [UInt64: [(header: RPCResponseHeader, body: MessagePack)]] = [:]
+    /// Records received for open streams while waiting for something else, by stream Seq, each with its arrival
+    /// number so records of several streams can be taken in the order they came.
+    private var streams: [UInt64: [(header: RPCResponseHeader, body: MessagePack, arrival: UInt64)]] = [:]
+    private var arrivals: UInt64 = 0
 
     /// Replies larger than this mean a confused peer, not a big cluster.
     static let maxInboxBytes = 64 << 20
@@ -79,6 +81,16 @@ public final class RPCClient {
     public func call(
         _ command: String, _ body: (any RPCEncodable)? = nil, hasResponseBody: Bool = false
     ) throws(RPCClientError) -> MessagePack? {
+        let (error, reply) = try exchange(command, body, hasResponseBody: hasResponseBody)
+        if !error.isEmpty { throw RPCClientError(.remote, error) }
+        return reply
+    }
+
+    /// Like `call`, but hands back the header's error text with the body instead of throwing it: the key commands
+    /// send per-node messages along with their error.
+    public func exchange(
+        _ command: String, _ body: (any RPCEncodable)? = nil, hasResponseBody: Bool = false
+    ) throws(RPCClientError) -> (error: String, body: MessagePack?) {
         let seq = try send(command, body)
         while true {
             let header = try readHeader()
@@ -86,8 +98,7 @@ public final class RPCClient {
                 // "Authentication required" comes without a body whatever the command (doc §7.1).
                 let hasBody = hasResponseBody && header.error != RPCProtocol.ErrorText.authRequired
                 let reply = hasBody ? try readObject() : nil
-                if !header.error.isEmpty { throw RPCClientError(.remote, header.error) }
-                return reply ?? (hasResponseBody ? .null : nil)
+                return (header.error, reply ?? (hasResponseBody ? .null : nil))
             }
             try absorb(header)
         }
@@ -117,12 +128,21 @@ public final class RPCClient {
     /// The next record of stream `seq`: its body, or nil if `timeout` passed first (nil timeout waits forever).
     /// A record whose header carries an error throws it.
     public func nextRecord(of seq: UInt64, timeout: Duration? = nil) throws(RPCClientError) -> MessagePack? {
+        try nextRecord(ofAny: [seq], timeout: timeout)?.body
+    }
+
+    /// The earliest-arrived record of any of `seqs` (e.g. a monitor and an event stream read together), with the
+    /// Seq it belongs to; nil if `timeout` passed first.
+    public func nextRecord(
+        ofAny seqs: [UInt64], timeout: Duration? = nil
+    ) throws(RPCClientError) -> (seq: UInt64, body: MessagePack)? {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         while true {
-            if let first = streams[seq]?.first {
-                streams[seq]!.removeFirst()
+            let ready = seqs.compactMap { seq in streams[seq]?.first.map { (seq, $0.arrival) } }
+            if let (seq, _) = ready.min(by: { $0.1 < $1.1 }) {
+                let first = streams[seq]!.removeFirst()
                 if !first.header.error.isEmpty { throw RPCClientError(.remote, first.header.error) }
-                return first.body
+                return (seq, first.body)
             }
             if let deadline {
                 let left = ContinuousClock.now.duration(to: deadline)
@@ -137,6 +157,11 @@ public final class RPCClient {
     /// Ends stream `seq` on the agent (`stop` always succeeds) and drops its buffered records.
     public func stopStream(_ seq: UInt64) throws(RPCClientError) {
         try call(RPCProtocol.Command.stop, RPCStopRequest(stop: seq))
+        streams[seq] = nil
+    }
+
+    /// Forgets a stream the agent has ended by itself (a query after its `done`); later records for it are skipped.
+    public func forgetStream(_ seq: UInt64) {
         streams[seq] = nil
     }
 
@@ -175,6 +200,49 @@ public final class RPCClient {
         return try decode { try RPCStatsResponse(from: body ?? .null).sections }
     }
 
+    public func userEvent(name: String, payload: [UInt8]?, coalesce: Bool) throws(RPCClientError) {
+        try call(RPCProtocol.Command.event, RPCEventRequest(name: name, payload: payload, coalesce: coalesce))
+    }
+
+    public func updateTags(set tags: [String: String], delete: [String]) throws(RPCClientError) {
+        try call(RPCProtocol.Command.tags, RPCTagsRequest(tags: tags, deleteTags: delete))
+    }
+
+    /// Answers a query received through a stream, by the ID its record carried.
+    public func respond(id: UInt64, payload: [UInt8]?) throws(RPCClientError) {
+        try call(RPCProtocol.Command.respond, RPCRespondRequest(id: id, payload: payload))
+    }
+
+    /// Starts a query; its records then come from `nextQueryRecord(of:)` until one of type `done`.
+    public func startQuery(_ request: RPCQueryRequest) throws(RPCClientError) -> UInt64 {
+        try startStream(RPCProtocol.Command.query, request)
+    }
+
+    /// The next ack, response or `done` of query `seq`; after `done` the stream is forgotten.
+    public func nextQueryRecord(of seq: UInt64) throws(RPCClientError) -> RPCQueryRecord {
+        let body = try nextRecord(of: seq) ?? .null
+        let record = try decode { try RPCQueryRecord(from: body) }
+        if record.type == RPCProtocol.QueryRecordType.done { forgetStream(seq) }
+        return record
+    }
+
+    /// A key command (`install-key`, `use-key`, `remove-key` with `key`; `list-keys` without): the reply body and
+    /// the agent's error text ("" on success), which comes with per-node messages when nodes failed.
+    public func keyCommand(_ command: String, key: String?) throws(RPCClientError) -> (RPCKeyResponse, error: String) {
+        let (error, body) = try exchange(command, key.map { RPCKeyRequest(key: $0) }, hasResponseBody: true)
+        // "Authentication required" and the like come without a body.
+        guard let body, !body.isNull else {
+            if !error.isEmpty { throw RPCClientError(.remote, error) }
+            return (RPCKeyResponse(), "")
+        }
+        return (try decode { try RPCKeyResponse(from: body) }, error)
+    }
+
+    public func coordinate(of node: String) throws(RPCClientError) -> RPCCoordinateResponse {
+        let body = try call(RPCProtocol.Command.getCoordinate, RPCCoordinateRequest(node: node), hasResponseBody: true)
+        return try decode { try RPCCoordinateResponse(from: body ?? .null) }
+    }
+
     private func decode<T>(_ body: () throws -> T) throws(RPCClientError) -> T {
         do { return try body() } catch { throw RPCClientError(.malformed, "malformed reply: \(error)") }
     }
@@ -204,7 +272,8 @@ public final class RPCClient {
         guard streams[header.seq] != nil else { return }
         // Records carry a body; an error header for a stream (none is sent today) would not.
         let body = header.error.isEmpty ? try readObject() : .null
-        streams[header.seq]!.append((header, body))
+        arrivals += 1
+        streams[header.seq]!.append((header, body, arrivals))
     }
 
     private func readHeader() throws(RPCClientError) -> RPCResponseHeader {

@@ -5,7 +5,8 @@ extension RumorCommand {
     static var subcommandTypes: [any ParsableCommand.Type] {
         [
             AgentCommand.self, MembersCommand.self, JoinCommand.self, LeaveCommand.self, ForceLeaveCommand.self,
-            InfoCommand.self, KeygenCommand.self, VersionCommand.self,
+            EventCommand.self, QueryCommand.self, TagsCommand.self, KeysCommand.self, MonitorCommand.self,
+            ReachabilityCommand.self, InfoCommand.self, KeygenCommand.self, VersionCommand.self,
         ]
     }
 }

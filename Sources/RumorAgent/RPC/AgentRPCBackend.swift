@@ -12,7 +12,7 @@ public struct JoinResult: Sendable, Hashable {
 }
 
 /// What the RPC server needs from the agent. Every call is made on `eventLoop` (the agent's only thread), so
-/// implementations need no locks.
+/// implementations need no locks. Failed futures carry serf's error text as their description.
 public protocol AgentRPCBackend: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
     /// Every member, including failed and left ones until reaped.
@@ -24,4 +24,21 @@ public protocol AgentRPCBackend: AnyObject, Sendable {
     func forceLeave(node: String, prune: Bool) -> EventLoopFuture<Void>
     /// Sections `agent`, `runtime`, `serf`, `tags`, `event_handlers`, as `serf info` prints them.
     func stats() -> [String: [String: String]]
+
+    // The requirements below map 1:1 onto `Agent`'s methods (Agent+Commands, Agent+Queries, KeyQueries).
+
+    /// Sends a user event; fails, with nothing sent, if serf would refuse it (size limits).
+    func userEvent(name: String, payload: [UInt8], coalesce: Bool) -> EventLoopFuture<Void>
+    /// Starts a query; fails only when it was refused (reserved name, size, bad filter). `observer` then hears acks
+    /// and responses as they arrive, and `onDone` at the deadline.
+    func startQuery(_ q: OutgoingQuery, observer: QueryObserver) -> EventLoopFuture<Void>
+    /// Answers a query this node received (at most once, before its deadline).
+    func respond(ltime: UInt64, id: UInt32, payload: [UInt8]) -> EventLoopFuture<Void>
+    /// The current tags minus `delete`, plus `set`; gossiped and written to the tags file.
+    func updateTags(set: [String: String], delete: [String]) -> EventLoopFuture<Void>
+    /// Subscribes to every protocol event; the token is for ``removeListener(_:)``.
+    func addListener(token listener: @escaping (Event) -> Void) -> Int
+    func removeListener(_ token: Int)
+    /// Runs a cluster-wide key operation (`key` is base64; nil for `.list`) and summarises the answers.
+    func keyOperation(_ op: KeyOperation, key: String?) -> EventLoopFuture<KeyOperationResult>
 }

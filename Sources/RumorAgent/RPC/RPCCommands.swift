@@ -3,8 +3,9 @@ import NIOCore
 import RumorCore
 import RumorWire
 
-/// Command name → handler. A new command (event, query, respond, tags, stream, monitor, keys) is one entry here plus
-/// its handler function; the connection takes care of framing, ordering, handshake and auth.
+/// Command name → handler. A new command is one entry here plus its handler function (RPCCommands+Events.swift has
+/// the event, query, stream, monitor and key commands); the connection takes care of framing, ordering, handshake
+/// and auth.
 enum RPCCommands {
     typealias Command = RPCProtocol.Command
 
@@ -18,6 +19,17 @@ enum RPCCommands {
         Command.forceLeave: .init(hasBody: true, run: forceLeave),
         Command.stats: .init(hasBody: false, run: stats),
         Command.stop: .init(hasBody: true, run: stop),
+        Command.event: .init(hasBody: true, run: event),
+        Command.tags: .init(hasBody: true, run: tags),
+        Command.query: .init(hasBody: true, run: query),
+        Command.respond: .init(hasBody: true, run: respond),
+        Command.stream: .init(hasBody: true, run: stream),
+        Command.monitor: .init(hasBody: true, run: monitor),
+        Command.installKey: keyCommand(.install),
+        Command.useKey: keyCommand(.use),
+        Command.removeKey: keyCommand(.remove),
+        Command.listKeys: keyCommand(.list),
+        Command.getCoordinate: .init(hasBody: true, run: getCoordinate),
     ]
 
     // MARK: Session

@@ -6,8 +6,8 @@ import RumorWire
 ///
 /// Requests are handled strictly in order, as Go's agent does: the next header is not read until the previous reply
 /// has been written, so replies come out in request order even when a handler completes asynchronously. Server-pushed
-/// records (streams, monitors, queries) can be written in between with `send(_:_:)`; each header+body pair is a
-/// single write, so they never interleave with a reply.
+/// records (streams, monitors, queries) can be written in between with `send(_:_:)` or `sendRecord(seq:_:)`; each
+/// header+body pair is a single write, so they never interleave with a reply.
 ///
 /// Event-loop bound: every method runs on the channel's loop (which is the backend's loop).
 final class RPCConnection: ChannelInboundHandler {
@@ -25,6 +25,7 @@ final class RPCConnection: ChannelInboundHandler {
     }
 
     let backend: any AgentRPCBackend
+    let streamSettings: RPCStreamSettings
     private let authKey: String?
     private(set) var logger: Logger
 
@@ -36,9 +37,22 @@ final class RPCConnection: ChannelInboundHandler {
     private(set) var didAuth = false
     /// Cancellers of streams and monitors, by the Seq that started them (for `stop` and for disconnects).
     private var subscriptions: [UInt64: () -> Void] = [:]
+    /// The Seq of this connection's monitor (serf allows one per connection).
+    var monitorSeq: UInt64?
+    /// Queries delivered through this connection's streams, by the ID their record carried (counting up from 1 per
+    /// connection, as serf's `queryID`), until answered or expired. Oldest first in `pendingOrder`, for the cap.
+    private var pendingQueries: [UInt64: (ltime: UInt64, id: UInt32)] = [:]
+    private var pendingOrder: [UInt64] = []
+    private var lastQueryID: UInt64 = 0
+    /// Records dropped because the client stopped reading, reported once per burst.
+    private var droppedRecords = 0
 
-    init(backend: any AgentRPCBackend, authKey: String?, logger: Logger) {
+    /// More pending queries than a client can plausibly still answer; the oldest are forgotten first.
+    static let maxPendingQueries = 4096
+
+    init(backend: any AgentRPCBackend, authKey: String?, logger: Logger, streamSettings: RPCStreamSettings = .init()) {
         self.backend = backend
+        self.streamSettings = streamSettings
         self.authKey = authKey.flatMap { $0.isEmpty ? nil : $0 }
         self.logger = logger
     }
@@ -193,12 +207,54 @@ final class RPCConnection: ChannelInboundHandler {
         return diff == 0
     }
 
+    /// Writes one streamed record (stream, monitor, query results) unless the client has stopped reading and the
+    /// socket's buffer is past its high-water mark: serf drops records then too (its per-stream buffer is 512), and
+    /// an agent must never buffer without bound for a stuck client.
+    func sendRecord(seq: UInt64, _ body: any RPCEncodable) {
+        guard let context else { return }
+        if case .closed = state { return }
+        guard context.channel.isWritable else {
+            droppedRecords += 1
+            // Counted, and logged on the first drop only: a monitor drop that logged per line would feed itself.
+            if droppedRecords == 1 { logger.warning("RPC: client is not reading; dropping streamed records") }
+            return
+        }
+        if droppedRecords > 0 {
+            logger.warning("RPC: dropped \(droppedRecords) streamed record(s) for a slow client")
+            droppedRecords = 0
+        }
+        send(RPCResponseHeader(seq: seq), body)
+    }
+
     func hasSubscription(seq: UInt64) -> Bool { subscriptions[seq] != nil }
 
     /// Registers what to do when the client sends `stop` for `seq` or disconnects.
     func addSubscription(seq: UInt64, cancel: @escaping () -> Void) { subscriptions[seq] = cancel }
 
     func cancelSubscription(seq: UInt64) { subscriptions.removeValue(forKey: seq)?() }
+
+    // MARK: Queries received through streams
+
+    /// Remembers a query delivered to this client; returns the ID its stream record carries.
+    func registerQuery(ltime: UInt64, id: UInt32) -> UInt64 {
+        lastQueryID += 1
+        pendingQueries[lastQueryID] = (ltime, id)
+        pendingOrder.append(lastQueryID)
+        if pendingOrder.count > Self.maxPendingQueries {
+            let excess = pendingOrder.count - Self.maxPendingQueries
+            for old in pendingOrder.prefix(excess) { pendingQueries[old] = nil }
+            pendingOrder.removeFirst(excess)
+        }
+        return lastQueryID
+    }
+
+    func pendingQuery(_ id: UInt64) -> (ltime: UInt64, id: UInt32)? { pendingQueries[id] }
+
+    /// Forgets a query once it can no longer be answered.
+    func expireQuery(_ id: UInt64) {
+        guard pendingQueries.removeValue(forKey: id) != nil else { return }
+        pendingOrder.removeAll { $0 == id }
+    }
 
     private func cancelAllSubscriptions() {
         let all = subscriptions

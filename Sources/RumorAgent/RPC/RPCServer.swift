@@ -15,13 +15,18 @@ public final class RPCServer: Sendable {
     private let backend: any AgentRPCBackend
     private let authKey: String?
     private let logger: Logger
+    private let streamSettings: RPCStreamSettings
     private let state = Mutex(State())
 
     /// `authKey`: when non-empty, clients must `auth` with it before any other command (config `rpc_auth`).
-    public init(backend: any AgentRPCBackend, authKey: String?, logger: Logger) {
+    /// `streamSettings`: coalescing for `stream` and the log source for `monitor` (Serf's agent defaults).
+    public init(
+        backend: any AgentRPCBackend, authKey: String?, logger: Logger, streamSettings: RPCStreamSettings = .init()
+    ) {
         self.backend = backend
         self.authKey = authKey
         self.logger = logger
+        self.streamSettings = streamSettings
     }
 
     /// The bound address (useful with port 0), once `start` has succeeded.
@@ -33,14 +38,18 @@ public final class RPCServer: Sendable {
         let backend = self.backend
         let authKey = self.authKey
         let logger = self.logger
+        let streamSettings = self.streamSettings
         return ServerBootstrap(group: backend.eventLoop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Room for a monitor's replay (up to 512 lines) before a slow reader starts losing streamed records.
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { [weak self] channel in
                 guard let self, self.track(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
-                    let handler = RPCConnection(backend: backend, authKey: authKey, logger: logger)
+                    let handler = RPCConnection(
+                        backend: backend, authKey: authKey, logger: logger, streamSettings: streamSettings)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

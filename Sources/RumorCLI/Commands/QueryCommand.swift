@@ -1,0 +1,106 @@
+import ArgumentParser
+import RumorAgent
+import RumorCore
+
+/// `query`: sends a query and prints acks and responses as they arrive, then the totals, as `serf query` does.
+public struct QueryCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Send a query to the cluster and collect the responses.",
+        discussion: "Payloads that start with a dash go after `--`."
+    )
+
+    @OptionGroup public var rpc: RPCOptions
+    @OptionGroup public var output: FormatOptions
+
+    @Option(help: ArgumentHelp("Only these nodes respond; repeatable.", valueName: "name"))
+    var node: [String] = []
+
+    @Option(help: ArgumentHelp("Only nodes whose tag matches the regexp respond; repeatable.", valueName: "key=regexp"))
+    var tag: [String] = []
+
+    @Option(help: ArgumentHelp("How long to wait for responses (e.g. 15s); 0 means the agent's default."))
+    var timeout = GoDuration(.zero)
+
+    @Flag(name: .customLong("no-ack"), help: "Do not ask nodes to acknowledge the query.")
+    var noAck = false
+
+    @Option(name: .customLong("relay-factor"), help: "Also relay responses through this many other nodes (0-255).")
+    var relayFactor = 0
+
+    @Argument(help: "The query's name, then optionally its payload.")
+    var arguments: [String] = []
+
+    public init() {}
+
+    public func run() async throws {
+        let tags: [String: String]
+        do { tags = try MembersCommand.parseTags(tag) } catch { throw Console.fail("Error", error) }
+        guard let name = arguments.first else { throw usageError("A query name must be specified.") }
+        guard arguments.count <= 2 else {
+            throw usageError("Too many command line arguments. Only a name and payload must be specified.")
+        }
+        guard (0...255).contains(relayFactor) else { throw usageError("Relay factor must be between 0 and 255") }
+        let payload = arguments.count == 2 ? Array(arguments[1].utf8) : nil
+
+        let client = try rpc.connect()
+        defer { client.close() }
+        let request = RPCQueryRequest(
+            name: name, payload: payload, filterNodes: node, filterTags: tags, requestAck: !noAck,
+            relayFactor: UInt8(relayFactor), timeoutNanoseconds: timeout.value.nanoseconds)
+        let seq: UInt64
+        do { seq = try client.startQuery(request) } catch { throw Console.fail("Error sending query", error) }
+        // serf's query exits 1 on Ctrl-C, printing nothing more.
+        Console.exitOnInterrupt(status: 1)
+
+        var results = QueryResults()
+        if output.format == .text { Console.line("Query '\(name)' dispatched") }
+        while true {
+            let record: RPCQueryRecord
+            do { record = try client.nextQueryRecord(of: seq) } catch {
+                throw Console.fail("Error reading query results", error)
+            }
+            // The CLI takes an empty From (the `done` record) as the end, as serf's does.
+            if record.type == RPCProtocol.QueryRecordType.done || record.from.isEmpty { break }
+            switch record.type {
+            case RPCProtocol.QueryRecordType.ack:
+                results.acks.append(record.from)
+                if output.format == .text { Console.line("Ack from '\(record.from)'") }
+            case RPCProtocol.QueryRecordType.response:
+                let payload = record.payload ?? []
+                results.responses.append((record.from, payload))
+                if output.format == .text {
+                    Console.line(bytes: Array("Response from '\(record.from)': ".utf8) + Self.trimmingNewline(payload))
+                }
+            default:
+                continue  // serf's client logs and skips unknown record types
+            }
+        }
+        switch output.format {
+        case .text:
+            if !noAck { Console.line("Total Acks: \(results.acks.count)") }
+            Console.line("Total Responses: \(results.responses.count)")
+        case .json:
+            Console.line(results.json)
+        }
+    }
+
+    struct QueryResults {
+        var acks: [String] = []
+        var responses: [(from: String, payload: [UInt8])] = []
+
+        /// serf's `jsonQueryRespFormat`: `Acks` (null when there were none: a nil Go slice), then `Responses` by
+        /// node (a later response from the same node replaces the earlier one, as in a Go map).
+        var json: String {
+            var byNode: [String: String] = [:]
+            for r in responses { byNode[r.from] = String(decoding: r.payload, as: UTF8.self) }
+            let acks: IndentedJSON = acks.isEmpty ? .null : .array(acks.map { .string($0) })
+            return IndentedJSON.object([("Acks", acks), ("Responses", .stringMap(byNode))]).rendered
+        }
+    }
+
+    /// serf strips one trailing newline from each response before printing it.
+    static func trimmingNewline(_ payload: [UInt8]) -> [UInt8] {
+        payload.last == 0x0a ? Array(payload.dropLast()) : payload
+    }
+}
