@@ -107,6 +107,7 @@ extension Agent {
                     r.messages[from] = "unreadable key response"
                 }
                 box.value = r
+                if r.numResp >= r.numNodes { promise.succeed(r) }
             },
             onDone: { promise.succeed(box.value) })
         query(OutgoingQuery(name: op.queryName, payload: payload), observer: observer)

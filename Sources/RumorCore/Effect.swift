@@ -87,5 +87,7 @@ public struct IncomingQuery: Sendable, Hashable {
     public var name: String
     public var payload: [UInt8]
     public var deadline: Instant
+    /// How long after arrival an answer is still accepted (the query's own timeout).
+    public var timeout: Duration
     public var source: String
 }

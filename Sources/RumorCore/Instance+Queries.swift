@@ -89,7 +89,8 @@ extension Instance {
             return rebroadcast
         default:
             incomingQueries[key] = IncomingQueryState(source: source, relayFactor: q.relayFactor, deadline: deadline)
-            emit(.query(IncomingQuery(ltime: q.ltime, id: q.id, name: q.name, payload: q.payload ?? [], deadline: deadline, source: q.sourceNode)))
+            emit(.query(IncomingQuery(ltime: q.ltime, id: q.id, name: q.name, payload: q.payload ?? [], deadline: deadline,
+                timeout: .nanoseconds(max(q.timeout, 0)), source: q.sourceNode)))
             return rebroadcast
         }
     }

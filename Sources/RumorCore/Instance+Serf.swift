@@ -39,6 +39,10 @@ extension Instance {
             statusLTimes[name] = state.statusLTime
             if state.member.status == .left { left.append(name) }
         }
+        // While we leave, say so in the state exchange too. Otherwise a push-pull racing our leave intent would
+        // carry our leave's Lamport time as a *join* time (every status time not listed as left is merged as a
+        // join intent), and the peer would then ignore the real intent and report us failed instead of left.
+        if serfState != .alive && !left.contains(name) { left.append(name) }
         let pp = SerfPushPull(
             ltime: clock.time, statusLTimes: statusLTimes, leftMembers: left.sorted(), eventLTime: eventClock.time,
             events: eventBuffer, queryLTime: queryClock.time)

@@ -8,11 +8,14 @@ import NIOConcurrencyHelpers
 /// line to subscribers (the RPC `monitor` command) with its level.
 public struct AgentLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    /// Everything is formatted for the sink, so `monitor --log-level=debug` sees debug lines even when the agent
+    /// prints only info; `stderrLevel` decides what reaches stderr.
+    public var logLevel: Logger.Level = .trace
+    public var stderrLevel: Logger.Level
     let sink: LogSink
 
     public init(level: Logger.Level, sink: LogSink = .shared) {
-        self.logLevel = level
+        self.stderrLevel = level
         self.sink = sink
     }
 
@@ -25,7 +28,7 @@ public struct AgentLogHandler: LogHandler {
         var line = "\(Self.timestamp()) [\(Self.label(event.level))] \(event.message)"
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for (k, v) in merged.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(v)" }
-        sink.write(line, level: event.level)
+        sink.write(line, level: event.level, toStderr: event.level >= stderrLevel)
     }
 
     static func label(_ level: Logger.Level) -> String {
@@ -62,10 +65,12 @@ public final class LogSink: Sendable {
 
     public init() {}
 
-    func write(_ line: String, level: Logger.Level) {
+    func write(_ line: String, level: Logger.Level, toStderr: Bool = true) {
         // One write(2) per line: lines from different threads never interleave.
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        if toStderr {
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        }
         recent.withLockedValue {
             $0.append((line, level))
             if $0.count > Self.recentLimit { $0.removeFirst($0.count - Self.recentLimit) }
@@ -76,8 +81,12 @@ public final class LogSink: Sendable {
     /// Subscribes to future lines after replaying the recent ones; returns a token for ``unsubscribe(_:)``.
     public func subscribe(_ s: @escaping Subscriber) -> UInt64 {
         let id = nextID.withLockedValue { $0 += 1; return $0 }
-        for (line, level) in recent.withLockedValue({ $0 }) { s(line, level) }
-        subscribers.withLockedValue { $0[id] = s }
+        // Snapshot the backlog and register under one lock order, so no line falls between the two.
+        let backlog = recent.withLockedValue { backlog in
+            subscribers.withLockedValue { $0[id] = s }
+            return backlog
+        }
+        for (line, level) in backlog { s(line, level) }
         return id
     }
 

@@ -94,7 +94,8 @@ struct HandlerExampleScriptTests {
             replies.mutate { $0.append(String(decoding: payload, as: UTF8.self)) }
         }) { handlers, _ in
             let query = IncomingQuery(
-                ltime: 3, id: 1, name: "load", payload: [], deadline: Instant(nanoseconds: 0), source: "n2")
+                ltime: 3, id: 1, name: "load", payload: [], deadline: Instant(nanoseconds: 0), timeout: .seconds(3),
+                source: "n2")
             handlers.handle(.query(query), selfMember: me)
             try await handlerWait("the reply") { !replies.value.isEmpty }
         }

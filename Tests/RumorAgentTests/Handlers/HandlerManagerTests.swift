@@ -13,7 +13,7 @@ struct HandlerManagerTests {
 
     func query(_ name: String, ltime: UInt64 = 5, id: UInt32 = 77, payload: String = "") -> Event {
         .query(IncomingQuery(
-            ltime: ltime, id: id, name: name, payload: Array(payload.utf8), deadline: Instant(nanoseconds: 0),
+            ltime: ltime, id: id, name: name, payload: Array(payload.utf8), deadline: Instant(nanoseconds: 0), timeout: .seconds(3),
             source: "node2"))
     }
 
@@ -24,22 +24,20 @@ struct HandlerManagerTests {
         let good = "user=cat >> '\(dir.file("good"))'"
         try await withHandlers(["user=sleep 1000", "user=echo boom; exit 1", good], log: log) { handlers, _ in
             handlers.handle(.userEvent(handlerUserEvent("deploy", "one")), selfMember: me)
-            let first = ContinuousClock.now
-            try await handlerWait("the good handler's first event", timeout: .seconds(1)) {
+            // The hung handler never finishes, so the good one completing at all proves it was not blocked; the
+            // deadline is generous because CI runs this beside CPU-heavy suites.
+            try await handlerWait("the good handler's first event", timeout: .seconds(10)) {
                 dir.read("good") == "one\n"
             }
-            #expect(ContinuousClock.now - first < .seconds(1))
             try await handlerWait("the failure to be logged", timeout: .seconds(5)) {
                 log.contains(
                     .error, "agent: Error invoking script 'echo boom; exit 1': exit status 1; output tail: boom\\n")
             }
             // The hung handler is still running (its second event waits behind it), and the good one keeps going.
             handlers.handle(.userEvent(handlerUserEvent("deploy", "two", ltime: 2)), selfMember: me)
-            let second = ContinuousClock.now
-            try await handlerWait("the good handler's second event", timeout: .seconds(1)) {
+            try await handlerWait("the good handler's second event", timeout: .seconds(10)) {
                 dir.read("good") == "one\ntwo\n"
             }
-            #expect(ContinuousClock.now - second < .seconds(1))
             #expect(handlers.load.running >= 1)
             #expect(handlers.load.queued >= 1)
         }

@@ -178,7 +178,8 @@ struct HandlerScriptRunnerTests {
         for _ in 0..<4 { runner.enqueue(job, lane: "stuck") }
         #expect(runner.load == (running: 1, queued: 2))
         #expect(results.value == [.failed("not run: queue full"), .failed("not run: queue full")])
-        #expect(log.messages(.warning) == [
+        // Only the backlog warning: under load the stuck script may also be reported slow, which is not the point.
+        #expect(log.messages(.warning).filter { $0.contains("behind") } == [
             "agent: Script 'sleep 1000' is 2 runs behind; dropping user events (1 so far)",
         ])
         await runner.shutdown()

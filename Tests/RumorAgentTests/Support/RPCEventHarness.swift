@@ -183,6 +183,7 @@ extension Member {
 extension IncomingQuery {
     static func sample(_ name: String, payload: String, ltime: UInt64 = 7, id: UInt32 = 42) -> IncomingQuery {
         IncomingQuery(
-            ltime: ltime, id: id, name: name, payload: Array(payload.utf8), deadline: .zero, source: "origin")
+            ltime: ltime, id: id, name: name, payload: Array(payload.utf8), deadline: .zero, timeout: .seconds(3),
+            source: "origin")
     }
 }
