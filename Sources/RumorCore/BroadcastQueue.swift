@@ -48,7 +48,8 @@ struct BroadcastQueue: Sendable {
     }
 
     /// Takes messages that fit in `limit` bytes, each costing `overhead` extra, and counts a transmission for each.
-    /// Returns the messages and the notify tokens of messages sent for the first time.
+    /// Returns the messages and the notify tokens of messages that have now been sent as often as they will be
+    /// (memberlist's "finished"): a graceful leave waits for that, so its news has really spread.
     mutating func take(overhead: Int, limit: Int, transmitLimit: Int) -> (messages: [[UInt8]], sent: [UInt64]) {
         guard !items.isEmpty else { return ([], []) }
         var order = Array(items.indices)
@@ -67,9 +68,11 @@ struct BroadcastQueue: Sendable {
             guard used + cost <= limit else { continue }
             used += cost
             out.append(items[i].bytes)
-            if items[i].transmits == 0, let n = items[i].notify { sent.append(n) }
             items[i].transmits += 1
-            if items[i].transmits >= transmitLimit { exhausted.append(i) }
+            if items[i].transmits >= transmitLimit {
+                exhausted.append(i)
+                if let n = items[i].notify { sent.append(n) }
+            }
             if limit - used <= overhead { break }
         }
         for i in exhausted.sorted(by: >) { items.remove(at: i) }

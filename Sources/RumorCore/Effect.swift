@@ -17,6 +17,8 @@ public enum Timer: Hashable, Sendable {
     case probe
     case gossip
     case pushPull
+    /// One extra state exchange a moment after joining (see `Instance.joinAttemptFinished`).
+    case postJoinSync
     case reap
     case reconnect
     /// The direct-ack wait of probe `seqNo` ended: time for indirect probes.

@@ -5,9 +5,16 @@ import RumorWire
 extension Instance {
     mutating func gossipTick() {
         schedule(.gossip, after: settings.gossipInterval)
-        // Recently dead nodes still get gossip, so a falsely accused node hears about it and refutes.
+        // Recently dead nodes still get gossip, so a falsely accused node hears about it and refutes. A node that
+        // left did so on purpose: gossip to it would only waste transmissions others need (memberlist skips it).
         let (now, grace) = (self.now, settings.gossipToTheDeadTime)
-        let targets = randomNodes(settings.gossipNodes) { !$0.isDeadOrLeft || now - $0.stateChange <= grace }
+        let targets = randomNodes(settings.gossipNodes) {
+            switch $0.state {
+            case .alive, .suspect: true
+            case .dead: now - $0.stateChange <= grace
+            case .left: false
+            }
+        }
         for target in targets {
             let limit = packetSpace - Self.compoundHeaderOverhead
             let messages = takeBroadcasts(overhead: Self.compoundOverhead, limit: limit)
@@ -26,6 +33,10 @@ extension Instance {
 
     mutating func pushPullTick() {
         schedule(.pushPull, after: scaledPushPullInterval)
+        pushPullWithRandomPeer()
+    }
+
+    mutating func pushPullWithRandomPeer() {
         guard let peer = randomNodes(1, where: { $0.state == .alive }).first else { return }
         openStream(
             .pushPull(join: nil), to: peer.address, payload: localState(join: false), expectsReply: true,
@@ -118,7 +129,13 @@ extension Instance {
             return
         }
         joins[id] = nil
-        if progress.joined > 0 { broadcastJoinIntent() }
+        if progress.joined > 0 {
+            broadcastJoinIntent()
+            // Our seed told us only what it knew at that instant; news that finished spreading just before we
+            // arrived would otherwise reach us only at the first periodic push-pull (30-60 s away, and memberlist
+            // has the same gap). One more exchange with a random peer a moment later closes it cheaply.
+            schedule(.postJoinSync, after: settings.probeInterval + randomStagger(settings.probeInterval * 2))
+        }
         emit(.joinFinished(id: id, joined: progress.joined, errors: progress.errors))
     }
 

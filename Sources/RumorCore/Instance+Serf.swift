@@ -37,12 +37,12 @@ extension Instance {
         var left: [String] = []
         for (name, state) in members {
             statusLTimes[name] = state.statusLTime
-            if state.member.status == .left { left.append(name) }
+            // Leaving members are listed as left too. Serf lists only left ones, so every other status time is
+            // merged as a *join* intent: a leaving member's leave time then arrives at a peer that has not seen
+            // the leave intent yet as a join time, the real intent is ignored as old, and the peer reports the
+            // member failed instead of left. Listed here, the peer applies a leave (one past that time) instead.
+            if state.member.status == .left || state.member.status == .leaving { left.append(name) }
         }
-        // While we leave, say so in the state exchange too. Otherwise a push-pull racing our leave intent would
-        // carry our leave's Lamport time as a *join* time (every status time not listed as left is merged as a
-        // join intent), and the peer would then ignore the real intent and report us failed instead of left.
-        if serfState != .alive && !left.contains(name) { left.append(name) }
         let pp = SerfPushPull(
             ltime: clock.time, statusLTimes: statusLTimes, leftMembers: left.sorted(), eventLTime: eventClock.time,
             events: eventBuffer, queryLTime: queryClock.time)

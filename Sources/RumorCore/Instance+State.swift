@@ -120,7 +120,7 @@ extension Instance {
                 warn("refuting a dead message from '\(d.from)'")
                 return
             }
-            // Our own graceful leave: whoever waits for it learns when it has gone out once.
+            // Our own graceful leave: whoever waits for it learns when it has finished spreading.
             let token: UInt64? = if case .dead(_, let t)? = leaveStep { t } else { nil }
             memberlistQueue.enqueue(MemberlistCodec.encode(.dead(d)), name: d.node, notify: token)
         } else {

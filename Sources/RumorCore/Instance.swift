@@ -94,9 +94,11 @@ public struct Instance: Sendable {
         incarnation = 1
         let me = Alive(incarnation: incarnation, node: name, addr: address.ip, port: address.port, meta: meta)
         aliveNode(me, bootstrap: true)
-        schedule(.probe, after: settings.probeInterval)
-        schedule(.gossip, after: settings.gossipInterval)
-        schedule(.pushPull, after: randomStagger(settings.pushPullInterval))
+        // Random first ticks, as memberlist does, so nodes started together do not probe and gossip in lockstep;
+        // the first periodic push-pull comes a full interval after that (a join has just synchronised state).
+        schedule(.probe, after: randomStagger(settings.probeInterval))
+        schedule(.gossip, after: randomStagger(settings.gossipInterval))
+        schedule(.pushPull, after: randomStagger(settings.pushPullInterval) + settings.pushPullInterval)
         schedule(.reap, after: serfSettings.reapInterval)
         schedule(.reconnect, after: serfSettings.reconnectInterval)
         return finish()
@@ -132,6 +134,7 @@ public struct Instance: Sendable {
         case .probe: probeTick()
         case .gossip: gossipTick()
         case .pushPull: pushPullTick()
+        case .postJoinSync: pushPullWithRandomPeer()
         case .reap: reapTick()
         case .reconnect: reconnectTick()
         case .probeTimeout(let seq): probeTimedOut(seq)
@@ -267,9 +270,9 @@ enum SerfLifecycle: Sendable {
 }
 
 enum LeaveStep: Sendable {
-    /// Waiting for the Serf leave intent to go out once.
+    /// Waiting for the Serf leave intent to finish spreading.
     case intent(generation: UInt64, token: UInt64)
-    /// Waiting for memberlist's dead-about-ourselves to go out once.
+    /// Waiting for memberlist dead-about-ourselves to finish spreading.
     case dead(generation: UInt64, token: UInt64)
     /// Staying up for `leavePropagateDelay` so peers can still probe us.
     case propagate(generation: UInt64)
