@@ -84,7 +84,8 @@ struct HandlerScriptRunnerTests {
         let script = "sleep 1000 & echo $! > '\(dir.file("pid"))'; sleep 1000"
         let started = ContinuousClock.now
         let result = try await handlerRun(script, timeout: .milliseconds(300), log: log)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Far below the script's 1000 s, yet loose enough for a loaded CI machine.
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(result.timedOut)
         #expect(result.termination == .signaled(SIGKILL))
         let errors = log.messages(.error)
@@ -122,7 +123,8 @@ struct HandlerScriptRunnerTests {
     @Test func aShellThatExitsWhileItsChildHoldsTheOutputFinishesPromptly() async throws {
         let started = ContinuousClock.now
         let result = try await handlerRun("sleep 1000 & echo $!")
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Far below the child's 1000 s, yet loose enough for a loaded CI machine.
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(result.succeeded)
         let pid = try #require(Int32(result.text.trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(pid, SIGKILL)
