@@ -148,3 +148,19 @@ import Testing
         #expect(i.member(named: "me")?.status == .alive)
     }
 }
+
+@Suite struct RestoreTests {
+    @Test func restoredClocks_suppressEventsAlreadyHandled() {
+        var i = Instance(name: "me", address: InstanceTests.me, tags: [:], seed: 1)
+        i.restore(memberClock: 10, eventClock: 20, queryClock: 30)
+        _ = i.start(at: .zero)
+        #expect(i.clock.time == 11 && i.eventClock.time == 21 && i.queryClock.time == 31)
+        func event(_ ltime: UInt64) -> [UInt8] {
+            [MessageType.user.rawValue] + SerfCodec.encode(.userEvent(UserEventMessage(ltime: ltime, name: "e", payload: nil, cc: false)))
+        }
+        let old = i.handle(.packet(event(20), from: InstanceTests.peer), at: .zero)
+        let new = i.handle(.packet(event(21), from: InstanceTests.peer), at: .zero)
+        #expect(!old.contains { if case .emit(.userEvent) = $0 { true } else { false } })
+        #expect(new.contains { if case .emit(.userEvent) = $0 { true } else { false } })
+    }
+}

@@ -1,0 +1,13 @@
+/// Restoring Serf's clocks from a snapshot after a restart (protocol doc §6.13).
+extension Instance {
+    /// Call before ``start(at:)``: moves the three Lamport clocks past what the previous run saw, and ignores user
+    /// events and queries up to the times it recorded, so a restarted agent does not run handlers again for events
+    /// it already handled.
+    public mutating func restore(memberClock: UInt64, eventClock: UInt64, queryClock: UInt64) {
+        clock.witness(memberClock)
+        self.eventClock.witness(eventClock)
+        self.queryClock.witness(queryClock)
+        eventMinTime = max(eventMinTime, eventClock + 1)
+        queryMinTime = max(queryMinTime, queryClock + 1)
+    }
+}
