@@ -27,6 +27,9 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var tokenListeners: [Int: (Event) -> Void] = [:]
     /// Serf-style handler scripts (`event_handlers`).
     public internal(set) var handlers: EventHandlers?
+    /// What the snapshot file remembered at start (`snapshot_path`), and the writer that keeps it current.
+    var remembered = SnapshotState()
+    var snapshotter: Snapshotter?
     let stoppedPromise: EventLoopPromise<Void>
     var isStopping = false
 
@@ -66,6 +69,10 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             let name = configuration.resolvedNodeName
             let agent = Agent(configuration: configuration, name: name, security: security, eventLoop: eventLoop, logger: logger)
             do {
+                if let path = configuration.snapshotPath {
+                    agent.remembered = try Snapshotter.replay(
+                        path: path, rejoinAfterLeave: configuration.rejoinAfterLeave, logger: logger)
+                }
                 agent.handlers = try EventHandlers(
                     configuration: configuration.eventHandlers, eventLoop: eventLoop, logger: logger,
                     respond: { [weak agent] ltime, id, payload in
@@ -110,13 +117,18 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             if let security {
                 logger.info("agent: gossip encryption enabled with \(security.keyring.keys.count) key(s)")
             }
-            return Instance(
+            var instance = Instance(
                 name: name, address: address, tags: tags, settings: settings,
                 serfSettings: configuration.serfSettings, seed: UInt64.random(in: .min ... .max))
+            // A restarted agent must not run handlers again for events it handled before it stopped.
+            instance.restore(
+                memberClock: remembered.memberClock, eventClock: remembered.eventClock, queryClock: remembered.queryClock)
+            return instance
         }
         .flatMapErrorThrowing { error in
             throw AgentConfiguration.Error("failed to bind UDP and TCP on \(bind): \(error)")
         }
+        .flatMapThrowing { [self] in try openSnapshot() }
         .flatMap { [self] in startRPC() }
     }
 
@@ -134,6 +146,13 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     }
 
     func dispatch(_ event: Event) {
+        if let snapshotter {
+            // Before the internal-query filter, as serf's snapshotter sits. Written through at once rather than
+            // every 500 ms as serf does: a crash right after an event must not make the restarted agent run its
+            // handlers again (page cache suffices for kill -9; no fsync per event).
+            snapshotter.record(event)
+            snapshotter.flush()
+        }
         if routeQueryEvent(event) { return }
         switch event {
         case .joinFinished(let id, let joined, let errors):
@@ -173,6 +192,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         let promise = eventLoop.makePromise(of: Void.self)
         leavePromise = promise
         logger.info("agent: graceful leave")
+        snapshotter?.recordLeave()
         runtime.submit(.leave)
         // A leave must not hang forever on a broken network: serf cuts it off too.
         let limit = configuration.broadcastTimeout * 2 + .seconds(2)
@@ -253,6 +273,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         eventLoop.flatSubmit { [self] in
             guard !isStopping else { return stopped }
             isStopping = true
+            snapshotter?.close()  // first: it reads the last member clock from the running instance
             let closes = [
                 runtime.shutdown(), rpc?.close() ?? eventLoop.makeSucceededVoidFuture(),
                 handlers?.shutdown() ?? eventLoop.makeSucceededVoidFuture(),

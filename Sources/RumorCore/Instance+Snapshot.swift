@@ -7,7 +7,8 @@ extension Instance {
         clock.witness(memberClock)
         self.eventClock.witness(eventClock)
         self.queryClock.witness(queryClock)
-        eventMinTime = max(eventMinTime, eventClock + 1)
-        queryMinTime = max(queryMinTime, queryClock + 1)
+        // Saturating: the values come from a file, which may hold anything.
+        eventMinTime = max(eventMinTime, eventClock == .max ? .max : eventClock + 1)
+        queryMinTime = max(queryMinTime, queryClock == .max ? .max : queryClock + 1)
     }
 }

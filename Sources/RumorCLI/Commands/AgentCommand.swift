@@ -124,6 +124,7 @@ public struct AgentCommand: AsyncParsableCommand {
             }
             agent = try await Agent.start(configuration: config, eventLoop: loop, logger: logger).get()
             logger.info("agent: Rumor agent running as '\(agent.name)'")
+            agent.rejoinFromSnapshot()
             let joined = try await agent.joinAtStartup().get()
             if joined.joined > 0 { logger.info("agent: joined \(joined.joined) nodes") }
         } catch {

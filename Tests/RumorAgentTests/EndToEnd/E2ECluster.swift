@@ -96,6 +96,15 @@ final class E2ECluster: @unchecked Sendable {
         return node
     }
 
+    /// Starts `rumor agent` again as `node` (same name and address), as a restarted process on the same host.
+    @discardableResult
+    func restartRumor(_ node: Node, _ extra: [String] = []) async throws -> Node {
+        let args = ["agent", "--node", node.name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + extra
+        try launch(node, rumorPath, args)
+        try await waitUntilReady(node)
+        return node
+    }
+
     private func allocate(_ name: String, _ kind: Node.Kind) -> Node {
         lock.withLock {
             defer { nextHost += 1 }

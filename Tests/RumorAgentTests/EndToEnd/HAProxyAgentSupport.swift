@@ -1,0 +1,470 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+// Support for HAProxyAgentTests: a load-balancer `rumor agent` running the HAProxy action in runtime mode, backend
+// `rumor agent`s each next to a real `busybox httpd`, plain-socket HTTP, a client loop and wrk. Small pieces are
+// adapted from Tests/RumorActionsTests/Support (another test target, which this one cannot import).
+
+/// Loopback HTTP/1.1 with `Connection: close`, blocking (call off the cooperative pool).
+enum HAPNet {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+    struct Response: Sendable {
+        var status: Int
+        var body: String
+    }
+
+    static func connect(host: String, port: Int, timeout: Duration) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var tv = timeval(
+            tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
+            throw Failure(description: "bad host \(host)")
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw Failure(description: "connect \(host):\(port): \(String(cString: strerror(e)))")
+        }
+        return fd
+    }
+
+    static func isListening(host: String, port: Int) -> Bool {
+        guard let fd = try? connect(host: host, port: port, timeout: .milliseconds(200)) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// One GET; a transport failure throws, a status is returned (bodies here are small and not chunked).
+    static func get(host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5)) throws -> Response {
+        let fd = try connect(host: host, port: port, timeout: timeout)
+        defer { close(fd) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n".utf8)
+        let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == request.count else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: "recv: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            data += buffer[0..<n]
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        guard text.hasPrefix("HTTP/1."), let headerEnd = text.range(of: "\r\n\r\n") else {
+            throw Failure(description: "malformed response (\(data.count) bytes): \(text.prefix(200))")
+        }
+        let parts = text[..<headerEnd.lowerBound].prefix { $0 != "\r" }.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw Failure(description: "bad status line: \(text.prefix(80))")
+        }
+        var body = String(text[headerEnd.upperBound...])
+        if text[..<headerEnd.lowerBound].lowercased().contains("transfer-encoding: chunked") {
+            body = dechunk(body)  // HAProxy's stats page
+        }
+        return Response(status: status, body: body)
+    }
+
+    private static func dechunk(_ body: String) -> String {
+        var out = ""
+        var rest = Substring(body)
+        while let lineEnd = rest.range(of: "\r\n") {
+            guard let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 else { break }
+            let start = lineEnd.upperBound
+            let utf8 = rest.utf8
+            guard let end = utf8.index(start, offsetBy: size, limitedBy: utf8.endIndex) else { break }
+            out += String(rest[start..<end])
+            rest = rest[end...].dropFirst(2)
+        }
+        return out
+    }
+}
+
+/// A locked value shared with threads and tasks.
+final class HAPCell<T: Sendable>: Sendable {
+    private let storage: Mutex<T>
+    init(_ value: T) { storage = Mutex(value) }
+    var value: T {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
+
+/// Runs blocking work on its own thread (never on Swift's cooperative pool: two cores).
+func hapOffPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+extension Duration {
+    var hapMilliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}
+
+func hapPercentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted()
+    let rank = Int((p / 100 * Double(sorted.count - 1)).rounded())
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+/// Sends GETs one after another through the load balancer on its own thread until stopped, recording who served
+/// each (the backend's index.html holds its name) or how it failed.
+final class HAPRequestLoop: Sendable {
+    struct Outcome: Sendable {
+        var at: ContinuousClock.Instant
+        var servedBy: String?
+        var failure: String?
+    }
+
+    private let outcomes = Mutex<[Outcome]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(host: String, port: Int, pause: Duration = .milliseconds(5)) {
+        Thread.detachNewThread { [self] in
+            while !stopFlag.load(ordering: .relaxed) {
+                var outcome = Outcome(at: ContinuousClock.now)
+                do {
+                    let response = try HAPNet.get(host: host, port: port)
+                    if response.status == 200 { outcome.servedBy = response.body } else {
+                        outcome.failure = "HTTP \(response.status): \(response.body.prefix(100))"
+                    }
+                } catch {
+                    outcome.failure = "\(error)"
+                }
+                outcomes.withLock { $0.append(outcome) }
+                Thread.sleep(forTimeInterval: Double(pause.hapMilliseconds) / 1000)
+            }
+            done.signal()
+        }
+    }
+
+    var snapshot: [Outcome] { outcomes.withLock { $0 } }
+    var count: Int { outcomes.withLock { $0.count } }
+
+    /// Asks the loop to stop (for a `defer`); `stop()` also waits for it.
+    func halt() { stopFlag.store(true, ordering: .relaxed) }
+
+    func stop() async -> [Outcome] {
+        stopFlag.store(true, ordering: .relaxed)
+        let done = self.done
+        _ = try? await hapOffPool { done.wait() }
+        return snapshot
+    }
+}
+
+/// wrk's report.
+struct HAPWrkResult: Sendable, CustomStringConvertible {
+    var requests = 0
+    var connectErrors = 0, readErrors = 0, writeErrors = 0, timeouts = 0
+    var non2xx = 0
+    var p50 = "", p99 = "", maxLatency = "", requestsPerSecond = ""
+    var raw = ""
+
+    var socketErrors: Int { connectErrors + readErrors + writeErrors + timeouts }
+
+    var description: String {
+        "\(requests) requests (\(requestsPerSecond) req/s), socket errors \(socketErrors) (connect \(connectErrors) "
+            + "read \(readErrors) write \(writeErrors) timeout \(timeouts)), non-2xx \(non2xx), latency p50 \(p50) "
+            + "p99 \(p99) max \(maxLatency)"
+    }
+
+    static func parse(_ text: String) -> HAPWrkResult {
+        var r = HAPWrkResult(raw: text)
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if line.contains("requests in"), let n = Int(words.first ?? "") {
+                r.requests = n
+            } else if line.hasPrefix("Requests/sec:") {
+                r.requestsPerSecond = String(words.last ?? "")
+            } else if line.contains("Socket errors:") {
+                func value(_ key: String) -> Int {
+                    guard let i = words.firstIndex(of: Substring(key)), i + 1 < words.count else { return 0 }
+                    return Int(words[i + 1].trimmingCharacters(in: CharacterSet(charactersIn: ","))) ?? 0
+                }
+                r.connectErrors = value("connect")
+                r.readErrors = value("read")
+                r.writeErrors = value("write")
+                r.timeouts = value("timeout")
+            } else if line.contains("Non-2xx or 3xx responses:") {
+                r.non2xx = Int(words.last ?? "") ?? 0
+            } else if words.first == "50%" {
+                r.p50 = String(words.last ?? "")
+            } else if words.first == "99%" {
+                r.p99 = String(words.last ?? "")
+            } else if words.first == "Latency", words.count >= 4, r.maxLatency.isEmpty {
+                r.maxLatency = String(words[3])
+            }
+        }
+        return r
+    }
+}
+
+/// One row of HAProxy's stats CSV for a server of the member backend.
+struct HAPServerStat: Sendable, CustomStringConvertible {
+    var server: String
+    var address: String
+    var status: String
+    /// Sessions it has served (`stot`).
+    var sessions: Int
+    var description: String { "\(server) \(address) \(status) stot=\(sessions)" }
+}
+
+/// A load-balancer rumor agent running the HAProxy action (runtime mode, the shipped template), and backends.
+final class HAProxyLab: @unchecked Sendable {
+    // @unchecked: the mutable state is only touched under `lock`.
+    struct Backend: Sendable {
+        let name: String
+        let ip: String
+        let port: Int
+        var address: String { "\(ip):\(port)" }
+    }
+
+    let cluster: E2ECluster
+    let lbIP: String
+    let frontendPort: Int
+    let statsPort: Int
+    let configPath: String
+    let outputPath: String
+    private let lock = NSLock()
+    private var hostsAllocated = 0  // mirrors E2ECluster's sequential allocation (.1, .2, …)
+    private var httpds: [String: Process] = [:]
+    private var agents: [String: E2ECluster.Node] = [:]
+    private(set) var lb: E2ECluster.Node?
+
+    init(subnet: Int, frontendPort: Int, statsPort: Int) throws {
+        precondition(subnet == 96 || subnet == 97, "HAProxyAgentTests own 127.0.96.x and 127.0.97.x")
+        cluster = try E2ECluster(subnet: subnet)
+        lbIP = "127.0.\(subnet).1"
+        self.frontendPort = frontendPort
+        self.statsPort = statsPort
+        configPath = cluster.file("lb.json")
+        outputPath = cluster.file("haproxy.cfg")
+    }
+
+    static var shippedTemplate: String {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while dir.path != "/", !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("templates/haproxy.cfg.mustache").path
+    }
+
+    private func nextIP() -> String {
+        lock.withLock {
+            hostsAllocated += 1
+            return "127.0.\(cluster.subnet).\(hostsAllocated)"
+        }
+    }
+
+    /// Writes the config file and starts the LB agent; waits until HAProxy serves the stats page.
+    func startLB() async throws {
+        let config: [String: Any] = [
+            "actions": [
+                "haproxy": [
+                    "selector": ["role": "backend"],
+                    "template": Self.shippedTemplate,
+                    "output": outputPath,
+                    "frontend_bind": "\(lbIP):\(frontendPort)",
+                    "stats_bind": "\(lbIP):\(statsPort)",
+                    "master_socket": cluster.file("master.sock"),
+                    "stats_socket": cluster.file("admin.sock"),
+                    "apply": "runtime",
+                ]
+            ]
+        ]
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: configPath))
+        let expected = nextIP()
+        let node = try await cluster.startRumor("lb", ["--config-file", configPath, "--log-level", "debug"])
+        guard node.ip == expected else { throw E2EError("lb got \(node.ip), expected \(expected)") }
+        lock.withLock { lb = node }
+        let (ip, port) = (lbIP, statsPort)
+        try await cluster.poll("HAProxy to serve its stats page on \(ip):\(port)", timeout: .seconds(15)) {
+            (try? HAPNet.get(host: ip, port: port, path: "/;csv", timeout: .seconds(1)))?.status == 200
+        }
+    }
+
+    /// Starts busybox httpd on the next host (index.html holds `name`), waits until it listens, then calls
+    /// `onLaunch` and starts the backend's agent (tags role=backend, port=<httpd port>) joining the LB.
+    @discardableResult
+    func startBackend(_ name: String, onLaunch: () -> Void = {}) async throws -> Backend {
+        guard let lb = lock.withLock({ lb }) else { throw E2EError("start the LB first") }
+        let ip = nextIP()
+        let port = 18000 + Int(ip.split(separator: ".").last!)!
+        let backend = Backend(name: name, ip: ip, port: port)
+        try startHTTPD(backend)
+        onLaunch()
+        let node = try await cluster.startRumor(name, [
+            "--join", lb.gossipAddr, "--tag", "role=backend", "--tag", "port=\(port)",
+        ])
+        guard node.ip == ip else { throw E2EError("\(name) got \(node.ip), expected \(ip)") }
+        lock.withLock { agents[name] = node }
+        return backend
+    }
+
+    private func startHTTPD(_ backend: Backend) throws {
+        let root = cluster.file("www-\(backend.name)")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try backend.name.write(toFile: root + "/index.html", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/busybox")
+        p.arguments = ["httpd", "-f", "-p", backend.address, "-h", root]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try lock.withLock {
+            try p.run()
+            httpds[backend.name] = p
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !HAPNet.isListening(host: backend.ip, port: backend.port) {
+            guard p.isRunning, ContinuousClock.now < deadline else {
+                throw E2EError("busybox httpd for \(backend.name) does not listen on \(backend.address)")
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    func agent(_ name: String) -> E2ECluster.Node? { lock.withLock { agents[name] } }
+
+    /// Sends `signal` to the backend's agent (by PID) and waits for it to exit.
+    func signalAgent(_ name: String, _ sig: Int32, timeout: Duration = .seconds(15)) async throws {
+        guard let node = agent(name), let p = cluster.process(node) else { throw E2EError("no agent \(name)") }
+        kill(p.processIdentifier, sig)
+        try await cluster.waitForExit(node, timeout: timeout)
+    }
+
+    func killHTTPD(_ name: String) {
+        guard let p = lock.withLock({ httpds[name] }) else { return }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+    }
+
+    /// Member name → status as the LB agent sees it.
+    func lbView() -> [String: String] {
+        guard let lb = lock.withLock({ lb }) else { return [:] }
+        return cluster.view(of: lb)
+    }
+
+    /// The member backend's servers from the stats page's CSV (`/;csv` on stats_bind). Blocking.
+    func servers() -> [HAPServerStat] {
+        guard let response = try? HAPNet.get(host: lbIP, port: statsPort, path: "/;csv", timeout: .seconds(2)),
+            response.status == 200
+        else { return [] }
+        let lines = response.body.split(separator: "\n").map(String.init)
+        guard let header = lines.first(where: { $0.hasPrefix("# ") }) else { return [] }
+        let columns = header.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard let px = columns.firstIndex(of: "pxname"), let sv = columns.firstIndex(of: "svname"),
+            let st = columns.firstIndex(of: "status"), let ad = columns.firstIndex(of: "addr"),
+            let stot = columns.firstIndex(of: "stot")
+        else { return [] }
+        return lines.filter { !$0.hasPrefix("#") }.compactMap { line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count > max(px, sv, st, ad, stot), f[px] == "backends", f[sv].hasPrefix("srv") else { return nil }
+            return HAPServerStat(server: f[sv], address: f[ad], status: f[st], sessions: Int(f[stot]) ?? 0)
+        }
+    }
+
+    /// Addresses of the servers the stats page shows UP.
+    func upAddresses() -> Set<String> {
+        Set(servers().filter { $0.status == "UP" }.map(\.address))
+    }
+
+    /// Stops the LB agent gracefully (it stops its HAProxy), kills everything else by PID, and any HAProxy process
+    /// still running on this lab's config (found by its unique path in /proc/<pid>/cmdline).
+    func shutdown() {
+        if let lb = lock.withLock({ lb }), let p = cluster.process(lb), p.isRunning {
+            kill(p.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while p.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        let leftovers = haproxyPIDs()
+        for pid in leftovers { kill(pid, SIGKILL) }
+        if !leftovers.isEmpty { print("HAProxyLab: killed HAProxy processes left running: \(leftovers)") }
+        let all = lock.withLock { Array(httpds.values) }
+        for p in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        for p in all { p.waitUntilExit() }
+        cluster.shutdown()
+    }
+
+    /// PIDs of HAProxy processes running this lab's output file.
+    func haproxyPIDs() -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let pid = Int32(entry),
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { return nil }
+            let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let first = argv.first, first.hasSuffix("haproxy"), argv.contains(outputPath) else { return nil }
+            return pid
+        }
+    }
+
+    func logs() -> String { cluster.logs() }
+
+    /// The LB agent's ERR lines (HAProxy alerts, failed applies, rejected renders).
+    func lbErrors() -> [String] {
+        guard let lb = lock.withLock({ lb }) else { return [] }
+        return cluster.log(of: lb).split(separator: "\n").map(String.init).filter { $0.contains(" [ERR] ") }
+    }
+}
+
+/// wrk in the background against `url`; each connection paces itself (`delay()` hook) so two cores are not
+/// saturated by the load generator alone.
+final class HAPWrk: @unchecked Sendable {
+    // @unchecked: `output` is written once by the reader thread before `done` is signalled.
+    let process = Process()
+    private var output = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(url: String, connections: Int, threads: Int, seconds: Int, delayMilliseconds: Int, directory: String) throws {
+        let script = directory + "/pace.lua"
+        try "function delay()\n  return \(delayMilliseconds)\nend\n".write(
+            toFile: script, atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+        process.arguments = [
+            "-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "--timeout", "5s", "-s", script, url,
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        Thread.detachNewThread { [self] in
+            output = pipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    func finish() async throws -> HAPWrkResult {
+        let done = self.done
+        try await hapOffPool { done.wait() }
+        process.waitUntilExit()
+        return HAPWrkResult.parse(String(decoding: output, as: UTF8.self))
+    }
+
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    }
+}
