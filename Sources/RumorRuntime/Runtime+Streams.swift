@@ -56,7 +56,11 @@ extension Runtime {
         switch result.flatMap({ openStreamPayload($0) }) {
         case .failure(let failure):
             if let line = warnings.admit("dropped stream from \(remote): \(failure)", at: now) { logger.warning("\(line)") }
-            channel.close(promise: nil)
+            // Tell the peer why, as memberlist does: an error message, sealed with our key if we have one, so a
+            // plaintext peer learns that we are encrypted and a wrong-key peer that we cannot read it.
+            let reply = MemberlistCodec.encode(.err("\(failure)"))
+            guard let sealed = try? security?.sealStream(reply) ?? reply else { return channel.close(promise: nil) }
+            channel.writeAndFlush(channel.allocator.buffer(bytes: sealed)).whenComplete { _ in channel.close(promise: nil) }
         case .success(let bytes):
             nextInbound += 1
             let id = StreamID(nextInbound)
