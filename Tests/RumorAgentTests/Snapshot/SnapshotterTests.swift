@@ -306,14 +306,19 @@ struct SnapshotterTests {
         }
         try await a.waitFor("serf a up") { $0.contains("Serf agent running") }
         try await b.waitFor("serf b up") { $0.contains("Serf agent running") }
-        try await Task.sleep(for: .milliseconds(500))
-        let join = try await Subprocess.run("/usr/bin/serf", ["join", "-rpc-addr=127.0.98.2:7373", "127.0.98.1:7946"])
+        // "running" is printed before RPC accepts connections: retry the join until it does, within a deadline.
+        var join = try await Subprocess.run("/usr/bin/serf", ["join", "-rpc-addr=127.0.98.2:7373", "127.0.98.1:7946"])
+        let joinDeadline = ContinuousClock.now + .seconds(10)
+        while join.status != 0 && ContinuousClock.now < joinDeadline {
+            join = try await Subprocess.run("/usr/bin/serf", ["join", "-rpc-addr=127.0.98.2:7373", "127.0.98.1:7946"])
+        }
         #expect(join.status == 0, "\(join)")
         try await a.waitFor("member b") { $0.contains("EventMemberJoin: b 127.0.98.2") }
         let event = try await Subprocess.run("/usr/bin/serf", ["event", "-rpc-addr=127.0.98.1:7373", "deploy", "v1"])
         #expect(event.status == 0, "\(event)")
         try await a.waitFor("event") { $0.contains("user-event: deploy") || $0.contains("Received event: user-event") }
-        try await Task.sleep(for: .seconds(1))
+        // serf writes its snapshot buffer every 500 ms: wait for the event's line rather than for time.
+        try await eventually(timeout: .seconds(5), "serf to flush its snapshot") { readFile(path).contains("event-clock:") }
         // SIGTERM: exit without leaving; serf flushes the snapshot. By PID, waiting only for the exit.
         kill(a.process.processIdentifier, SIGTERM)
         a.process.waitUntilExit()
