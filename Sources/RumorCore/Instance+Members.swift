@@ -3,12 +3,12 @@ import RumorWire
 /// Serf's member layer: memberlist notifications become member statuses and events; join and leave intents carry
 /// Lamport times so that a leave is told apart from a failure (protocol doc §6.5).
 extension Instance {
-    func decodedTags(_ meta: [UInt8], node: String) -> [String: String] {
+    func decodedTags(_ meta: [UInt8]) -> [String: String] {
         (try? SerfCodec.decodeTags(meta)) ?? [:]
     }
 
     mutating func serfNodeJoined(_ node: NodeState) {
-        let tags = decodedTags(node.meta, node: node.name)
+        let tags = decodedTags(node.meta)
         var state: MemberState
         if let existing = members[node.name] {
             state = existing
@@ -34,7 +34,7 @@ extension Instance {
     mutating func serfNodeUpdated(_ node: NodeState) {
         guard var state = members[node.name] else { return }
         state.member.address = node.address
-        state.member.tags = decodedTags(node.meta, node: node.name)
+        state.member.tags = decodedTags(node.meta)
         state.member.vsn = node.vsn
         members[node.name] = state
         emit(.memberUpdated(state.member))

@@ -24,7 +24,7 @@ extension Instance {
                 overhead: overhead + Self.userMessageOverhead, limit: avail, transmitLimit: txLimit)
             sent += s
             for m in msgs {
-                out.append([MessageType.user.rawValue] + m)
+                out.append(Self.userMessage(m))
                 used += m.count + 1 + overhead
             }
         }
@@ -33,6 +33,9 @@ extension Instance {
         for token in sent { broadcastSent(token: token) }
         return out
     }
+
+    /// A Serf message wrapped as a memberlist user message.
+    static func userMessage(_ serf: [UInt8]) -> [UInt8] { [MessageType.user.rawValue] + serf }
 
     /// Sends `message` to `to`, filling the rest of the packet with pending gossip.
     mutating func sendPacket(_ message: [UInt8], to: Address, node: NodeState? = nil) {

@@ -126,14 +126,14 @@ extension Instance {
         if dest == address {
             handleQueryResponse(resp)
         } else {
-            emitPacket([MessageType.user.rawValue] + raw, to: dest, node: nil)
+            emitPacket(Self.userMessage(raw), to: dest, node: nil)
         }
         guard relayFactor > 0 else { return }
         let relays = randomNodes(Int(relayFactor)) { $0.state == .alive && $0.protocolMax >= 5 }
         guard nodes.count >= Int(relayFactor) + 1 else { return }
         let header = RelayHeader(destAddr: dest.ip, destPort: dest.port, destName: "")
         let relay = SerfCodec.encode(.relay(header, payload: raw))
-        for r in relays { emitPacket([MessageType.user.rawValue] + relay, to: r.address, node: r) }
+        for r in relays { emitPacket(Self.userMessage(relay), to: r.address, node: r) }
     }
 
     mutating func handleQueryResponse(_ r: QueryResponseMessage) {

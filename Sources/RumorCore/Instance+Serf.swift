@@ -25,7 +25,7 @@ extension Instance {
         case .relay(let header, let payload):
             // Forward unchanged: the relay exists so a response survives a broken direct path.
             let dest = Address(ip: header.destAddr, port: header.destPort)
-            emitPacket([MessageType.user.rawValue] + payload, to: dest, node: nil)
+            emitPacket(Self.userMessage(payload), to: dest, node: nil)
         case .pushPull:
             warn("dropped serf push-pull state sent outside a push-pull from \(from)")
         }
