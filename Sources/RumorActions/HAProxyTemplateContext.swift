@@ -1,6 +1,6 @@
 import RumorCore
 
-/// What a template sees. Plain dictionaries and arrays, which swift-mustache walks without reflection tricks.
+/// What a template sees: maps, lists and scalars.
 ///
 /// - `backends`: selected alive members sorted by name, each with `name`, `address` (IP), `port`, `tags` (map),
 ///   `tag_list` ([{key, value}] sorted by key), `status`, `index` (0-based), `slot` (1-based) and `server` (srvN).
@@ -22,84 +22,83 @@ struct HAProxyTemplateContext {
         localName: String,
         localTags: [String: String],
         templateName: String
-    ) -> [String: Any] {
+    ) -> MustacheValue {
         var slotByMember: [String: Int] = [:]
         for (i, slot) in table.slots.enumerated() {
             if let m = slot.member { slotByMember[m.name] = i }
         }
 
-        var backendList: [[String: Any]] = []
+        var backendList: [MustacheValue] = []
         for b in backends where b.status == .alive {
             var entry = memberFields(b)
-            entry["index"] = backendList.count
+            entry["index"] = .int(backendList.count)
             if let i = slotByMember[b.name] {
-                entry["slot"] = i + 1
-                entry["server"] = SlotTable.serverName(index: i)
+                entry["slot"] = .int(i + 1)
+                entry["server"] = .string(SlotTable.serverName(index: i))
             }
-            backendList.append(entry)
+            backendList.append(.map(entry))
         }
 
-        var slotList: [[String: Any]] = []
+        var slotList: [MustacheValue] = []
         for (i, slot) in table.slots.enumerated() {
-            var entry: [String: Any]
+            var entry: [String: MustacheValue]
             if let m = slot.member {
                 entry = memberFields(m)
             } else {
                 entry = [
-                    "name": "", "address": placeholderAddress, "port": configuration.defaultPort,
-                    "tags": [String: String](), "tag_list": [[String: String]](), "status": "none",
+                    "name": "", "address": .string(placeholderAddress), "port": .int(configuration.defaultPort),
+                    "tags": [:], "tag_list": [], "status": "none",
                 ]
             }
-            entry["slot"] = i + 1
-            entry["index"] = i
-            entry["server"] = SlotTable.serverName(index: i)
-            entry["used"] = slot.member != nil
-            entry["free"] = slot.member == nil
-            entry["ready"] = slot.member != nil && slot.state == .ready
-            entry["draining"] = slot.member != nil && slot.state == .drain
-            entry["state"] = slot.state.rawValue
-            slotList.append(entry)
+            entry["slot"] = .int(i + 1)
+            entry["index"] = .int(i)
+            entry["server"] = .string(SlotTable.serverName(index: i))
+            entry["used"] = .bool(slot.member != nil)
+            entry["free"] = .bool(slot.member == nil)
+            entry["ready"] = .bool(slot.member != nil && slot.state == .ready)
+            entry["draining"] = .bool(slot.member != nil && slot.state == .drain)
+            entry["state"] = .string(slot.state.rawValue)
+            slotList.append(.map(entry))
         }
 
         return [
-            "backends": backendList,
-            "count": backendList.count,
-            "slots": slotList,
-            "slot_count": slotList.count,
-            "self": ["name": sanitize(localName), "tags": sanitize(localTags), "tag_list": tagList(localTags)]
-                as [String: Any],
-            "backend_name": configuration.backendName,
-            "frontend_bind": configuration.frontendBind,
-            "stats_bind": configuration.statsBind,
-            "stats_socket": configuration.statsSocket,
-            "master_socket": configuration.masterSocket,
-            "check_path": configuration.checkPath,
-            "mode": configuration.apply.rawValue,
-            "runtime": configuration.apply == .runtime,
-            "template": templateName,
+            "backends": .list(backendList),
+            "count": .int(backendList.count),
+            "slots": .list(slotList),
+            "slot_count": .int(slotList.count),
+            "self": ["name": .string(sanitize(localName)), "tags": sanitize(localTags), "tag_list": tagList(localTags)],
+            "backend_name": .string(configuration.backendName),
+            "frontend_bind": .string(configuration.frontendBind),
+            "stats_bind": .string(configuration.statsBind),
+            "stats_socket": .string(configuration.statsSocket),
+            "master_socket": .string(configuration.masterSocket),
+            "check_path": .string(configuration.checkPath),
+            "mode": .string(configuration.apply.rawValue),
+            "runtime": .bool(configuration.apply == .runtime),
+            "template": .string(templateName),
             "vars": sanitize(configuration.vars),
         ]
     }
 
-    private static func memberFields(_ m: BackendMember) -> [String: Any] {
+    private static func memberFields(_ m: BackendMember) -> [String: MustacheValue] {
         [
-            "name": sanitize(m.name),
-            "address": m.host,
-            "port": m.port,
+            "name": .string(sanitize(m.name)),
+            "address": .string(m.host),
+            "port": .int(m.port),
             "tags": sanitize(m.tags),
             "tag_list": tagList(m.tags),
-            "status": m.status.description,
+            "status": .string(m.status.description),
         ]
     }
 
-    private static func tagList(_ tags: [String: String]) -> [[String: String]] {
-        tags.sorted { $0.key < $1.key }.map { ["key": sanitize($0.key), "value": sanitize($0.value)] }
+    private static func tagList(_ tags: [String: String]) -> MustacheValue {
+        .list(tags.sorted { $0.key < $1.key }.map { .map(["key": .string(sanitize($0.key)), "value": .string(sanitize($0.value))]) })
     }
 
-    private static func sanitize(_ tags: [String: String]) -> [String: String] {
-        var out: [String: String] = [:]
-        for (k, v) in tags { out[sanitize(k)] = sanitize(v) }
-        return out
+    private static func sanitize(_ tags: [String: String]) -> MustacheValue {
+        var out: [String: MustacheValue] = [:]
+        for (k, v) in tags { out[sanitize(k)] = .string(sanitize(v)) }
+        return .map(out)
     }
 
     /// Replaces control characters (newlines above all) with "_".
