@@ -1,4 +1,3 @@
-import ArgumentParser
 import RumorAgent
 @testable import RumorCLI
 import Testing

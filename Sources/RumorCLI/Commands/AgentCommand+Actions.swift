@@ -18,14 +18,15 @@ extension AgentCommand {
             }
             if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: ActionConfigValue(haproxy)) }
         }
-        if let output = haproxyConfig {
+        if let output = flags.value("haproxy-config") {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
         }
-        if let template = haproxyTemplate {
+        if let template = flags.value("haproxy-template") {
             guard result != nil else { throw AgentConfiguration.Error("--haproxy-template needs --haproxy-config") }
             result?.template = template
         }
+        let haproxySelector = flags.values("haproxy-selector")
         if !haproxySelector.isEmpty {
             guard result != nil else { throw AgentConfiguration.Error("--haproxy-selector needs --haproxy-config") }
             result?.selector = try HAProxyActionConfiguration.selector(fromFlags: haproxySelector)

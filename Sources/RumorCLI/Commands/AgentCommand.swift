@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 import Dispatch
 import Logging
 import NIOCore
@@ -12,101 +11,106 @@ import RumorActions
 import RumorAgent
 
 /// `rumor agent`: runs a cluster member. Flags and config keys follow `serf agent`.
-public struct AgentCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Run a Rumor agent (joins a cluster, serves RPC, runs handlers).",
-        discussion: """
-            Configuration is layered: defaults, then --config-file/--config-dir JSON (Serf's keys), then flags.
-            Serf's single-dash spellings (-join=ha, -tag role=web) are accepted too.
-            """
-    )
+public struct AgentCommand: Subcommand {
+    public static let name = "agent"
+    public static let abstract = "Run a Rumor agent (joins a cluster, serves RPC, runs handlers)."
+    public static let discussion = """
+        Configuration is layered: defaults, then --config-file/--config-dir JSON (Serf's keys), then flags.
+        """
+    public static let options: [Option] = [
+        .value("node", "name", "Node name (default: the host name)."),
+        .value("bind", "ip[:port]", "Address to bind gossip UDP and TCP to."),
+        .value("advertise", "ip[:port]", "Address to advertise to peers."),
+        .repeated("join", "address", "Address to join at start (host, host:port or ip)."),
+        .repeated("retry-join", "address", "Address to join, retried until it works."),
+        .value("retry-interval", "duration", "Time between retry-join attempts (e.g. 30s)."),
+        .value("retry-max", "n", "Retry-join attempts before giving up (0: forever)."),
+        .flag("replay", "Replay past user events on join."),
+        .repeated("tag", "key=value", "Tag of this node."),
+        .value("tags-file", "path", "JSON file of tags, rewritten when tags change."),
+        .value("role", "value", "Deprecated Serf flag: same as --tag role=VALUE."),
+        .value("profile", "lan|wan|local", "Timing profile."),
+        .value("protocol", "n", "Serf protocol version to speak (2-5)."),
+        .value("rpc-addr", "ip:port", "Address for the RPC listener."),
+        .value("rpc-auth", "token", "Token RPC clients must present."),
+        .value("log-level", "level", "trace, debug, info, warn or err."),
+        .repeated("event-handler", "[filter=]script", "Event handler script."),
+        .value("snapshot", "path", "Snapshot file for rejoining after a restart."),
+        .flag("rejoin", "Rejoin from the snapshot even after a graceful leave."),
+        .value("encrypt", "key", "Base64 encryption key (32 bytes)."),
+        .value("keyring-file", "path", "JSON keyring file."),
+        .flag("encrypt-allow-plaintext", "Also accept plaintext gossip (migration)."),
+        .flag("disable-compression", "Do not compress TCP state exchanges."),
+        .value("broadcast-timeout", "duration", "How long a leave waits for its broadcast."),
+        .value("haproxy-config", "path", "Run the HAProxy action, writing this config file."),
+        .value("haproxy-template", "path", "Mustache template for the HAProxy config."),
+        .repeated("haproxy-selector", "tag=regexp", "Members to balance."),
+        .repeated("config-file", "path", "JSON config file."),
+        .repeated("config-dir", "path", "Directory of *.json config files."),
+    ]
 
-    @Option(name: .customLong("node"), help: "Node name (default: the host name).") var node: String?
-    @Option(help: "Address to bind gossip UDP and TCP to (ip[:port]).") var bind: String?
-    @Option(help: "Address to advertise to peers (ip[:port]).") var advertise: String?
-    @Option(help: "Address to join at start (host, host:port or ip); repeatable.") var join: [String] = []
-    @Option(name: .customLong("retry-join"), help: "Address to join, retried until it works; repeatable.") var retryJoin: [String] = []
-    @Option(name: .customLong("retry-interval"), help: "Time between retry-join attempts (e.g. 30s).") var retryInterval: String?
-    @Option(name: .customLong("retry-max"), help: "Retry-join attempts before giving up (0: forever).") var retryMax: Int?
-    @Flag(help: "Replay past user events on join.") var replay = false
-    @Option(help: "Tag as key=value; repeatable.") var tag: [String] = []
-    @Option(name: .customLong("tags-file"), help: "JSON file of tags, rewritten when tags change.") var tagsFile: String?
-    @Option(help: "Deprecated Serf flag: same as --tag role=VALUE.") var role: String?
-    @Option(help: "Timing profile: lan, wan or local.") var profile: String?
-    @Option(name: .customLong("protocol"), help: "Serf protocol version to speak (2-5).") var protocolVersion: Int?
-    @Option(name: .customLong("rpc-addr"), help: "Address for the RPC listener.") var rpcAddr: String?
-    @Option(name: .customLong("rpc-auth"), help: "Token RPC clients must present.") var rpcAuth: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, warn or err.") var logLevel: String?
-    @Option(name: .customLong("event-handler"), help: "Event handler script ([filter=]script); repeatable.") var eventHandler: [String] = []
-    @Option(help: "Snapshot file for rejoining after a restart.") var snapshot: String?
-    @Flag(help: "Rejoin from the snapshot even after a graceful leave.") var rejoin = false
-    @Option(help: "Base64 encryption key (32 bytes).") var encrypt: String?
-    @Option(name: .customLong("keyring-file"), help: "JSON keyring file.") var keyringFile: String?
-    @Flag(name: .customLong("encrypt-allow-plaintext"), help: "Also accept plaintext gossip (migration).")
-    var encryptAllowPlaintext = false
-    @Flag(name: .customLong("disable-compression"), help: "Do not compress TCP state exchanges.") var disableCompression = false
-    @Option(name: .customLong("broadcast-timeout"), help: "How long a leave waits for its broadcast.") var broadcastTimeout: String?
-    @Option(name: .customLong("haproxy-config"), help: "Run the HAProxy action, writing this config file.")
-    var haproxyConfig: String?
-    @Option(name: .customLong("haproxy-template"), help: "Mustache template for the HAProxy config.")
-    var haproxyTemplate: String?
-    @Option(name: .customLong("haproxy-selector"), help: "Members to balance, as TAG=REGEX; repeatable.")
-    var haproxySelector: [String] = []
-    @Option(name: .customLong("config-file"), help: "JSON config file; repeatable.") var configFile: [String] = []
-    @Option(name: .customLong("config-dir"), help: "Directory of *.json config files; repeatable.") var configDir: [String] = []
+    /// The command line as given: SIGHUP re-reads the files and applies these flags on top again.
+    let flags: ParsedArguments
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        guard arguments.positionals.isEmpty else {
+            throw UsageError("unexpected argument '\(arguments.positionals[0])' (options start with - or --)")
+        }
+        flags = arguments
+        _ = try resolvedFlags()
+    }
+
+    /// The typed flags; malformed numbers and durations are usage errors.
+    private func resolvedFlags() throws(UsageError) -> (retryInterval: Duration?, retryMax: Int?, protocolVersion: Int?, broadcastTimeout: Duration?) {
+        (try flags.duration("retry-interval"), try flags.int("retry-max"), try flags.int("protocol"),
+         try flags.duration("broadcast-timeout"))
+    }
 
     /// Merges defaults, files and flags into one configuration, and validates it.
     public func resolvedConfiguration() throws -> AgentConfiguration {
         var config = AgentConfiguration()
-        for path in configFile { try config.merge(file: path) }
-        for dir in configDir { for path in try AgentConfiguration.jsonFiles(in: dir) { try config.merge(file: path) } }
-        if let node { config.nodeName = node }
-        if let bind { config.bind = bind }
-        if let advertise { config.advertise = advertise }
-        config.join += join
-        config.retryJoin += retryJoin
-        if let retryInterval { config.retryInterval = try duration(retryInterval, "retry-interval") }
-        if let retryMax { config.retryMax = retryMax }
-        if replay { config.replayOnJoin = true }
-        for t in tag {
+        for path in flags.values("config-file") { try config.merge(file: path) }
+        for dir in flags.values("config-dir") {
+            for path in try AgentConfiguration.jsonFiles(in: dir) { try config.merge(file: path) }
+        }
+        let typed = try resolvedFlags()
+        if let node = flags.value("node") { config.nodeName = node }
+        if let bind = flags.value("bind") { config.bind = bind }
+        if let advertise = flags.value("advertise") { config.advertise = advertise }
+        config.join += flags.values("join")
+        config.retryJoin += flags.values("retry-join")
+        if let retryInterval = typed.retryInterval { config.retryInterval = retryInterval }
+        if let retryMax = typed.retryMax { config.retryMax = retryMax }
+        if flags.flag("replay") { config.replayOnJoin = true }
+        for t in flags.values("tag") {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else {
-                throw ValidationError("invalid --tag '\(t)': expected key=value")
+                throw UsageError("invalid --tag '\(t)': expected key=value")
             }
             config.tags[String(t[..<eq])] = String(t[t.index(after: eq)...])
         }
-        if let role { config.tags["role"] = role }
-        if let tagsFile { config.tagsFile = tagsFile }
-        if let profile { config.profile = profile }
-        if let protocolVersion { config.protocolVersion = protocolVersion }
-        if let rpcAddr { config.rpcAddr = rpcAddr }
-        if let rpcAuth { config.rpcAuth = rpcAuth }
-        if let logLevel { config.logLevel = logLevel }
-        config.eventHandlers += eventHandler
-        if let snapshot { config.snapshotPath = snapshot }
-        if rejoin { config.rejoinAfterLeave = true }
-        if let encrypt { config.encryptKey = encrypt }
-        if let keyringFile { config.keyringFile = keyringFile }
-        if encryptAllowPlaintext { config.encryptAllowPlaintext = true }
-        if disableCompression { config.enableCompression = false }
-        if let broadcastTimeout { config.broadcastTimeout = try duration(broadcastTimeout, "broadcast-timeout") }
+        if let role = flags.value("role") { config.tags["role"] = role }
+        if let tagsFile = flags.value("tags-file") { config.tagsFile = tagsFile }
+        if let profile = flags.value("profile") { config.profile = profile }
+        if let protocolVersion = typed.protocolVersion { config.protocolVersion = protocolVersion }
+        if let rpcAddr = flags.value("rpc-addr") { config.rpcAddr = rpcAddr }
+        if let rpcAuth = flags.value("rpc-auth") { config.rpcAuth = rpcAuth }
+        if let logLevel = flags.value("log-level") { config.logLevel = logLevel }
+        config.eventHandlers += flags.values("event-handler")
+        if let snapshot = flags.value("snapshot") { config.snapshotPath = snapshot }
+        if flags.flag("rejoin") { config.rejoinAfterLeave = true }
+        if let encrypt = flags.value("encrypt") { config.encryptKey = encrypt }
+        if let keyringFile = flags.value("keyring-file") { config.keyringFile = keyringFile }
+        if flags.flag("encrypt-allow-plaintext") { config.encryptAllowPlaintext = true }
+        if flags.flag("disable-compression") { config.enableCompression = false }
+        if let broadcastTimeout = typed.broadcastTimeout { config.broadcastTimeout = broadcastTimeout }
         try config.validate()
         return config
     }
 
-    private func duration(_ text: String, _ flag: String) throws -> Duration {
-        guard let d = parseGoDuration(text) else {
-            throw ValidationError("invalid --\(flag) '\(text)': use a duration such as 500ms, 30s or 5m")
-        }
-        return d
-    }
-
     public func run() async throws {
         let config: AgentConfiguration
-        do { config = try resolvedConfiguration() } catch let e as ValidationError { throw e } catch {
-            throw ValidationError("\(error)")
+        do { config = try resolvedConfiguration() } catch let e as UsageError { throw e } catch {
+            throw UsageError("\(error)")
         }
         let level = Logger.Level(serfName: config.logLevel) ?? .info
         LoggingSystem.bootstrap { _ in AgentLogHandler(level: level) }
@@ -136,7 +140,7 @@ public struct AgentCommand: AsyncParsableCommand {
             Glibc.exit(1)
         }
         // The parsed flags never change after start; re-reading only the files is what SIGHUP needs.
-        nonisolated(unsafe) let command = self
+        let command = self
         let signals = SignalHandling(agent: agent, config: config, logger: logger) {
             try? command.resolvedConfiguration()
         }

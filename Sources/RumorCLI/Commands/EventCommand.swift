@@ -1,25 +1,26 @@
-import ArgumentParser
 import RumorAgent
 
 /// `event`: dispatches a custom user event through the cluster, as `serf event` does.
-public struct EventCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "event",
-        abstract: "Send a custom event through the cluster.",
-        discussion: "Payloads that start with a dash go after `--`."
-    )
+public struct EventCommand: Subcommand {
+    public static let name = "event"
+    public static let abstract = "Send a custom event through the cluster."
+    public static let discussion = "Payloads that start with a dash go after `--`."
+    public static let arguments = "<name> [payload]"
+    public static let options = RPCOptions.options + [
+        .flag(
+            "coalesce",
+            "Whether the event may be coalesced (default true; --coalesce=false): repeated events of one name in a short time deliver only the last."),
+    ]
 
-    @OptionGroup public var rpc: RPCOptions
+    var rpc: RPCOptions
+    var coalesce: Bool
+    var arguments: [String]
 
-    @Option(help: ArgumentHelp(
-        "Whether the event may be coalesced: repeated events of one name in a short time deliver only the last.",
-        valueName: "true|false"))
-    var coalesce = GoBool(true)
-
-    @Argument(help: "The event's name, then optionally its payload.")
-    var arguments: [String] = []
-
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpc = RPCOptions(arguments)
+        coalesce = arguments.flag("coalesce", default: true)
+        self.arguments = arguments.positionals
+    }
 
     public func run() async throws {
         guard let name = arguments.first else { throw usageError("An event name must be specified.") }
@@ -31,10 +32,10 @@ public struct EventCommand: AsyncParsableCommand {
         let client = try rpc.connect()
         defer { client.close() }
         do {
-            try client.userEvent(name: name, payload: payload, coalesce: coalesce.value)
+            try client.userEvent(name: name, payload: payload, coalesce: coalesce)
         } catch {
             throw Console.fail("Error sending event", error)
         }
-        print("Event '\(name)' dispatched! Coalescing enabled: \(coalesce.value)")
+        print("Event '\(name)' dispatched! Coalescing enabled: \(coalesce)")
     }
 }

@@ -1,17 +1,18 @@
-import ArgumentParser
 import RumorAgent
 
 /// `info`: the agent's debugging statistics, as `serf info` prints them.
-public struct InfoCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "info",
-        abstract: "Show debugging information about the agent."
-    )
+public struct InfoCommand: Subcommand {
+    public static let name = "info"
+    public static let abstract = "Show debugging information about the agent."
+    public static let options = RPCOptions.options + FormatOptions.options
 
-    @OptionGroup public var rpc: RPCOptions
-    @OptionGroup public var output: FormatOptions
+    public var rpc: RPCOptions
+    public var output: FormatOptions
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        rpc = RPCOptions(arguments)
+        output = try FormatOptions(arguments)
+    }
 
     public func run() async throws {
         let client = try rpc.connect()

@@ -1,25 +1,22 @@
-import ArgumentParser
 import RumorAgent
 
 /// `join`: asks the agent to join a cluster through one or more existing members.
-public struct JoinCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "join",
-        abstract: "Tell the agent to join a cluster by contacting existing members."
-    )
+public struct JoinCommand: Subcommand {
+    public static let name = "join"
+    public static let abstract = "Tell the agent to join a cluster by contacting existing members."
+    public static let arguments = "<address> [address...]"
+    public static let options = RPCOptions.options + [.flag("replay", "Replay past user events.")]
 
-    @OptionGroup public var rpc: RPCOptions
+    public var rpc: RPCOptions
+    public var replay: Bool
+    /// Addresses of existing members (host, host:port or ip).
+    public var addresses: [String]
 
-    @Flag(help: "Replay past user events.")
-    public var replay = false
-
-    @Argument(help: "Addresses of existing members (host, host:port or ip).")
-    public var addresses: [String] = []
-
-    public init() {}
-
-    public func validate() throws {
-        if addresses.isEmpty { throw ValidationError("At least one address to join must be specified.") }
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        rpc = RPCOptions(arguments)
+        replay = arguments.flag("replay")
+        addresses = arguments.positionals
+        if addresses.isEmpty { throw UsageError("At least one address to join must be specified.") }
     }
 
     public func run() async throws {

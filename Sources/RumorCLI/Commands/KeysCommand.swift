@@ -1,33 +1,34 @@
-import ArgumentParser
 import RumorAgent
 
 /// `keys`: cluster-wide keyring changes and listing, with `serf keys`' output ("==> " progress lines, per-node
 /// failures, and a summary error when any node failed or did not answer).
-public struct KeysCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "keys",
-        abstract: "Manage the gossip encryption keyring of the whole cluster.",
-        discussion: """
-            Exactly one of --install, --use, --remove or --list. Exits 0 only if every node answered without error. \
-            To rotate: install the new key, use it, then remove the old one.
-            """
-    )
+public struct KeysCommand: Subcommand {
+    public static let name = "keys"
+    public static let abstract = "Manage the gossip encryption keyring of the whole cluster."
+    public static let discussion = """
+        Exactly one of --install, --use, --remove or --list. Exits 0 only if every node answered without error. \
+        To rotate: install the new key, use it, then remove the old one.
+        """
+    public static let options = RPCOptions.options + [
+        .value("install", "key", "Install a key on every member (for decryption only, until used)."),
+        .value("use", "key", "Make an installed key the primary (encrypting) key everywhere."),
+        .value("remove", "key", "Remove a key from every member (not the primary key)."),
+        .flag("list", "List the keys installed in the cluster and how many members hold each."),
+    ]
 
-    @OptionGroup public var rpc: RPCOptions
-
-    @Option(help: ArgumentHelp("Install a key on every member (for decryption only, until used).", valueName: "key"))
+    var rpc: RPCOptions
     var install: String?
-
-    @Option(help: ArgumentHelp("Make an installed key the primary (encrypting) key everywhere.", valueName: "key"))
     var use: String?
-
-    @Option(help: ArgumentHelp("Remove a key from every member (not the primary key).", valueName: "key"))
     var remove: String?
+    var list: Bool
 
-    @Flag(help: "List the keys installed in the cluster and how many members hold each.")
-    var list = false
-
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpc = RPCOptions(arguments)
+        install = arguments.value("install")
+        use = arguments.value("use")
+        remove = arguments.value("remove")
+        list = arguments.flag("list")
+    }
 
     public func run() async throws {
         // serf counts a flag given as an empty string as absent.

@@ -1,16 +1,16 @@
-import ArgumentParser
 import RumorAgent
 
 /// `leave`: makes the agent leave the cluster gracefully and shut down.
-public struct LeaveCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "leave",
-        abstract: "Gracefully leave the cluster and shut the agent down."
-    )
+public struct LeaveCommand: Subcommand {
+    public static let name = "leave"
+    public static let abstract = "Gracefully leave the cluster and shut the agent down."
+    public static let options = RPCOptions.options
 
-    @OptionGroup public var rpc: RPCOptions
+    public var rpc: RPCOptions
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpc = RPCOptions(arguments)
+    }
 
     public func run() async throws {
         let client = try rpc.connect()

@@ -1,33 +1,35 @@
-import ArgumentParser
 import RumorAgent
 
 /// `members`: lists cluster members, filtered by the agent, printed exactly as `serf members` prints them.
-public struct MembersCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "members",
-        abstract: "Lists the members of a cluster.",
-        discussion: "Filters are regular expressions that must match the whole value."
-    )
+public struct MembersCommand: Subcommand {
+    public static let name = "members"
+    public static let abstract = "Lists the members of a cluster."
+    public static let discussion = "Filters are regular expressions that must match the whole value."
+    public static let options = RPCOptions.options + FormatOptions.options + [
+        .flag("detailed", "Also show protocol versions (text output only)."),
+        .value("name", "regexp", "Only members whose name matches this regexp."),
+        .value("status", "regexp", "Only members whose status (alive, leaving, left, failed) matches this regexp."),
+        .repeated("tag", "key=regexp", "Only members whose tag <key> matches <regexp>."),
+        .value("role", "regexp", "Deprecated: same as --tag role=<regexp>."),
+    ]
 
-    @OptionGroup public var rpc: RPCOptions
-    @OptionGroup public var output: FormatOptions
-
-    @Flag(help: "Also show protocol versions (text output only).")
-    public var detailed = false
-
-    @Option(help: "Only members whose name matches this regexp.")
-    public var name: String = ""
-
-    @Option(help: "Only members whose status (alive, leaving, left, failed) matches this regexp.")
-    public var status: String = ""
-
-    @Option(help: "Only members whose tag <key> matches <regexp>; as key=regexp, repeatable.")
-    public var tag: [String] = []
-
-    @Option(help: "Deprecated: same as --tag role=<regexp>.")
+    public var rpc: RPCOptions
+    public var output: FormatOptions
+    public var detailed: Bool
+    public var name: String
+    public var status: String
+    public var tag: [String]
     public var role: String?
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        rpc = RPCOptions(arguments)
+        output = try FormatOptions(arguments)
+        detailed = arguments.flag("detailed")
+        name = arguments.value("name") ?? ""
+        status = arguments.value("status") ?? ""
+        tag = arguments.values("tag")
+        role = arguments.value("role")
+    }
 
     public func run() async throws {
         var tagFilters = tag

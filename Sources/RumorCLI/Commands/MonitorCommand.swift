@@ -1,21 +1,22 @@
-import ArgumentParser
 import RumorAgent
 import RumorWire
 
 /// `monitor`: streams the agent's log lines (recent ones first) and its events until interrupted, as
 /// `serf monitor` does; the level can be more verbose than the agent's own.
-public struct MonitorCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "monitor",
-        abstract: "Stream logs and events from a running agent until interrupted."
-    )
+public struct MonitorCommand: Subcommand {
+    public static let name = "monitor"
+    public static let abstract = "Stream logs and events from a running agent until interrupted."
+    public static let options = RPCOptions.options + [
+        .value("log-level", "level", "Lowest level to show: trace, debug, info, warn or err (default INFO)."),
+    ]
 
-    @OptionGroup public var rpc: RPCOptions
+    var rpc: RPCOptions
+    var logLevel: String
 
-    @Option(name: .customLong("log-level"), help: "Lowest level to show: trace, debug, info, warn or err.")
-    var logLevel = "INFO"
-
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpc = RPCOptions(arguments)
+        logLevel = arguments.value("log-level") ?? "INFO"
+    }
 
     public func run() async throws {
         let client = try rpc.connect()

@@ -1,37 +1,39 @@
-import ArgumentParser
 import RumorAgent
 import RumorCore
 
 /// `query`: sends a query and prints acks and responses as they arrive, then the totals, as `serf query` does.
-public struct QueryCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "query",
-        abstract: "Send a query to the cluster and collect the responses.",
-        discussion: "Payloads that start with a dash go after `--`."
-    )
+public struct QueryCommand: Subcommand {
+    public static let name = "query"
+    public static let abstract = "Send a query to the cluster and collect the responses."
+    public static let discussion = "Payloads that start with a dash go after `--`."
+    public static let arguments = "<name> [payload]"
+    public static let options = RPCOptions.options + FormatOptions.options + [
+        .repeated("node", "name", "Only these nodes respond."),
+        .repeated("tag", "key=regexp", "Only nodes whose tag matches the regexp respond."),
+        .value("timeout", "duration", "How long to wait for responses (e.g. 15s); 0 means the agent's default."),
+        .flag("no-ack", "Do not ask nodes to acknowledge the query."),
+        .value("relay-factor", "n", "Also relay responses through this many other nodes (0-255)."),
+    ]
 
-    @OptionGroup public var rpc: RPCOptions
-    @OptionGroup public var output: FormatOptions
+    var rpc: RPCOptions
+    var output: FormatOptions
+    var node: [String]
+    var tag: [String]
+    var timeout: Duration
+    var noAck: Bool
+    var relayFactor: Int
+    var arguments: [String]
 
-    @Option(help: ArgumentHelp("Only these nodes respond; repeatable.", valueName: "name"))
-    var node: [String] = []
-
-    @Option(help: ArgumentHelp("Only nodes whose tag matches the regexp respond; repeatable.", valueName: "key=regexp"))
-    var tag: [String] = []
-
-    @Option(help: ArgumentHelp("How long to wait for responses (e.g. 15s); 0 means the agent's default."))
-    var timeout = GoDuration(.zero)
-
-    @Flag(name: .customLong("no-ack"), help: "Do not ask nodes to acknowledge the query.")
-    var noAck = false
-
-    @Option(name: .customLong("relay-factor"), help: "Also relay responses through this many other nodes (0-255).")
-    var relayFactor = 0
-
-    @Argument(help: "The query's name, then optionally its payload.")
-    var arguments: [String] = []
-
-    public init() {}
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        rpc = RPCOptions(arguments)
+        output = try FormatOptions(arguments)
+        node = arguments.values("node")
+        tag = arguments.values("tag")
+        timeout = try arguments.duration("timeout") ?? .zero
+        noAck = arguments.flag("no-ack")
+        relayFactor = try arguments.int("relay-factor") ?? 0
+        self.arguments = arguments.positionals
+    }
 
     public func run() async throws {
         let tags: [String: String]
@@ -47,7 +49,7 @@ public struct QueryCommand: AsyncParsableCommand {
         defer { client.close() }
         let request = RPCQueryRequest(
             name: name, payload: payload, filterNodes: node, filterTags: tags, requestAck: !noAck,
-            relayFactor: UInt8(relayFactor), timeoutNanoseconds: timeout.value.nanoseconds)
+            relayFactor: UInt8(relayFactor), timeoutNanoseconds: timeout.nanoseconds)
         let seq: UInt64
         do { seq = try client.startQuery(request) } catch { throw Console.fail("Error sending query", error) }
         // serf's query exits 1 on Ctrl-C, printing nothing more.

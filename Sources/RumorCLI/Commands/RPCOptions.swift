@@ -3,21 +3,23 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ArgumentParser
 import RumorAgent
 
 /// Where and how to reach the agent's RPC, shared by every command that talks to it (serf's `-rpc-addr` and
 /// `-rpc-auth`, with the same environment fallbacks).
-public struct RPCOptions: ParsableArguments {
-    @Option(
-        name: .customLong("rpc-addr"),
-        help: "RPC address of the agent (default: $SERF_RPC_ADDR, else \(RPCProtocol.defaultAddress)).")
-    public var rpcAddr: String?
+public struct RPCOptions: Sendable {
+    public static let options: [Option] = [
+        .value("rpc-addr", "addr", "RPC address of the agent (default: $SERF_RPC_ADDR, else \(RPCProtocol.defaultAddress))."),
+        .value("rpc-auth", "token", "RPC auth token of the agent (default: $SERF_RPC_AUTH)."),
+    ]
 
-    @Option(name: .customLong("rpc-auth"), help: "RPC auth token of the agent (default: $SERF_RPC_AUTH).")
+    public var rpcAddr: String?
     public var rpcAuth: String?
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpcAddr = arguments.value("rpc-addr")
+        rpcAuth = arguments.value("rpc-auth")
+    }
 
     /// An explicit flag wins, even an empty one, as with Go's flag defaults.
     public var address: String {
@@ -38,16 +40,19 @@ public struct RPCOptions: ParsableArguments {
 }
 
 /// `--format text|json`, for the commands that print data.
-public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+public enum OutputFormat: String, CaseIterable, Sendable {
     case text
     case json
 }
 
-public struct FormatOptions: ParsableArguments {
-    @Option(help: "Output format: text or json.")
-    public var format: OutputFormat = .text
+public struct FormatOptions: Sendable {
+    public static let options: [Option] = [.value("format", "text|json", "Output format: text or json.")]
 
-    public init() {}
+    public var format: OutputFormat
+
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
+        format = try arguments.choice("format", default: .text)
+    }
 }
 
 enum Environment {

@@ -1,23 +1,22 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 import RumorAgent
 
 /// `reachability`: pings every member through the cluster (a `_serf_ping` query with acks) and reports who did not
 /// answer, with `serf reachability`'s output and troubleshooting tips.
-public struct ReachabilityCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "reachability",
-        abstract: "Test the network reachability of this node's cluster."
-    )
+public struct ReachabilityCommand: Subcommand {
+    public static let name = "reachability"
+    public static let abstract = "Test the network reachability of this node's cluster."
+    public static let options = RPCOptions.options + [.flag("verbose", "Show each ack and the timings.")]
 
-    @OptionGroup public var rpc: RPCOptions
+    var rpc: RPCOptions
+    var verbose: Bool
 
-    @Flag(help: "Show each ack and the timings.")
-    var verbose = false
-
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpc = RPCOptions(arguments)
+        verbose = arguments.flag("verbose")
+    }
 
     static let tooManyAcks =
         "This could mean Serf is detecting false-failures due to a misconfiguration or network issue."

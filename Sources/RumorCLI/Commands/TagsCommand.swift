@@ -1,22 +1,23 @@
-import ArgumentParser
 import RumorAgent
 
 /// `tags`: changes the agent's tags at runtime (gossiped to the cluster, saved to the tags file if any).
-public struct TagsCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "tags",
-        abstract: "Modify the tags of a running agent."
-    )
+public struct TagsCommand: Subcommand {
+    public static let name = "tags"
+    public static let abstract = "Modify the tags of a running agent."
+    public static let options = RPCOptions.options + [
+        .repeated("set", "key=value", "Create or change a tag."),
+        .repeated("delete", "key", "Remove a tag, if present."),
+    ]
 
-    @OptionGroup public var rpc: RPCOptions
+    var rpc: RPCOptions
+    var set: [String]
+    var delete: [String]
 
-    @Option(help: ArgumentHelp("Create or change a tag; repeatable.", valueName: "key=value"))
-    var set: [String] = []
-
-    @Option(help: ArgumentHelp("Remove a tag, if present; repeatable.", valueName: "key"))
-    var delete: [String] = []
-
-    public init() {}
+    public init(_ arguments: ParsedArguments) {
+        rpc = RPCOptions(arguments)
+        set = arguments.values("set")
+        delete = arguments.values("delete")
+    }
 
     public func run() async throws {
         guard !set.isEmpty || !delete.isEmpty else {

@@ -1,14 +1,12 @@
-import ArgumentParser
 import RumorWire
 
 /// `version`: this build's version and the Serf protocol range it speaks.
-public struct VersionCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
-        commandName: "version",
-        abstract: "Print the Rumor version and protocol versions."
-    )
+public struct VersionCommand: Subcommand {
+    public static let name = "version"
+    public static let abstract = "Print the Rumor version and protocol versions."
+    public static let options: [Option] = []
 
-    public init() {}
+    public init(_ arguments: ParsedArguments) {}
 
     public func run() async throws {
         print(Self.text)

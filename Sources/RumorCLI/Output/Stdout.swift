@@ -44,3 +44,10 @@ private func interruptHandler(_: Int32) {
     }
     _exit(InterruptExit.status)
 }
+
+/// serf's complaint about a command line, then exit 1 (serf follows it with the help text; we leave that to
+/// `--help`).
+func usageError(_ message: String) -> ExitCode {
+    Console.error(message)
+    return ExitCode.failure
+}
