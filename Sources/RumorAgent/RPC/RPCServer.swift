@@ -42,7 +42,14 @@ public final class RPCServer: Sendable {
         return ServerBootstrap(group: backend.eventLoop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(logger: logger))
+                }
+            }
+            // A TCP-level option: `socketOption(.tcp_nodelay)` would set SOL_SOCKET option 1, SO_DEBUG, which fails
+            // without CAP_NET_ADMIN (in containers) and made NIO drop every client.
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             // Room for a monitor's replay (up to 512 lines) before a slow reader starts losing streamed records.
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { [weak self] channel in
@@ -94,5 +101,28 @@ public final class RPCServer: Sendable {
             }
         }
         return accepted
+    }
+}
+
+/// NIO reports a client it accepted but could not set up (or a failed accept) only as an error on the listener's
+/// pipeline; without this the client just sees its connection closed and the agent's log says nothing.
+/// Repeats of one error are logged at the 1st, 10th, 100th... occurrence, so a flood cannot fill the log.
+private final class AcceptErrorLogger: ChannelInboundHandler {
+    typealias InboundIn = Any
+
+    private let logger: Logger
+    private var last = ""
+    private var repeats = 0
+
+    init(logger: Logger) { self.logger = logger }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let text = "\(error)"
+        if text == last { repeats += 1 } else { (last, repeats) = (text, 1) }
+        var n = repeats
+        while n % 10 == 0 { n /= 10 }
+        if n == 1 {
+            logger.warning("RPC: could not accept a client: \(text)\(repeats > 1 ? " (\(repeats) times)" : "")")
+        }
     }
 }

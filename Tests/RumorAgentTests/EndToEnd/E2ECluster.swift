@@ -114,13 +114,25 @@ final class E2ECluster: @unchecked Sendable {
         }
     }
 
+    /// Docker's default capability set. Rumor agents run with only these (setpriv execs, so the PID stays the
+    /// agent's), as in a container: tests run as root, where an operation that needs more (it was setting
+    /// SO_DEBUG instead of TCP_NODELAY, which needs CAP_NET_ADMIN) would otherwise pass here and fail in Docker.
+    static let containerCapabilities =
+        "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,"
+        + "+sys_chroot,+mknod,+audit_write,+setfcap"
+
     private func launch(_ node: Node, _ executable: String, _ args: [String]) throws {
         _ = FileManager.default.createFile(atPath: node.log.path, contents: nil)
         let log = try FileHandle(forWritingTo: node.log)
         defer { try? log.close() }  // the child keeps its own descriptor
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
+        if executable == rumorPath, getuid() == 0 {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--bounding-set", Self.containerCapabilities, executable] + args
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = args
+        }
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
