@@ -3,12 +3,19 @@ import RumorWire
 /// Serf's member layer: memberlist notifications become member statuses and events; join and leave intents carry
 /// Lamport times so that a leave is told apart from a failure (protocol doc §6.5).
 extension Instance {
-    func decodedTags(_ meta: [UInt8]) -> [String: String] {
-        (try? SerfCodec.decodeTags(meta)) ?? [:]
+    /// A member whose meta is not Serf's tag encoding is kept with no tags and a warning, as serf does
+    /// ("Failed to decode tags"): the member is real, only its tags are unreadable.
+    mutating func decodedTags(_ meta: [UInt8], of name: String) -> [String: String] {
+        do {
+            return try SerfCodec.decodeTags(meta)
+        } catch {
+            warn("serf: failed to decode the tags of \(name): \(error)")
+            return [:]
+        }
     }
 
     mutating func serfNodeJoined(_ node: NodeState) {
-        let tags = decodedTags(node.meta)
+        let tags = decodedTags(node.meta, of: node.name)
         var state: MemberState
         if let existing = members[node.name] {
             state = existing
@@ -34,7 +41,7 @@ extension Instance {
     mutating func serfNodeUpdated(_ node: NodeState) {
         guard var state = members[node.name] else { return }
         state.member.address = node.address
-        state.member.tags = decodedTags(node.meta)
+        state.member.tags = decodedTags(node.meta, of: node.name)
         state.member.vsn = node.vsn
         members[node.name] = state
         emit(.memberUpdated(state.member))

@@ -1,3 +1,4 @@
+import RumorCore
 import Testing
 @testable import RumorActions
 
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func hostileTextNeverTraps() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: 7)  // fixed: a failure replays
         let alphabet = Array("{}#^/!&=>.ab \n\r\t%<$")
         for _ in 0..<3000 {
             let source = String((0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })

@@ -137,6 +137,17 @@ import Testing
         #expect(delivered.count == 1)
     }
 
+    @Test func unreadableTags_keepTheMemberWithNoTags_andWarn() {
+        var i = Self.started()
+        let meta: [UInt8] = [0xFF, 0x81, 0xA4]  // Serf's tag marker, then a map whose key is cut short
+        let alive = MemberlistCodec.encode(.alive(Alive(incarnation: 1, node: "odd", addr: Self.peer.ip,
+                                                        port: Self.peer.port, meta: meta)))
+        let effects = i.handle(.packet(alive, from: Self.peer), at: .zero)
+        #expect(i.member(named: "odd")?.status == .alive && i.member(named: "odd")?.tags == [:])
+        let warnings = effects.compactMap { if case .emit(.warning(let w)) = $0 { w } else { nil } }
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("serf: failed to decode the tags of odd: "), "\(warnings)")
+    }
+
     @Test func garbage_isRefusedWithAWarning_notACrash() {
         var i = Self.started()
         var rng = SplitMix64(seed: 99)
