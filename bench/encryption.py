@@ -19,7 +19,7 @@ Usage:
   bench/encryption.py --n 20 --idle 60 --repeats 2 --keep-logs
   bench/encryption.py --impls rumor --rumor .build/release/rumor --no-pcap
 
-Build Rumor first: swift build -c release --product rumor --scratch-path .build-bench
+Build Rumor first: scripts/build-release .build-bench
 Run as root for tcpdump (--no-pcap skips the network metrics). Reuses bench/membership.py's RPC client, pcap parser
 and /proc helpers.
 """

@@ -34,7 +34,7 @@ Usage:
   bench/events.py --sizes 5,20,50 --repeats 10
   bench/events.py --impls rumor --keep-logs --agent-log-level debug
 
-Build Rumor first: swift build -c release --product rumor --scratch-path .build-bench
+Build Rumor first: scripts/build-release .build-bench
 """
 
 import argparse

@@ -23,7 +23,7 @@ Usage:
   bench/membership.py --sizes 5,20 --repeats 5 --idle 60 --keep-logs
   bench/membership.py --impls rumor --rumor .build/release/rumor
 
-Build Rumor first: swift build -c release --product rumor --scratch-path .build-bench
+Build Rumor first: scripts/build-release .build-bench
 """
 
 import argparse
