@@ -4,7 +4,7 @@
 /// template is one file.
 ///
 /// Rumor carries its own renderer rather than swift-mustache because that package imports Foundation, which
-/// cost every agent ~7.7 MiB of resident memory (Foundation, FoundationEssentials and ICU) for one feature.
+/// cost every agent several MiB of resident memory (Foundation and ICU; bench/README.md has the numbers).
 public struct MustacheTemplate: Sendable {
     indirect enum Node: Sendable, Equatable {
         case text(String)
