@@ -67,14 +67,16 @@ let package = Package(
         .executableTarget(name: "rumor", dependencies: ["RumorCLI"]),
 
         // MARK: Tests
-        .testTarget(name: "RumorWireTests", dependencies: ["RumorWire"]),
+        // Helpers several test targets share (loopback HTTP, polling with deadlines, wrk's report, hex vectors).
+        .target(name: "RumorTestSupport", path: "Tests/Support"),
+        .testTarget(name: "RumorWireTests", dependencies: ["RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
-        .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire"]),
+        .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
-        .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire"]),
+        .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),
-        .testTarget(name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire"]),
+        .testTarget(name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire", "RumorTestSupport"]),
     ]
 )
 

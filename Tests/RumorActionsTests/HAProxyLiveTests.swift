@@ -4,6 +4,7 @@ import RumorWire
 import Synchronization
 import Testing
 @testable import RumorActions
+import RumorTestSupport
 
 /// Tests against real HAProxy processes started by the action, with real HTTP backends on 127.0.<subnet>.x.
 /// Serialized: they measure latencies and failures, which other HAProxy tests competing for two cores would blur.

@@ -3,6 +3,7 @@ import RumorCore
 import Synchronization
 import Testing
 @testable import RumorActions
+import RumorTestSupport
 
 /// Steady wrk load while 10 backends join one by one, then leave one by one (drain, process stops, left):
 /// the docker-compose scale-up/scale-down scenario. Part of the serialized live suite.

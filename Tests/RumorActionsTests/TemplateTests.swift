@@ -3,6 +3,7 @@ import RumorCore
 import RumorWire
 import Testing
 @testable import RumorActions
+import RumorTestSupport
 
 @Suite struct TemplateTests {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -55,6 +55,13 @@ import Testing
             #expect(help.contains("USAGE: rumor \(command.name)"), "\(command.name)")
             for option in command.options { #expect(help.contains("--\(option.name)"), "\(command.name) --\(option.name)") }
         }
+        // serf's `-coalesce=false` and Rumor's earlier `--coalesce false` both work.
+        #expect(try EventCommand.parse(["-coalesce=F", "x"]).coalesce == false)
+        #expect(try EventCommand.parse(["--coalesce", "false", "x"]).coalesce == false)
+        #expect(try EventCommand.parse(["x"]).coalesce == true)
+        #expect(throws: UsageError("invalid value 'no' for '--coalesce': expected true or false")) {
+            try EventCommand.parse(["--coalesce=no", "x"])
+        }
         #expect(throws: UsageError("unexpected argument 'ha' (options start with - or --)")) {
             try AgentCommand.parse(["--join", "x", "ha"])
         }

@@ -1,6 +1,7 @@
 import RumorAgent
 @testable import RumorCLI
 import Testing
+import RumorTestSupport
 
 /// Our client and CLI formatting, against the same server the real serf CLI is tested with: outputs must be equal.
 @Suite struct RPCClientTests {

@@ -4,6 +4,7 @@ import NIOCore
 @testable import RumorCore
 import RumorWire
 import Testing
+import RumorTestSupport
 
 /// event, tags, query, respond, stream, monitor, stop, keys and get-coordinate: the real serf CLI and raw sockets
 /// against our RPC server in front of an EventFakeBackend.

@@ -1,5 +1,6 @@
 import RumorAgent
 import Testing
+import RumorTestSupport
 
 /// The real `serf` CLI (/usr/bin/serf) against our RPC server in front of a FakeBackend.
 /// (This serf build prints its error lines on stdout, so that is where the tests look for them.)

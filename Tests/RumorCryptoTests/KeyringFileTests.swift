@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorCrypto
+import RumorTestSupport
 
 /// Serf's `-keyring-file`: JSON array of base64 keys, primary first, written 0600 and atomically.
 @Suite struct KeyringFileTests {

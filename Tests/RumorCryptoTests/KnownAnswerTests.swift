@@ -2,6 +2,7 @@ import RumorWire
 import Testing
 
 @testable import RumorCrypto
+import RumorTestSupport
 
 /// Captured Serf traffic must decrypt, and re-encrypting with the captured nonce must give the very same bytes.
 @Suite struct KnownAnswerTests {

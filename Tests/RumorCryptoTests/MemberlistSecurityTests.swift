@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorCrypto
+import RumorTestSupport
 
 /// The runtime's seam (RumorRuntime conforms MemberlistSecurity to PacketSecurity without adding behaviour).
 @Suite struct MemberlistSecurityTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorCrypto
+import RumorTestSupport
 
 /// memberlist's UDP layout: [vsn][nonce][ciphertext][tag], every key tried, vsn 0 padding, and tampering.
 @Suite struct PacketTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorCrypto
+import RumorTestSupport
 
 @Suite struct SecretKeyTests {
     @Test func parsesSerfKeygenOutput() throws {

@@ -2,6 +2,7 @@
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+import RumorTestSupport
 #endif
 
 /// A scratch directory for file tests (POSIX only, like the code under test). Removed by `remove()`.

@@ -1,4 +1,5 @@
 @testable import RumorCrypto
+import RumorTestSupport
 
 /// Captured from real Serf agents c (7948) and d (7949) encrypting with key.txt (serf-wire-protocol.md §12 T10/T11,
 /// the rest dumped from serf-wire-protocol-tools/enc.pcap with the `cryptography` package).

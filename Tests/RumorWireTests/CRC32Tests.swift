@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorWire
+import RumorTestSupport
 
 @Suite struct CRC32Tests {
     /// Bit-at-a-time reference, obviously correct and slow.

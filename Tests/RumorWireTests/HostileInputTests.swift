@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorWire
+import RumorTestSupport
 
 /// UDP is accepted from anyone, so every decoder must survive arbitrary bytes: return or throw, never trap, never
 /// allocate according to an attacker's length field.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorWire
+import RumorTestSupport
 
 @Suite struct LZWTests {
     /// The `Buf` of a captured compress message.

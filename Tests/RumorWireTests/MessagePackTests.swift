@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorWire
+import RumorTestSupport
 
 @Suite struct MessagePackTests {
     /// T13: the agent's `members-filtered` reply is three RPC-dialect values back to back. Decoding then re-encoding

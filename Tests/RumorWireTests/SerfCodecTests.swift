@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RumorWire
+import RumorTestSupport
 
 @Suite struct SerfCodecTests {
     static let localhost: [UInt8] = [127, 0, 0, 1]

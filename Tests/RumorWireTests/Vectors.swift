@@ -1,3 +1,5 @@
+import RumorTestSupport
+
 // Captured wire bytes: doc §12 (T1-T13) plus a few more taken from plain.pcap and (decrypted) enc.pcap with the
 // tools in serf-wire-protocol-tools/ (ana.py, ana_tcp.py, ana_enc.py).
 

@@ -7,18 +7,19 @@ public struct EventCommand: Subcommand {
     public static let discussion = "Payloads that start with a dash go after `--`."
     public static let arguments = "<name> [payload]"
     public static let options = RPCOptions.options + [
-        .flag(
-            "coalesce",
-            "Whether the event may be coalesced (default true; --coalesce=false): repeated events of one name in a short time deliver only the last."),
+        // A value, not a Go bool flag: both serf's `-coalesce=false` and `--coalesce false` work.
+        .value(
+            "coalesce", "true|false",
+            "Whether the event may be coalesced (default true): repeated events of one name in a short time deliver only the last."),
     ]
 
     var rpc: RPCOptions
     var coalesce: Bool
     var arguments: [String]
 
-    public init(_ arguments: ParsedArguments) {
+    public init(_ arguments: ParsedArguments) throws(UsageError) {
         rpc = RPCOptions(arguments)
-        coalesce = arguments.flag("coalesce", default: true)
+        coalesce = try arguments.bool("coalesce") ?? true
         self.arguments = arguments.positionals
     }
 

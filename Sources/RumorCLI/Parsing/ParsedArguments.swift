@@ -56,6 +56,15 @@ public struct ParsedArguments: Sendable {
         value(name).map { $0 == "true" } ?? defaultValue
     }
 
+    /// A bool given as a value (`--name false`, `--name=F`), in Go's spellings.
+    public func bool(_ name: String) throws(UsageError) -> Bool? {
+        guard let text = value(name) else { return nil }
+        guard let b = Self.goBool(text) else {
+            throw UsageError("invalid value '\(text)' for '--\(name)': expected true or false")
+        }
+        return b
+    }
+
     public func int(_ name: String) throws(UsageError) -> Int? {
         guard let text = value(name) else { return nil }
         guard let n = Int(text) else { throw UsageError("invalid value '\(text)' for '--\(name)': expected an integer") }

@@ -3,6 +3,7 @@ import Logging
 import RumorCore
 import RumorWire
 @testable import RumorActions
+import RumorTestSupport
 
 /// A running HAProxyAction (with the HAProxy it supervises) on 127.0.<subnet>.1, plus the backends of a test.
 /// Each test uses its own /24 of the loopback range so tests never share addresses.

@@ -5,6 +5,7 @@ import RumorWire
 
 #if canImport(Glibc)
 import Glibc
+import RumorTestSupport
 #endif
 
 /// An HTTP backend that answers every request with its own name, so a test can tell which one served.

@@ -3,99 +3,10 @@ import Glibc
 #endif
 import Foundation
 import Synchronization
+import RumorTestSupport
 
-// Support for HAProxyAgentTests: a load-balancer `rumor agent` running the HAProxy action in runtime mode, backend
-// `rumor agent`s each next to a real `busybox httpd`, plain-socket HTTP, a client loop and wrk. Small pieces are
-// adapted from Tests/RumorActionsTests/Support (another test target, which this one cannot import).
-
-/// Loopback HTTP/1.1 with `Connection: close`, blocking (call off the cooperative pool).
-enum HAPNet {
-    struct Failure: Error, CustomStringConvertible { var description: String }
-    struct Response: Sendable {
-        var status: Int
-        var body: String
-    }
-
-    static func connect(host: String, port: Int, timeout: Duration) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
-        var tv = timeval(
-            tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
-            throw Failure(description: "bad host \(host)")
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard rc == 0 else {
-            let e = errno
-            close(fd)
-            throw Failure(description: "connect \(host):\(port): \(String(cString: strerror(e)))")
-        }
-        return fd
-    }
-
-    static func isListening(host: String, port: Int) -> Bool {
-        guard let fd = try? connect(host: host, port: port, timeout: .milliseconds(200)) else { return false }
-        close(fd)
-        return true
-    }
-
-    /// One GET; a transport failure throws, a status is returned (bodies here are small and not chunked).
-    static func get(host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5)) throws -> Response {
-        let fd = try connect(host: host, port: port, timeout: timeout)
-        defer { close(fd) }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n".utf8)
-        let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == request.count else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Failure(description: "recv: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            data += buffer[0..<n]
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        guard text.hasPrefix("HTTP/1."), let headerEnd = text.range(of: "\r\n\r\n") else {
-            throw Failure(description: "malformed response (\(data.count) bytes): \(text.prefix(200))")
-        }
-        let parts = text[..<headerEnd.lowerBound].prefix { $0 != "\r" }.split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else {
-            throw Failure(description: "bad status line: \(text.prefix(80))")
-        }
-        var body = String(text[headerEnd.upperBound...])
-        if text[..<headerEnd.lowerBound].lowercased().contains("transfer-encoding: chunked") {
-            body = dechunk(body)  // HAProxy's stats page
-        }
-        return Response(status: status, body: body)
-    }
-
-    private static func dechunk(_ body: String) -> String {
-        var out = ""
-        var rest = Substring(body)
-        while let lineEnd = rest.range(of: "\r\n") {
-            guard let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 else { break }
-            let start = lineEnd.upperBound
-            let utf8 = rest.utf8
-            guard let end = utf8.index(start, offsetBy: size, limitedBy: utf8.endIndex) else { break }
-            out += String(rest[start..<end])
-            rest = rest[end...].dropFirst(2)
-        }
-        return out
-    }
-}
+// Support for HAProxyAgentTests: a load-balancer `rumor agent` running the HAProxy action in runtime mode, and backend
+// `rumor agent`s each next to a real `busybox httpd`. HTTP, the client loop and wrk's report are in Tests/Support.
 
 /// A locked value shared with threads and tasks.
 final class HAPCell<T: Sendable>: Sendable {
@@ -104,117 +15,6 @@ final class HAPCell<T: Sendable>: Sendable {
     var value: T {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }
-    }
-}
-
-/// Runs blocking work on its own thread (never on Swift's cooperative pool: two cores).
-func hapOffPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}
-
-extension Duration {
-    var hapMilliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
-}
-
-func hapPercentile(_ values: [Double], _ p: Double) -> Double {
-    guard !values.isEmpty else { return .nan }
-    let sorted = values.sorted()
-    let rank = Int((p / 100 * Double(sorted.count - 1)).rounded())
-    return sorted[min(max(rank, 0), sorted.count - 1)]
-}
-
-/// Sends GETs one after another through the load balancer on its own thread until stopped, recording who served
-/// each (the backend's index.html holds its name) or how it failed.
-final class HAPRequestLoop: Sendable {
-    struct Outcome: Sendable {
-        var at: ContinuousClock.Instant
-        var servedBy: String?
-        var failure: String?
-    }
-
-    private let outcomes = Mutex<[Outcome]>([])
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
-
-    init(host: String, port: Int, pause: Duration = .milliseconds(5)) {
-        Thread.detachNewThread { [self] in
-            while !stopFlag.load(ordering: .relaxed) {
-                var outcome = Outcome(at: ContinuousClock.now)
-                do {
-                    let response = try HAPNet.get(host: host, port: port)
-                    if response.status == 200 { outcome.servedBy = response.body } else {
-                        outcome.failure = "HTTP \(response.status): \(response.body.prefix(100))"
-                    }
-                } catch {
-                    outcome.failure = "\(error)"
-                }
-                outcomes.withLock { $0.append(outcome) }
-                Thread.sleep(forTimeInterval: Double(pause.hapMilliseconds) / 1000)
-            }
-            done.signal()
-        }
-    }
-
-    var snapshot: [Outcome] { outcomes.withLock { $0 } }
-    var count: Int { outcomes.withLock { $0.count } }
-
-    /// Asks the loop to stop (for a `defer`); `stop()` also waits for it.
-    func halt() { stopFlag.store(true, ordering: .relaxed) }
-
-    func stop() async -> [Outcome] {
-        stopFlag.store(true, ordering: .relaxed)
-        let done = self.done
-        _ = try? await hapOffPool { done.wait() }
-        return snapshot
-    }
-}
-
-/// wrk's report.
-struct HAPWrkResult: Sendable, CustomStringConvertible {
-    var requests = 0
-    var connectErrors = 0, readErrors = 0, writeErrors = 0, timeouts = 0
-    var non2xx = 0
-    var p50 = "", p99 = "", maxLatency = "", requestsPerSecond = ""
-    var raw = ""
-
-    var socketErrors: Int { connectErrors + readErrors + writeErrors + timeouts }
-
-    var description: String {
-        "\(requests) requests (\(requestsPerSecond) req/s), socket errors \(socketErrors) (connect \(connectErrors) "
-            + "read \(readErrors) write \(writeErrors) timeout \(timeouts)), non-2xx \(non2xx), latency p50 \(p50) "
-            + "p99 \(p99) max \(maxLatency)"
-    }
-
-    static func parse(_ text: String) -> HAPWrkResult {
-        var r = HAPWrkResult(raw: text)
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            if line.contains("requests in"), let n = Int(words.first ?? "") {
-                r.requests = n
-            } else if line.hasPrefix("Requests/sec:") {
-                r.requestsPerSecond = String(words.last ?? "")
-            } else if line.contains("Socket errors:") {
-                func value(_ key: String) -> Int {
-                    guard let i = words.firstIndex(of: Substring(key)), i + 1 < words.count else { return 0 }
-                    return Int(words[i + 1].trimmingCharacters(in: CharacterSet(charactersIn: ","))) ?? 0
-                }
-                r.connectErrors = value("connect")
-                r.readErrors = value("read")
-                r.writeErrors = value("write")
-                r.timeouts = value("timeout")
-            } else if line.contains("Non-2xx or 3xx responses:") {
-                r.non2xx = Int(words.last ?? "") ?? 0
-            } else if words.first == "50%" {
-                r.p50 = String(words.last ?? "")
-            } else if words.first == "99%" {
-                r.p99 = String(words.last ?? "")
-            } else if words.first == "Latency", words.count >= 4, r.maxLatency.isEmpty {
-                r.maxLatency = String(words[3])
-            }
-        }
-        return r
     }
 }
 
@@ -299,7 +99,7 @@ final class HAProxyLab: @unchecked Sendable {
         lock.withLock { lb = node }
         let (ip, port) = (lbIP, statsPort)
         try await cluster.poll("HAProxy to serve its stats page on \(ip):\(port)", timeout: .seconds(15)) {
-            (try? HAPNet.get(host: ip, port: port, path: "/;csv", timeout: .seconds(1)))?.status == 200
+            (try? TestNetwork.get(host: ip, port: port, path: "/;csv", timeout: .seconds(1)))?.status == 200
         }
     }
 
@@ -336,7 +136,7 @@ final class HAProxyLab: @unchecked Sendable {
             httpds[backend.name] = p
         }
         let deadline = ContinuousClock.now + .seconds(5)
-        while !HAPNet.isListening(host: backend.ip, port: backend.port) {
+        while !TestNetwork.isListening(host: backend.ip, port: backend.port) {
             guard p.isRunning, ContinuousClock.now < deadline else {
                 throw E2EError("busybox httpd for \(backend.name) does not listen on \(backend.address)")
             }
@@ -367,7 +167,7 @@ final class HAProxyLab: @unchecked Sendable {
 
     /// The member backend's servers from the stats page's CSV (`/;csv` on stats_bind). Blocking.
     func servers() -> [HAPServerStat] {
-        guard let response = try? HAPNet.get(host: lbIP, port: statsPort, path: "/;csv", timeout: .seconds(2)),
+        guard let response = try? TestNetwork.get(host: lbIP, port: statsPort, path: "/;csv", timeout: .seconds(2)),
             response.status == 200
         else { return [] }
         let lines = response.body.split(separator: "\n").map(String.init)
@@ -457,11 +257,11 @@ final class HAPWrk: @unchecked Sendable {
 
     var isRunning: Bool { process.isRunning }
 
-    func finish() async throws -> HAPWrkResult {
+    func finish() async throws -> WrkResult {
         let done = self.done
-        try await hapOffPool { done.wait() }
+        try await offPool { done.wait() }
         process.waitUntilExit()
-        return HAPWrkResult.parse(String(decoding: output, as: UTF8.self))
+        return WrkResult.parse(String(decoding: output, as: UTF8.self))
     }
 
     func kill() {

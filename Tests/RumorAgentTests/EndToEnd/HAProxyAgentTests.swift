@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import Testing
+import RumorTestSupport
 
 /// The HAProxy action end to end, with real agents: an LB `rumor agent` whose config file turns on the action in
 /// runtime mode (it runs and supervises HAProxy with the shipped template), and backend `rumor agent`s tagged
@@ -36,8 +37,8 @@ import Testing
         let backends = try await Self.startLabWithThreeBackends(lab)
 
         let (ip, port) = (lab.lbIP, lab.frontendPort)
-        let responses = try await hapOffPool {
-            try (0..<12).map { _ in try HAPNet.get(host: ip, port: port) }
+        let responses = try await offPool {
+            try (0..<12).map { _ in try TestNetwork.get(host: ip, port: port) }
         }
         #expect(responses.allSatisfy { $0.status == 200 })
         var counts: [String: Int] = [:]
@@ -52,7 +53,7 @@ import Testing
         print("HAProxyAgentTests(1): stats page servers: \(servers)")
         #expect(up.count == 3, "\(servers)")
         #expect(Set(up.map(\.address)) == Set(backends.map(\.address)), "\(servers)")
-        let html = try await hapOffPool { try HAPNet.get(host: ip, port: port + 1, path: "/") }
+        let html = try await offPool { try TestNetwork.get(host: ip, port: port + 1, path: "/") }
         #expect(html.status == 200 && html.body.contains("backends"), "stats page: HTTP \(html.status)")
         #expect(lab.lbView() == ["lb": "alive", "b1": "alive", "b2": "alive", "b3": "alive"])
         let rendered = lab.cluster.read(lab.outputPath)
@@ -73,12 +74,12 @@ import Testing
             let stopWatch = HAPCell(false)
             // Every 20 ms, one request per server (round robin) until one is served by `name`.
             let watcher = Task.detached { () -> ContinuousClock.Instant? in
-                try? await hapOffPool { () -> ContinuousClock.Instant? in
+                try? await offPool { () -> ContinuousClock.Instant? in
                     let deadline = ContinuousClock.now + .seconds(30)
                     while ContinuousClock.now < deadline, !stopWatch.value {
                         if launched.value != nil {
                             for _ in 0..<5 {
-                                if let r = try? HAPNet.get(host: ip, port: port, timeout: .seconds(2)),
+                                if let r = try? TestNetwork.get(host: ip, port: port, timeout: .seconds(2)),
                                     r.status == 200, r.body == name
                                 {
                                     return ContinuousClock.now
@@ -101,7 +102,7 @@ import Testing
                 Issue.record("\(name) (\(backend.address)) never served a request\n\(lab.servers())\n\(lab.logs())")
                 return
             }
-            let ms = (servedAt - start).hapMilliseconds
+            let ms = (servedAt - start).ms
             samples.append(ms)
             print("HAProxyAgentTests(2): \(name): agent launch → first response served by it: \(Int(ms)) ms")
             // Stop it again (graceful leave) so the next sample starts from three servers, like this one.
@@ -112,7 +113,7 @@ import Testing
             }
             lab.killHTTPD(name)
         }
-        let p50 = hapPercentile(samples, 50), max = samples.max() ?? .nan
+        let p50 = percentile(samples, 50), max = samples.max() ?? .nan
         print("HAProxyAgentTests(2): launch → first served: samples \(samples.map { Int($0) }) ms, p50 \(Int(p50)) ms, "
             + "max \(Int(max)) ms")
         #expect(samples.count == 3)
@@ -127,7 +128,7 @@ import Testing
         defer { lab.shutdown() }
         let backends = try await Self.startLabWithThreeBackends(lab)
         let b2Address = backends[1].address
-        let loop = HAPRequestLoop(host: lab.lbIP, port: lab.frontendPort)
+        let loop = RequestLoop(host: lab.lbIP, port: lab.frontendPort)
         defer { loop.halt() }
         try await lab.cluster.poll("the client to reach b1…b3", timeout: .seconds(10)) {
             Set(loop.snapshot.compactMap(\.servedBy)) == ["b1", "b2", "b3"]
@@ -146,11 +147,11 @@ import Testing
         let outcomes = await loop.stop()
 
         let failures = outcomes.filter { $0.failure != nil }
-        let lastB2 = outcomes.last { $0.servedBy == "b2" }?.at
+        let lastB2 = outcomes.last { $0.servedBy == "b2" }?.started
         let afterMark = outcomes[mark...].filter { $0.servedBy == "b2" }.count
         print("HAProxyAgentTests(3): \(outcomes.count) requests, \(failures.count) failed; b2's agent exited "
-            + "\(Int((exited - signalled).hapMilliseconds)) ms after SIGINT; last request served by b2 "
-            + "\(lastB2.map { "\(Int(($0 - signalled).hapMilliseconds)) ms after SIGINT" } ?? "never"); "
+            + "\(Int((exited - signalled).ms)) ms after SIGINT; last request served by b2 "
+            + "\(lastB2.map { "\(Int(($0 - signalled).ms)) ms after SIGINT" } ?? "never"); "
             + "b2 slot now: \(lab.servers().filter { $0.address == b2Address })"
             + " (was \(b2.map(\.description) ?? "?"))")
         #expect(failures.isEmpty, "failed requests: \(failures.prefix(5).map { $0.failure ?? "" })")
@@ -166,7 +167,7 @@ import Testing
         defer { lab.shutdown() }
         let backends = try await Self.startLabWithThreeBackends(lab)
         let b2 = backends[1]
-        let loop = HAPRequestLoop(host: lab.lbIP, port: lab.frontendPort)
+        let loop = RequestLoop(host: lab.lbIP, port: lab.frontendPort)
         defer { loop.halt() }
         try await lab.cluster.poll("the client to reach b1…b3", timeout: .seconds(10)) {
             Set(loop.snapshot.compactMap(\.servedBy)) == ["b1", "b2", "b3"]
@@ -192,8 +193,8 @@ import Testing
 
         let failures = outcomes.filter { $0.failure != nil }
         print("HAProxyAgentTests(4): \(outcomes.count) requests, \(failures.count) failed; after kill -9: b2 not UP "
-            + "in \(Int((downAt - killed).hapMilliseconds)) ms, member failed in "
-            + "\(Int((failedAt - killed).hapMilliseconds)) ms, slot MAINT in \(Int((maintAt - killed).hapMilliseconds)) ms;"
+            + "in \(Int((downAt - killed).ms)) ms, member failed in "
+            + "\(Int((failedAt - killed).ms)) ms, slot MAINT in \(Int((maintAt - killed).ms)) ms;"
             + " servers: \(lab.servers())")
         #expect(failures.isEmpty, "failed requests: \(failures.prefix(5).map { $0.failure ?? "" })")
         #expect(outcomes[mark...].allSatisfy { $0.servedBy == "b1" || $0.servedBy == "b3" })
@@ -234,13 +235,13 @@ import Testing
                 !lab.upAddresses().contains(backend.address)
             }
             // Its httpd stays up until the end: a drained server still finishes what it was given.
-            cycles.append("\(name): up \(Int((up - t0).hapMilliseconds)) ms, out "
-                + "\(Int((ContinuousClock.now - up).hapMilliseconds)) ms")
+            cycles.append("\(name): up \(Int((up - t0).ms)) ms, out "
+                + "\(Int((ContinuousClock.now - up).ms)) ms")
         }
         let churn = ContinuousClock.now - started
         let stillRunning = wrk.isRunning
         let result = try await wrk.finish()
-        print("HAProxyAgentTests(5): churn of 6 backends took \(Int(churn.hapMilliseconds)) ms: \(cycles)")
+        print("HAProxyAgentTests(5): churn of 6 backends took \(Int(churn.ms)) ms: \(cycles)")
         print("HAProxyAgentTests(5): wrk: \(result)")
         #expect(stillRunning, "the churn outlasted wrk's 20 s; part of it ran without load")
         #expect(result.requests > 1000, "\(result.raw)")

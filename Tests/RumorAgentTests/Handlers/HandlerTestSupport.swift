@@ -7,6 +7,7 @@ import RumorAgent
 import RumorCore
 import RumorWire
 import Testing
+import RumorTestSupport
 
 /// Collects log lines so tests can check what was logged, at which level.
 final class HandlerLogCapture: Sendable {

@@ -7,6 +7,7 @@ import RumorWire
 import Testing
 
 @testable import RumorAgent
+import RumorTestSupport
 
 /// A fresh directory under /tmp for one test.
 private func tempDir() -> String {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import RumorTestSupport
 
 /// What a finished child process left behind.
 struct ProcessOutput: Sendable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 /// Bytes from hex text. Parts are concatenated and whitespace is ignored, so long vectors can be split across lines.
 /// A malformed literal is a bug in the test itself, hence the trap.
-func hex(_ parts: String...) -> [UInt8] {
+package func hex(_ parts: String...) -> [UInt8] {
     let digits = parts.joined().unicodeScalars.filter { !$0.properties.isWhitespace }.map(Character.init)
     precondition(digits.count % 2 == 0, "odd number of hex digits")
     return stride(from: 0, to: digits.count, by: 2).map { i in
@@ -10,7 +10,7 @@ func hex(_ parts: String...) -> [UInt8] {
 }
 
 /// Lower-case hex of `bytes`, for readable failure messages.
-func hexString<C: Collection<UInt8>>(_ bytes: C) -> String {
+package func hexString<C: Collection<UInt8>>(_ bytes: C) -> String {
     let digits = Array("0123456789abcdef")
     var s = ""
     s.reserveCapacity(bytes.count * 2)
@@ -22,12 +22,12 @@ func hexString<C: Collection<UInt8>>(_ bytes: C) -> String {
 }
 
 /// SplitMix64: a tiny deterministic generator so fuzz-style tests are reproducible (no global randomness).
-struct SeededGenerator: RandomNumberGenerator {
+package struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -35,7 +35,7 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    mutating func bytes(_ count: Int) -> [UInt8] {
+    package mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
     }
 }

@@ -3,22 +3,22 @@ import Foundation
 
 /// Runs blocking work (sockets, child processes) off Swift's cooperative pool: with two cores, a test blocking a
 /// pool thread would starve the action under test, which also runs there.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 
-struct DeadlineExceeded: Error, CustomStringConvertible {
-    var what: String
-    var waited: Duration
-    var description: String { "timed out after \(waited): \(what)" }
+package struct DeadlineExceeded: Error, CustomStringConvertible {
+    package var what: String
+    package var waited: Duration
+    package var description: String { "timed out after \(waited): \(what)" }
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns how long it took. Polling with a deadline is
 /// the only synchronisation the tests use with external processes: no fixed sleeps.
 @discardableResult
-func eventually(
+package func eventually(
     _ what: String, timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(10),
     _ condition: () async throws -> Bool
 ) async throws -> Duration {
@@ -31,27 +31,27 @@ func eventually(
 }
 
 /// A fresh directory under /tmp, removed by `remove()`. Short paths: unix socket paths are limited to 107 bytes.
-struct TemporaryDirectory: Sendable {
-    let path: String
+package struct TemporaryDirectory: Sendable {
+    package let path: String
 
-    init(_ prefix: String) throws {
+    package init(_ prefix: String) throws {
         var template = Array("/tmp/rumor-\(prefix)-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
         path = String(cString: made)
     }
 
-    func file(_ name: String) -> String { "\(path)/\(name)" }
+    package func file(_ name: String) -> String { "\(path)/\(name)" }
 
-    func remove() {
+    package func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
 
 extension Duration {
-    var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    package var ms: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }
 
-func percentile(_ values: [Double], _ p: Double) -> Double {
+package func percentile(_ values: [Double], _ p: Double) -> Double {
     guard !values.isEmpty else { return .nan }
     let sorted = values.sorted()
     let rank = Int((p / 100 * Double(sorted.count - 1)).rounded())

@@ -5,13 +5,14 @@ import Glibc
 #endif
 
 /// Loopback-only networking helpers for the tests (blocking; call through `offPool`).
-enum TestNetwork {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+package enum TestNetwork {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+        package init(description: String) { self.description = description }
     }
 
     /// A TCP port that is free on `host` right now (bind to port 0 and read what the kernel chose).
-    static func freePort(host: String) throws -> Int {
+    package static func freePort(host: String) throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(fd) }
@@ -29,7 +30,7 @@ enum TestNetwork {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func socketAddress(host: String, port: Int) throws -> sockaddr_in {
+    package static func socketAddress(host: String, port: Int) throws -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -38,13 +39,13 @@ enum TestNetwork {
     }
 
     /// Whether something accepts TCP connections at host:port.
-    static func isListening(host: String, port: Int) -> Bool {
+    package static func isListening(host: String, port: Int) -> Bool {
         guard let fd = try? connect(host: host, port: port, timeout: .milliseconds(200)) else { return false }
         close(fd)
         return true
     }
 
-    static func connect(host: String, port: Int, timeout: Duration) throws -> Int32 {
+    package static func connect(host: String, port: Int, timeout: Duration) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         var tv = timeval(
@@ -65,14 +66,14 @@ enum TestNetwork {
         return fd
     }
 
-    struct Response: Sendable {
-        var status: Int
-        var body: String
+    package struct Response: Sendable {
+        package var status: Int
+        package var body: String
     }
 
     /// One HTTP/1.1 GET with `Connection: close`. Throws on any transport failure: for these tests a failed
     /// request is a thrown error or a non-2xx status.
-    static func get(host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5)) throws -> Response {
+    package static func get(host: String, port: Int, path: String = "/", timeout: Duration = .seconds(5)) throws -> Response {
         let fd = try connect(host: host, port: port, timeout: timeout)
         defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n".utf8)
