@@ -205,6 +205,10 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         return eventLoop.makeSucceededVoidFuture()
     }
 
+    public func coordinate(of node: String) -> Coordinate? {
+        runtime.withInstance { $0.coordinate(of: node) }
+    }
+
     public func stats() -> [String: [String: String]] {
         runtime.withInstance { i in
             let members = i.allMembers
@@ -225,7 +229,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
                     "event_queue": "\(queues.events)",
                     "query_queue": "\(queues.queries)",
                     "encrypted": security == nil ? "false" : "true",
-                    "coordinate_resets": "0",
+                    "coordinate_resets": "\(i.coordinateResets)",
                 ],
                 "tags": i.tags,
                 "event_handlers": handlers?.stats ?? [:],

@@ -138,6 +138,8 @@ extension Instance {
 
     mutating func erase(_ node: String) {
         guard let state = members.removeValue(forKey: node) else { return }
+        coordinates[node] = nil
+        vivaldi?.forget(node)
         emit(.memberReaped(state.member))
     }
 

@@ -45,9 +45,15 @@ extension Instance {
         emitPacket(packet, to: to, node: node)
     }
 
-    /// Adds the CRC wrapper for known peers that understand it (memberlist protocol ≥ 5). Replies to a bare
-    /// address (acks, query responses) go without, exactly as memberlist sends them.
+    /// Compresses the packet when that makes it smaller (as memberlist does with compression on: the 150-byte
+    /// coordinate ack shrinks), then adds the CRC wrapper for known peers that understand it (memberlist protocol
+    /// ≥ 5). Replies to a bare address (acks, query responses) go without, exactly as memberlist sends them.
     mutating func emitPacket(_ packet: [UInt8], to: Address, node: NodeState?) {
+        var packet = packet
+        if settings.enableCompression {
+            let compressed = MemberlistCodec.compress(packet)
+            if compressed.count < packet.count { packet = compressed }
+        }
         let wrapped = (node?.protocolMax ?? 0) >= 5 ? MemberlistCodec.withCRC(packet) : packet
         effects.append(.send(wrapped, to: to))
     }

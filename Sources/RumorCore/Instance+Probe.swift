@@ -53,7 +53,7 @@ extension Instance {
     mutating func probe(_ target: NodeState) {
         let seq = nextSeqNo()
         probeInFlight = seq
-        pendingAcks[seq] = .probe(target: target.name, expectedNacks: 0, nacks: 0)
+        pendingAcks[seq] = .probe(target: target.name, expectedNacks: 0, nacks: 0, sentAt: now)
         let ping = MemberlistCodec.encode(.ping(pingMessage(to: target.name, seq: seq)))
         if target.state == .suspect {
             // Tell a suspect it is suspected, so it can refute even if gossip about it is lost.
@@ -72,7 +72,9 @@ extension Instance {
 
     /// No direct ack in time: ask `indirectChecks` random alive peers to probe for us, and try TCP too.
     mutating func probeTimedOut(_ seq: UInt32) {
-        guard case .probe(let targetName, _, let nacks) = pendingAcks[seq], let target = nodes[targetName] else { return }
+        guard case .probe(let targetName, _, let nacks, let sentAt) = pendingAcks[seq], let target = nodes[targetName] else {
+            return
+        }
         let helpers = randomNodes(settings.indirectChecks) { $0.name != targetName && $0.state == .alive }
         var expectedNacks = 0
         for helper in helpers {
@@ -83,7 +85,7 @@ extension Instance {
                 sourceNode: name, sourcePort: address.port, target: target.address.ip)
             sendPacket(MemberlistCodec.encode(.indirectPing(req)), to: helper.address, node: helper)
         }
-        pendingAcks[seq] = .probe(target: targetName, expectedNacks: expectedNacks, nacks: nacks)
+        pendingAcks[seq] = .probe(target: targetName, expectedNacks: expectedNacks, nacks: nacks, sentAt: sentAt)
         if target.protocolMax >= 3 {
             let remaining = scaledProbeInterval - settings.probeTimeout
             let ping = MemberlistCodec.encode(.ping(pingMessage(to: targetName, seq: seq)))
@@ -93,7 +95,7 @@ extension Instance {
 
     /// The protocol period ended without any ack: Lifeguard scores our own health, then we suspect the target.
     mutating func probeDeadlinePassed(_ seq: UInt32) {
-        guard case .probe(let targetName, let expectedNacks, let nacks) = pendingAcks.removeValue(forKey: seq) else {
+        guard case .probe(let targetName, let expectedNacks, let nacks, _) = pendingAcks.removeValue(forKey: seq) else {
             return
         }
         // Missing nacks mean the helpers could not reach us either: the problem is likely ours, so slow down.
@@ -120,7 +122,8 @@ extension Instance {
             return
         }
         let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
-        sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo))), to: replyTo)
+        let payload = vivaldi.map { PingPayload.encode($0.coordinate) } ?? []
+        sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo, payload: payload))), to: replyTo)
     }
 
     func replyAddress(_ ip: [UInt8], _ port: UInt16, fallback: Address) -> Address {
@@ -143,12 +146,14 @@ extension Instance {
         if wantsNack { sendPacket(MemberlistCodec.encode(.nack(Nack(seqNo: original))), to: requester) }
     }
 
-    mutating func receiveAck(_ ack: Ack) {
+    /// `overStream`: the TCP fallback's ack, which carries no coordinate (as memberlist's).
+    mutating func receiveAck(_ ack: Ack, overStream: Bool = false) {
         switch pendingAcks[ack.seqNo] {
-        case .probe:
+        case .probe(let target, _, _, let sentAt):
             pendingAcks[ack.seqNo] = nil
             adjustAwareness(-1)
             finishProbe(ack.seqNo)
+            if !overStream { learnCoordinate(of: target, from: ack.payload, rtt: now - sentAt) }
         case .relay(let requester, let original, _):
             pendingAcks[ack.seqNo] = nil
             sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: original))), to: requester)
@@ -158,17 +163,17 @@ extension Instance {
     }
 
     mutating func receiveNack(_ nack: Nack) {
-        if case .probe(let target, let expected, let nacks) = pendingAcks[nack.seqNo] {
-            pendingAcks[nack.seqNo] = .probe(target: target, expectedNacks: expected, nacks: nacks + 1)
+        if case .probe(let target, let expected, let nacks, let sentAt) = pendingAcks[nack.seqNo] {
+            pendingAcks[nack.seqNo] = .probe(target: target, expectedNacks: expected, nacks: nacks + 1, sentAt: sentAt)
         }
     }
 
     mutating func tcpPingReplied(seq: UInt32, _ result: Result<[UInt8], StreamFailure>) {
         guard case .success(let bytes) = result, case .ack(let ack)? = try? MemberlistCodec.decodeStream(bytes),
-            ack.seqNo == seq, case .probe(let target, _, _) = pendingAcks[seq]
+            ack.seqNo == seq, case .probe(let target, _, _, _) = pendingAcks[seq]
         else { return }
         warn("node '\(target)' answered a TCP ping but not UDP: the network may be misconfigured (UDP blocked?)")
-        receiveAck(ack)
+        receiveAck(ack, overStream: true)
     }
 
     /// Up to `k` distinct random nodes other than ourselves that pass `filter`.
@@ -178,4 +183,33 @@ extension Instance {
         candidates.shuffle(using: &rng)
         return Array(candidates.prefix(k))
     }
+}
+
+// MARK: Network coordinates
+
+extension Instance {
+    /// Serf's ping delegate: a direct probe's ack carries the peer's coordinate; with the RTT it moves ours. An
+    /// empty payload (a node without coordinates) is skipped; anything unreadable is a warning, not an update.
+    mutating func learnCoordinate(of node: String, from payload: [UInt8], rtt: Duration) {
+        guard var v = vivaldi, !payload.isEmpty else { return }
+        do {
+            let other = try PingPayload.decode(payload)
+            try v.update(node: node, other: other, rtt: rtt, rng: &rng)
+            vivaldi = v
+            coordinates[node] = other
+        } catch {
+            warn("serf: rejected the coordinate from \(node): \(error)")
+        }
+    }
+
+    /// Our coordinate, or nil when coordinates are disabled.
+    public var localCoordinate: Coordinate? { vivaldi?.coordinate }
+
+    /// The coordinate `node` last acked a probe with (ours for our own name), as serf's `GetCachedCoordinate`.
+    public func coordinate(of node: String) -> Coordinate? {
+        node == name ? localCoordinate : coordinates[node]
+    }
+
+    /// How many times our coordinate went invalid and was reset (`coordinate_resets` in `info`).
+    public var coordinateResets: Int { vivaldi?.resets ?? 0 }
 }

@@ -60,6 +60,9 @@ public struct Instance: Sendable {
     var leaveStep: LeaveStep?
     var outgoingQueries: [QueryKey: OutgoingQueryState] = [:]
     var incomingQueries: [QueryKey: IncomingQueryState] = [:]
+    /// Our network coordinate (nil when disabled), and the last coordinate each peer acked a probe with.
+    var vivaldi: Vivaldi?
+    var coordinates: [String: Coordinate] = [:]
 
     /// Creates a node. Call ``start(at:)`` once before any other input.
     ///
@@ -77,6 +80,7 @@ public struct Instance: Sendable {
         self.rng = SplitMix64(seed: seed)
         self.tags = tags
         self.meta = SerfCodec.encodeTags(tags)
+        self.vivaldi = serfSettings.disableCoordinates ? nil : Vivaldi()
         self.eventBuffer = Array(repeating: nil, count: serfSettings.eventBuffer)
         self.queryBuffer = Array(repeating: nil, count: serfSettings.queryBuffer)
         self.intentQueue = BroadcastQueue(maxDepth: serfSettings.maxQueueDepth)
@@ -241,8 +245,8 @@ struct MemberState: Sendable {
 }
 
 enum AckWait: Sendable {
-    /// Our own probe of `target`.
-    case probe(target: String, expectedNacks: Int, nacks: Int)
+    /// Our own probe of `target`, sent at `sentAt` (for the RTT that network coordinates learn from).
+    case probe(target: String, expectedNacks: Int, nacks: Int, sentAt: Instant)
     /// An indirect probe we run for `requester`; its ack or nack goes back under `originalSeq`.
     case relay(requester: Address, originalSeq: UInt32, wantsNack: Bool)
 }

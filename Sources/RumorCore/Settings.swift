@@ -101,6 +101,8 @@ public struct SerfSettings: Sendable, Hashable {
     public var queryTimeoutMult = 16
     /// Ignore user events older than our join (agent default; `--replay` turns it off).
     public var ignoreEventsOnJoin = true
+    /// Serf's `disable_coordinates`: send no coordinate in acks and keep none.
+    public var disableCoordinates = false
 
     public init() {}
 }

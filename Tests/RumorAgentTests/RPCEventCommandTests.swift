@@ -339,7 +339,7 @@ import RumorTestSupport
 
     // MARK: get-coordinate
 
-    @Test func coordinatesAreNeverKnown() async throws {
+    @Test func unknownNodesHaveNoCoordinate() async throws {
         try await RPCEventHarness.with { h in
             let c = try h.connect()
             try c.send(Command.getCoordinate, seq: 2, RPCCoordinateRequest(node: "alpha"))

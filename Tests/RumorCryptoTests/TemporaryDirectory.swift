@@ -2,7 +2,6 @@
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
-import RumorTestSupport
 #endif
 
 /// A scratch directory for file tests (POSIX only, like the code under test). Removed by `remove()`.

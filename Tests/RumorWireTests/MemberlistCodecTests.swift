@@ -32,6 +32,16 @@ import RumorTestSupport
         #expect(ack.payload.count == 130)
         #expect(ack.payload.first == 1)  // Serf ping version
         #expect(hexString(MemberlistCodec.encode(.ack(ack))) == hexString(Vectors.t2))
+
+        // The coordinate inside decodes and re-encodes byte for byte.
+        let coordinate = try PingPayload.decode(ack.payload)
+        #expect(coordinate.vec.count == 8 && coordinate.error > 0 && coordinate.height > 0)
+        #expect(hexString(PingPayload.encode(coordinate)) == hexString(ack.payload))
+        // A fresh coordinate is what T3 carries (compressed): Error 1.5, Height 1e-5, zeros.
+        let fresh = Coordinate(vec: Array(repeating: 0, count: 8), error: 1.5, adjustment: 0, height: 1e-5)
+        #expect(hexString(PingPayload.encode(fresh)) == hexString(Vectors.t3Plain.dropFirst(13).dropLast(7)))
+        #expect(throws: WireError.self) { try PingPayload.decode([2] + ack.payload.dropFirst()) }
+        #expect(throws: WireError.self) { try PingPayload.decode(Array(ack.payload.prefix(40))) }
     }
 
     @Test func t3CompressedAck() throws {

@@ -27,6 +27,8 @@ public struct AgentConfiguration: Sendable {
     public var eventHandlers: [String] = []
     public var snapshotPath: String?
     public var rejoinAfterLeave = false
+    /// Serf's `disable_coordinates`: no Vivaldi coordinate in acks, `serf rtt` has nothing to report.
+    public var disableCoordinates = false
     /// Serf leaves gracefully on SIGINT only; Rumor also does on SIGTERM (what `docker stop` sends), so scaling
     /// a service down reads as *left* everywhere rather than *failed*. Set false for Serf's behaviour.
     public var leaveOnTerminate = true
@@ -56,7 +58,7 @@ public struct AgentConfiguration: Sendable {
 
     /// Serf's config keys that Rumor accepts but ignores (with the reason), so Serf configs load unchanged.
     static let ignoredKeys: Set<String> = [
-        "disable_coordinates", "discover", "interface", "enable_syslog", "syslog_facility", "statsite_addr",
+        "discover", "interface", "enable_syslog", "syslog_facility", "statsite_addr",
         "statsd_addr", "disable_name_resolution", "mdns",
     ]
 
@@ -96,6 +98,7 @@ public struct AgentConfiguration: Sendable {
             case "retry_max_attempts": retryMax = try value.int(at)
             case "retry_interval": retryInterval = try value.duration(at)
             case "rejoin_after_leave": rejoinAfterLeave = try value.bool(at)
+            case "disable_coordinates": disableCoordinates = try value.bool(at)
             case "enable_compression": enableCompression = try value.bool(at)
             case "broadcast_timeout": broadcastTimeout = try value.duration(at)
             case "actions": actions = value
@@ -152,6 +155,7 @@ public struct AgentConfiguration: Sendable {
         s.querySizeLimit = querySizeLimit
         s.queryResponseSizeLimit = queryResponseSizeLimit
         s.ignoreEventsOnJoin = !replayOnJoin
+        s.disableCoordinates = disableCoordinates
         return s
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import RumorWire
 import RumorCore
 
 /// The outcome of a join: how many addresses were joined, and what went wrong with the others.
@@ -41,4 +42,11 @@ public protocol AgentRPCBackend: AnyObject, Sendable {
     func removeListener(_ token: Int)
     /// Runs a cluster-wide key operation (`key` is base64; nil for `.list`) and summarises the answers.
     func keyOperation(_ op: KeyOperation, key: String?) -> EventLoopFuture<KeyOperationResult>
+    /// The network coordinate `node` last acked a probe with (ours for our own name); nil if none is known.
+    func coordinate(of node: String) -> Coordinate?
+}
+
+extension AgentRPCBackend {
+    /// A backend that keeps no coordinates (test doubles).
+    public func coordinate(of node: String) -> Coordinate? { nil }
 }

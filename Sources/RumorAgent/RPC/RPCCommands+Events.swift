@@ -131,12 +131,14 @@ extension RPCCommands {
 
     // MARK: Coordinates
 
-    /// Rumor keeps no Vivaldi coordinates (it neither sends nor reads the ping-ack coordinate payload), so every
-    /// node is answered as serf answers an unknown one: a zero coordinate and Ok false. `serf rtt` then prints
-    /// "Could not find a coordinate for node ...".
+    /// The coordinate the node last acked one of our probes with (ours for our own name), as serf's cached
+    /// coordinates; an unknown node (or coordinates disabled) is a zero coordinate with Ok false, which `serf rtt`
+    /// reports as "Could not find a coordinate for node ...".
     static func getCoordinate(_ call: RPCCall) throws -> EventLoopFuture<RPCReply> {
-        _ = try RPCCoordinateRequest(from: call.body)
-        return call.reply(body: RPCCoordinateResponse.unknown)
+        let request = try RPCCoordinateRequest(from: call.body)
+        guard let c = call.backend.coordinate(of: request.node) else { return call.reply(body: RPCCoordinateResponse.unknown) }
+        return call.reply(
+            body: RPCCoordinateResponse(adjustment: c.adjustment, error: c.error, height: c.height, vec: c.vec, ok: true))
     }
 }
 

@@ -259,7 +259,7 @@ public struct RPCCoordinateResponse: RPCEncodable, Hashable {
     public var vec: [Double]?
     public var ok: Bool
 
-    /// What we always answer: Rumor keeps no network coordinates, so there is never one to report.
+    /// A node with no known coordinate: Go's zero coordinate and Ok false.
     public static let unknown = RPCCoordinateResponse(adjustment: 0, error: 0, height: 0, vec: nil, ok: false)
 
     public init(adjustment: Double, error: Double, height: Double, vec: [Double]?, ok: Bool) {

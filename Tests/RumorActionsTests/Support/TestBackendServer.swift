@@ -1,11 +1,11 @@
 import Foundation
 import RumorCore
 import RumorWire
+import RumorTestSupport
 @testable import RumorActions
 
 #if canImport(Glibc)
 import Glibc
-import RumorTestSupport
 #endif
 
 /// An HTTP backend that answers every request with its own name, so a test can tell which one served.

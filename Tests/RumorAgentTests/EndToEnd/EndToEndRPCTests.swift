@@ -93,6 +93,17 @@ import Testing
             Successfully contacted all live nodes
 
             """, "\(reach)")
+
+        // Network coordinates travel in probe acks both ways: `serf rtt` works through either agent.
+        for (agent, other, me) in [(r1, "s1", "r1"), (s1, "r1", "s1")] {
+            var rtt = try await c.serf("rtt", "-rpc-addr=\(agent.rpcAddr)", other)
+            let deadline = ContinuousClock.now + .seconds(15)
+            while rtt.status != 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(250))
+                rtt = try await c.serf("rtt", "-rpc-addr=\(agent.rpcAddr)", other)
+            }
+            #expect(rtt.status == 0 && rtt.stdout.hasPrefix("Estimated \(other) <-> \(me) rtt: "), "\(rtt)")
+        }
     }
 
     /// The rumor CLI against a serf agent: event, query (text and JSON), tags, reachability, members and monitor.
