@@ -45,15 +45,13 @@ extension Instance {
         emitPacket(packet, to: to, node: node)
     }
 
-    /// Compresses the packet when that makes it smaller (as memberlist does with compression on: the 150-byte
-    /// coordinate ack shrinks), then adds the CRC wrapper for known peers that understand it (memberlist protocol
-    /// ≥ 5). Replies to a bare address (acks, query responses) go without, exactly as memberlist sends them.
+    /// Adds the CRC wrapper for known peers that understand it (memberlist protocol ≥ 5). Replies to a bare
+    /// address (acks, query responses) and plain probes go without, exactly as memberlist sends them.
+    ///
+    /// Unlike memberlist, UDP packets are never compressed (push-pull streams are): at idle nothing in them
+    /// compresses (short pings, acks full of coordinate floats), and trying on every packet cost CPU and ~0.8 MiB
+    /// of resident code. Receivers, serf included, take either form.
     mutating func emitPacket(_ packet: [UInt8], to: Address, node: NodeState?) {
-        var packet = packet
-        if settings.enableCompression {
-            let compressed = MemberlistCodec.compress(packet)
-            if compressed.count < packet.count { packet = compressed }
-        }
         let wrapped = (node?.protocolMax ?? 0) >= 5 ? MemberlistCodec.withCRC(packet) : packet
         effects.append(.send(wrapped, to: to))
     }

@@ -60,7 +60,8 @@ extension Instance {
             let s = MemberlistCodec.encode(.suspect(Suspect(incarnation: target.incarnation, node: target.name, from: name)))
             emitPacket(MemberlistCodec.compound([ping, s]), to: target.address, node: target)
         } else {
-            sendPacket(ping, to: target.address, node: target)
+            // By address only, as memberlist sends a plain probe: no CRC wrapper (protocol doc §2.2 step 3).
+            sendPacket(ping, to: target.address)
         }
         schedule(.probeTimeout(seqNo: seq), after: settings.probeTimeout)
         schedule(.probeDeadline(seqNo: seq), after: scaledProbeInterval)
@@ -83,7 +84,7 @@ extension Instance {
             let req = IndirectPing(
                 nack: wantsNack, node: targetName, port: target.address.port, seqNo: seq, sourceAddr: address.ip,
                 sourceNode: name, sourcePort: address.port, target: target.address.ip)
-            sendPacket(MemberlistCodec.encode(.indirectPing(req)), to: helper.address, node: helper)
+            sendPacket(MemberlistCodec.encode(.indirectPing(req)), to: helper.address)  // no CRC, as memberlist
         }
         pendingAcks[seq] = .probe(target: targetName, expectedNacks: expectedNacks, nacks: nacks, sentAt: sentAt)
         if target.protocolMax >= 3 {

@@ -137,6 +137,22 @@ import Testing
         #expect(delivered.count == 1)
     }
 
+    /// memberlist sends a plain probe by address, so it never gets the CRC wrapper (protocol doc §2.2), even to a
+    /// peer that understands it; gossip to that peer does.
+    @Test func probePing_hasNoCRC_evenToAPeerThatSpeaksIt() {
+        var i = Self.started()
+        _ = i.handle(.packet(Self.alive("peer", Self.peer), from: Self.peer), at: .zero)
+        var t = Instant.zero
+        var pings: [[UInt8]] = []
+        while pings.isEmpty, t < .zero + .seconds(5) {
+            t = t + .milliseconds(100)
+            for case .send(let bytes, let to) in i.handle(.timer(.probe), at: t) where to == Self.peer {
+                if case .ping? = MemberlistCodec.decodePacket(bytes).messages.first { pings.append(bytes) }
+            }
+        }
+        #expect(!pings.isEmpty && pings.allSatisfy { $0.first != 12 }, "\(pings.map { $0.prefix(1) })")  // 12: CRC wrapper
+    }
+
     @Test func unreadableTags_keepTheMemberWithNoTags_andWarn() {
         var i = Self.started()
         let meta: [UInt8] = [0xFF, 0x81, 0xA4]  // Serf's tag marker, then a map whose key is cut short
