@@ -32,6 +32,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var snapshotter: Snapshotter?
     let stoppedPromise: EventLoopPromise<Void>
     var isStopping = false
+    /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
+    var resolvingConflict = false
 
     /// Completes when the agent has shut down (after a leave, a `leave` RPC, or ``shutdown()``).
     public var stopped: EventLoopFuture<Void> { stoppedPromise.futureResult }
@@ -164,6 +166,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         case .memberFailed(let m): logger.info("serf: EventMemberFailed: \(m.name) \(m.address.host)")
         case .memberUpdated(let m): logger.info("serf: EventMemberUpdate: \(m.name)")
         case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
+        case .nameConflict(let address): resolveNameConflict(with: address)
         default: break
         }
         handlers?.handle(event, selfMember: runtime.instance.localMember)

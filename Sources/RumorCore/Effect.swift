@@ -64,6 +64,9 @@ public enum Event: Sendable, Hashable {
     case joinFinished(id: RequestID, joined: Int, errors: [String])
     /// The graceful leave is complete: the process may exit.
     case leaveFinished
+    /// Another node claims our name from `address`. The agent asks the cluster who the name belongs to (Serf's
+    /// `_serf_conflict` query) and shuts down if the majority says the other one.
+    case nameConflict(address: Address)
     /// Input that was refused or looked wrong. The driver logs it, rate-limited.
     case warning(String)
     case debug(String)

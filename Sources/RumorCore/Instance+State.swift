@@ -22,6 +22,7 @@ extension Instance {
                 // A different address under a known name: only a node that is gone may be replaced.
                 guard known.state == .left || known.state == .dead && !isLocal else {
                     warn("conflicting address for '\(a.node)': known at \(known.address), alive message says \(addr)")
+                    if isLocal { emit(.nameConflict(address: addr)) }
                     return
                 }
                 updatesAddress = true

@@ -40,7 +40,7 @@ final class E2ECluster: @unchecked Sendable {
     private var nextHost = 1
 
     init(subnet: Int) throws {
-        precondition((90...99).contains(subnet), "end-to-end tests own 127.0.90.0 to 127.0.99.255")
+        precondition((89...99).contains(subnet), "end-to-end tests own 127.0.89.0 to 127.0.99.255")
         self.subnet = subnet
         rumorPath = try Self.rumorBinary()
         guard FileManager.default.isExecutableFile(atPath: serfPath) else {
@@ -110,7 +110,7 @@ final class E2ECluster: @unchecked Sendable {
             defer { nextHost += 1 }
             return Node(
                 name: name, kind: kind, ip: "127.0.\(subnet).\(nextHost)",
-                log: directory.appendingPathComponent("\(name).log"))
+                log: directory.appendingPathComponent("\(name)-\(nextHost).log"))  // names may repeat (conflict tests)
         }
     }
 

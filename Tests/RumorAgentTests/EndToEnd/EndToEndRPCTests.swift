@@ -16,6 +16,29 @@ import Testing
         static let badInput = 93
         static let membership = 94
         static let monitor = 95
+        static let conflict = 89
+    }
+
+    /// Two agents claiming one name: serf agents keep the first, and the newcomer asks the cluster
+    /// (`_serf_conflict`), loses the vote and shuts down, as a serf agent would.
+    @Test func nameConflictLoserShutsDown() async throws {
+        let c = try E2ECluster(subnet: Subnet.conflict)
+        defer { c.shutdown() }
+        let s1 = try await c.startSerf("s1")
+        let s2 = try await c.startSerf("s2", ["-join=\(s1.gossipAddr)"])
+        let r1 = try await c.startRumor("r1", ["--join", s1.gossipAddr])
+        try await c.expectView(["s1": "alive", "s2": "alive", "r1": "alive"], seenBy: [s1, s2, r1])
+
+        let impostor = try await c.startRumor("r1", ["--join", s2.gossipAddr])
+        try await c.waitForExit(impostor, timeout: .seconds(20))
+        let log = c.log(of: impostor)
+        #expect(log.contains("Names must be unique!") && log.contains("minority in name conflict resolution"), "\(log)")
+        #expect(c.log(of: s2).contains("Name conflict for 'r1'"))
+        // The first r1 keeps its name and address everywhere.
+        try await c.expectView(["s1": "alive", "s2": "alive", "r1": "alive"], seenBy: [s1, s2])
+        let members = try await c.serf("members", "-rpc-addr=\(s1.rpcAddr)", "-name=r1")
+        #expect(members.stdout.contains(r1.gossipAddr), "\(members)")
+        #expect(!c.log(of: r1).contains("minority"))
     }
 
     /// event, query (answered by handler scripts on both agents), tags, info, reachability and join, all through
