@@ -192,11 +192,11 @@ extension Instance {
     /// Serf's ping delegate: a direct probe's ack carries the peer's coordinate; with the RTT it moves ours. An
     /// empty payload (a node without coordinates) is skipped; anything unreadable is a warning, not an update.
     mutating func learnCoordinate(of node: String, from payload: [UInt8], rtt: Duration) {
-        guard var v = vivaldi, !payload.isEmpty else { return }
+        guard vivaldi != nil, !payload.isEmpty else { return }
         do {
             let other = try PingPayload.decode(payload)
-            try v.update(node: node, other: other, rtt: rtt, rng: &rng)
-            vivaldi = v
+            // In place (update checks everything before it changes anything): no copy of the model per ack.
+            try vivaldi?.update(node: node, other: other, rtt: rtt, rng: &rng)
             coordinates[node] = other
         } catch {
             warn("serf: rejected the coordinate from \(node): \(error)")
