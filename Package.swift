@@ -17,12 +17,14 @@ let package = Package(
     targets: [
         // MARK: Pure layers
         .target(name: "RumorWire"),
+        // Foundation-free support every IO layer shares (JSON, files, child processes, durations, host:port).
+        .target(name: "RumorSupport"),
         .target(name: "RumorCore", dependencies: ["RumorWire"]),
         .target(name: "RumorSimulator", dependencies: ["RumorCore", "RumorWire"]),
 
         // MARK: Crypto (libsodium is the only crypto dependency; unsafe pointers stay in RumorCrypto)
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
-        .target(name: "RumorCrypto", dependencies: ["CSodium"]),
+        .target(name: "RumorCrypto", dependencies: ["CSodium", "RumorSupport"]),
 
         // MARK: IO layers
         .target(
@@ -37,7 +39,7 @@ let package = Package(
         .target(
             name: "RumorAgent",
             dependencies: [
-                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto",
+                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto", "RumorSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "RumorActions",
             dependencies: [
-                "RumorCore", "RumorWire",
+                "RumorCore", "RumorWire", "RumorSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "RumorCLI",
             dependencies: [
-                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions",
+                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions", "RumorSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

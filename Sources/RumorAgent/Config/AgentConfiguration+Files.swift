@@ -1,3 +1,4 @@
+import RumorSupport
 extension AgentConfiguration {
     /// Merges one JSON config file (Serf's keys).
     public mutating func merge(file path: String) throws {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import RumorSupport
 import Glibc
 #endif
 import Dispatch

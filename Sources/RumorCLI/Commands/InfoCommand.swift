@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorAgent
 
 /// `info`: the agent's debugging statistics, as `serf info` prints them.

@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorAgent
 
 /// `members`: lists cluster members, filtered by the agent, printed exactly as `serf members` prints them.

@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorAgent
 import RumorCore
 

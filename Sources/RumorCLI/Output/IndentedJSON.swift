@@ -1,3 +1,4 @@
+import RumorSupport
 /// The JSON the serf CLI prints: Go's `json.MarshalIndent(v, "", "  ")` (Go 1.19) for strings, integers, objects
 /// with keys in the order given (Go sorts map keys; struct fields keep declaration order) and arrays.
 indirect enum IndentedJSON {
