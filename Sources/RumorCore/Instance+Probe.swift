@@ -62,7 +62,7 @@ extension Instance {
             let s = MemberlistCodec.encode(.suspect(Suspect(incarnation: target.incarnation, node: target.name, from: name)))
             emitPacket(MemberlistCodec.compound([ping, s]), to: target.address, node: target)
         } else {
-            // By address only, as memberlist sends a plain probe: no CRC wrapper (protocol doc §2.2 step 3).
+            // By address only, as memberlist sends a plain probe: no CRC wrapper (docs/protocol.md#crc).
             sendPacket(ping, to: target.address)
         }
         schedule(.probeTimeout(seqNo: seq), after: settings.probeTimeout)
