@@ -4,7 +4,7 @@ import RumorCrypto
 import RumorWire
 
 /// Serf's cluster-wide key rotation: `_serf_install-key`, `_serf_use-key`, `_serf_remove-key` and
-/// `_serf_list-keys` queries (protocol doc §6.9), both answering them and running them.
+/// `_serf_list-keys` queries (docs/membership.md#internal-queries), both answering them and running them.
 public enum KeyOperation: String, Sendable, CaseIterable {
     case install = "install-key"
     case use = "use-key"

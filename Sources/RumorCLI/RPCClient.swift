@@ -95,7 +95,7 @@ public final class RPCClient {
         while true {
             let header = try readHeader()
             if header.seq == seq {
-                // "Authentication required" comes without a body whatever the command (doc §7.1).
+                // "Authentication required" comes without a body whatever the command (docs/agent.md#rpc-framing).
                 let hasBody = hasResponseBody && header.error != RPCProtocol.ErrorText.authRequired
                 let reply = hasBody ? try readObject() : nil
                 return (header.error, reply ?? (hasResponseBody ? .null : nil))

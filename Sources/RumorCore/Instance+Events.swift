@@ -1,7 +1,7 @@
 import RumorWire
 
 /// Serf user events: Lamport-ordered, deduplicated through a ring of recent events, re-gossiped once when new
-/// (protocol doc §6.6).
+/// (docs/membership.md#user-events).
 extension Instance {
     /// Hard ceiling serf enforces whatever the configured limit.
     static let userEventSaneLimit = 9 * 1024

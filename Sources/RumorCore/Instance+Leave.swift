@@ -1,6 +1,6 @@
 import RumorWire
 
-/// Graceful leave, in Serf's order (protocol doc §6.5): a leave intent first (so peers record *left*, not
+/// Graceful leave, in Serf's order (docs/membership.md#leave): a leave intent first (so peers record *left*, not
 /// *failed*), then memberlist's dead-about-ourselves, then a short stay so probes in flight are still answered.
 /// Each wait ends when its broadcast has been sent as often as gossip sends anything, or at `broadcastTimeout`.
 extension Instance {

@@ -1,7 +1,7 @@
 import RumorWire
 
 /// Serf's member layer: memberlist notifications become member statuses and events; join and leave intents carry
-/// Lamport times so that a leave is told apart from a failure (protocol doc §6.5).
+/// Lamport times so that a leave is told apart from a failure (docs/membership.md#intents).
 extension Instance {
     /// A member whose meta is not Serf's tag encoding is kept with no tags and a warning, as serf does
     /// ("Failed to decode tags"): the member is real, only its tags are unreadable.

@@ -22,22 +22,24 @@ extension Instance {
 
     /// Round-robin over a shuffled list, skipping ourselves and dead nodes; reshuffles (and forgets long-dead
     /// nodes) at the end of each round.
+    ///
+    /// Looks through the rest of the round and then at most one whole new round, so a live peer is always found.
+    /// (memberlist stops after as many steps as there are nodes, counting the reshuffle as one, and so lets a whole
+    /// protocol period pass without a probe whenever the new order starts with us or with dead nodes.)
     mutating func nextProbeTarget() -> NodeState? {
-        var checked = 0
-        while checked <= probeOrder.count {
+        var reshuffled = false
+        while true {
             if probeIndex >= probeOrder.count {
+                if reshuffled { return nil }
                 resetProbeOrder()
                 probeIndex = 0
-                checked += 1
-                if probeOrder.isEmpty { return nil }
+                reshuffled = true
                 continue
             }
             let name = probeOrder[probeIndex]
             probeIndex += 1
             if name != self.name, let node = nodes[name], !node.isDeadOrLeft { return node }
-            checked += 1
         }
-        return nil
     }
 
     mutating func resetProbeOrder() {
@@ -60,7 +62,7 @@ extension Instance {
             let s = MemberlistCodec.encode(.suspect(Suspect(incarnation: target.incarnation, node: target.name, from: name)))
             emitPacket(MemberlistCodec.compound([ping, s]), to: target.address, node: target)
         } else {
-            // By address only, as memberlist sends a plain probe: no CRC wrapper (protocol doc §2.2 step 3).
+            // By address only, as memberlist sends a plain probe: no CRC wrapper (docs/protocol.md#crc).
             sendPacket(ping, to: target.address)
         }
         schedule(.probeTimeout(seqNo: seq), after: settings.probeTimeout)

@@ -1,6 +1,6 @@
 import RumorWire
 
-/// Serf queries: gossiped requests with filters, answered by direct UDP acks and responses (protocol doc §6.7).
+/// Serf queries: gossiped, filtered requests answered by direct UDP acks and responses (docs/membership.md#queries).
 extension Instance {
     /// Serf's default: `gossipInterval * queryTimeoutMult * ceil(log10(n + 1))`.
     public var defaultQueryTimeout: Duration {

@@ -1,4 +1,4 @@
-/// Restoring Serf's clocks from a snapshot after a restart (protocol doc §6.13).
+/// Restoring Serf's clocks from a snapshot after a restart (docs/agent.md#snapshot).
 extension Instance {
     /// Call before ``start(at:)``: moves the three Lamport clocks past what the previous run saw, and ignores user
     /// events and queries up to the times it recorded, so a restarted agent does not run handlers again for events

@@ -1,7 +1,7 @@
 import RumorWire
 
 /// memberlist's state transitions: alive, suspect and dead messages, refutation and suspicion timers
-/// (protocol doc §4.1). Accepted changes are re-gossiped and reported to the Serf layer.
+/// (docs/membership.md#states). Accepted changes are re-gossiped and reported to the Serf layer.
 extension Instance {
     /// Handles an alive message. `bootstrap` is true only for our own initial announcement.
     mutating func aliveNode(_ a: Alive, bootstrap: Bool) {

@@ -1,7 +1,7 @@
 /// Protocol tuning for the membership (SWIM/Lifeguard) layer, with memberlist's presets.
 ///
 /// Defaults equal memberlist's `DefaultLANConfig` so that a mixed cluster with serf agents behaves as one: the
-/// same probe cadence, suspicion timeouts and retransmit counts on both sides (protocol doc §4.9).
+/// same probe cadence, suspicion timeouts and retransmit counts on both sides (docs/membership.md#profiles).
 public struct MemberlistSettings: Sendable, Hashable {
     /// How often one member is probed. Scaled by the local health multiplier (Lifeguard §IV-A).
     public var probeInterval: Duration = .seconds(1)
@@ -76,7 +76,7 @@ public struct MemberlistSettings: Sendable, Hashable {
     }
 }
 
-/// Tuning for the Serf layer (intents, events, reaping), with serf's defaults (protocol doc §6.11).
+/// Tuning for the Serf layer (intents, events, reaping), with serf's defaults (docs/membership.md#serf-defaults).
 public struct SerfSettings: Sendable, Hashable {
     /// How long a leave waits for its intent to go out before continuing anyway.
     public var broadcastTimeout: Duration = .seconds(5)

@@ -1,7 +1,7 @@
 /// An IP address and port as carried in memberlist messages.
 ///
 /// Peers send 4-byte IPv4 or 16-byte addresses, including IPv4-mapped IPv6 (`::ffff:a.b.c.d`) from agents bound
-/// to 0.0.0.0 (protocol doc §2.4). The initializer normalises the mapped form to 4 bytes so both compare equal.
+/// to 0.0.0.0 (docs/protocol.md#addresses). The initializer folds the mapped form to 4 bytes so both compare equal.
 public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var ip: [UInt8]
     public var port: UInt16

@@ -1,5 +1,5 @@
 /// CRC-32/IEEE (the zlib/Ethernet polynomial, reflected), as Go's `crc32.ChecksumIEEE` computes it.
-/// memberlist prefixes gossip packets with it (type 12, doc §2.6), so it runs on every packet sent and received.
+/// memberlist prefixes gossip packets with it (type 12, docs/protocol.md#crc): it runs on every packet, both ways.
 public enum CRC32 {
     /// Slicing-by-8 tables, built once: `tables[0]` is the classic byte-at-a-time table and `tables[k][n]` is the CRC
     /// of byte n followed by k zero bytes, which lets the loop fold eight input bytes per step.

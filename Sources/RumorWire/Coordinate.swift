@@ -1,4 +1,4 @@
-/// A Vivaldi network coordinate as Serf carries it in ack payloads and RPC replies (protocol doc §6.12). The
+/// A Vivaldi network coordinate as Serf carries it in ack payloads and RPC replies (docs/protocol.md#coordinates). The
 /// arithmetic lives in the core; this is the data and its encoding.
 public struct Coordinate: Sendable, Hashable {
     public var vec: [Double]

@@ -1,4 +1,4 @@
-/// GIF-style LZW exactly as Go's `compress/lzw` does it with `LSB` order and 8-bit literals (doc §2.7): memberlist's
+/// GIF-style LZW as Go's `compress/lzw` does it, LSB order, 8-bit literals (docs/protocol.md#compression), memberlist's
 /// only compression algorithm.
 ///
 /// Codes 0-255 are literals, 256 is clear, 257 is end-of-data, dictionary codes start at 258. Codes start 9 bits wide

@@ -1,5 +1,5 @@
 /// Encodes and decodes memberlist packets (UDP) and stream messages (TCP), byte-compatible with memberlist 0.2.2 as
-/// compiled into serf 0.8.2 (doc §2, §3). Pure: no IO, and hostile bytes only ever produce a `WireError`.
+/// compiled into serf 0.8.2 (docs/protocol.md#packets, #streams). Pure: hostile bytes only produce a `WireError`.
 public enum MemberlistCodec {
     /// How deep compound and compress containers may nest inside one packet. memberlist itself has no limit; real
     /// agents nest at most two (CRC > compress > compound), so 4 leaves room while bounding recursion.
@@ -9,13 +9,13 @@ public enum MemberlistCodec {
     public static let packetDecompressLimit = 1 << 20
     /// Decompressed size limit for a stream (push-pull of a large cluster is a few hundred KB).
     public static let streamDecompressLimit = 16 << 20
-    /// memberlist refuses encrypted stream frames declaring more than this (doc §3.1).
+    /// memberlist refuses encrypted stream frames declaring more than this (docs/protocol.md#stream-framing).
     public static let maxEncryptedStreamLength = 20 << 20
 
     // MARK: - Encoding
 
     /// One message with its type byte, gossip dialect, struct keys in sorted order exactly like go-msgpack
-    /// (omitempty fields of ping/indirectPing omitted when empty; see doc §2.4). `.user(b)` encodes as [8] + b.
+    /// (empty omitempty fields of ping/indirectPing left out: docs/protocol.md#message-bodies). `.user(b)` is [8] + b.
     /// `.err(s)` as [13]{Error}. `.pushPull` as [6] header{Join,Nodes,UserStateLen} + node states + userState bytes.
     public static func encode(_ message: MemberlistMessage) -> [UInt8] {
         switch message {
@@ -73,7 +73,7 @@ public enum MemberlistCodec {
         }
     }
 
-    /// A user message for a stream (`SendReliable`, doc §3.3): `[8]{UserMsgLen}` + payload.
+    /// A user message for a stream (`SendReliable`, docs/protocol.md#stream-user-message): `[8]{UserMsgLen}` + payload.
     /// Packets use `encode(.user)` instead.
     public static func encodeStreamUser(_ payload: [UInt8]) -> [UInt8] {
         var w = writer(.user, capacity: 24 + payload.count)

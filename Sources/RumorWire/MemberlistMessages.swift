@@ -1,4 +1,4 @@
-/// memberlist message type bytes (protocol doc §2.3).
+/// memberlist message type bytes (docs/protocol.md#message-types).
 ///
 /// This list is append-only and shared with every memberlist node in the world: never renumber a case.
 public enum MessageType: UInt8, Sendable {
@@ -19,7 +19,7 @@ public enum MessageType: UInt8, Sendable {
 }
 
 /// The version vector every Serf agent advertises: memberlist [min 1, max 5, cur 2], Serf [min 2, max 5, cur 5].
-/// Advertising anything else risks "protocol version is incompatible" rejections (doc §3.2).
+/// Advertising anything else risks "protocol version is incompatible" rejections (docs/protocol.md#versions).
 public let defaultVersionVector: [UInt8] = [1, 5, 2, 2, 5, 5]
 
 public struct Ping: Sendable, Hashable {
@@ -150,7 +150,7 @@ public struct PushNodeState: Sendable, Hashable {
     }
 }
 
-/// A push-pull message: header, node states, then the Serf delegate's opaque state bytes (doc §3.2).
+/// A push-pull message: header, node states, then the Serf delegate's opaque state bytes (docs/protocol.md#push-pull).
 public struct PushPull: Sendable, Hashable {
     public var join: Bool
     public var nodes: [PushNodeState]

@@ -1,6 +1,6 @@
 /// A decoded MessagePack value.
 ///
-/// Serf speaks two msgpack dialects (protocol doc §1): the *gossip* one (go-msgpack with zero options, strings and
+/// Serf speaks two msgpack dialects (docs/protocol.md#msgpack): the *gossip* one (go-msgpack, no options, strings and
 /// byte slices both in the old "raw" family, never `str8` or `bin`) and the *RPC* one (`str8` and `bin` allowed).
 /// Decoding is the same for both: every string form and every binary form is accepted, and every integer width.
 public enum MessagePack: Sendable, Hashable {

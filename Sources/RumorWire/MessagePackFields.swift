@@ -37,7 +37,7 @@ public struct MessagePackFields: Sendable {
     public func string(_ key: String) throws -> String {
         guard let v = self[key], !v.isNull else { return "" }
         guard case .string(let b) = v else {
-            // go-msgpack refuses bin for a string field (doc §1.1); be equally strict so we never accept what Go
+            // go-msgpack refuses bin for a string (docs/protocol.md#msgpack-gossip); so do we, never to accept what Go
             // would reject and then gossip it on.
             throw fail(key, "string")
         }

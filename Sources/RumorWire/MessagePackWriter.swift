@@ -1,4 +1,4 @@
-/// Writes msgpack the way go-msgpack 0.5.5 does, in one of Serf's two dialects (protocol doc §1).
+/// Writes msgpack the way go-msgpack 0.5.5 does, in one of Serf's two dialects (docs/protocol.md#msgpack).
 ///
 /// Struct encoders write their keys in sorted order themselves, as Go does, so output is byte-identical to serf's.
 public struct MessagePackWriter: Sendable {

@@ -1,7 +1,7 @@
-/// Encodes and decodes Serf messages, the payloads of memberlist user messages (doc §6.1-6.3), byte-compatible with
+/// Codec of Serf messages, memberlist user messages' payloads (docs/protocol.md#serf-messages), byte-compatible with
 /// serf 0.8.2: gossip msgpack dialect, struct keys in bytewise order. Pure: hostile bytes only produce a `WireError`.
 ///
-/// Serf's ack payload coordinate (doc §6.12) isn't needed: we send empty ack payloads.
+/// Serf's ack payload coordinate has a codec of its own, `PingPayload` (docs/protocol.md#coordinates).
 public enum SerfCodec {
     /// The first byte of member metadata holding msgpack-encoded tags (Serf protocol ≥ 3).
     public static let tagMagicByte: UInt8 = 0xFF

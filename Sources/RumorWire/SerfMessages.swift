@@ -1,4 +1,4 @@
-/// Serf message type bytes, carried inside memberlist user messages as `[8][serfType][msgpack]` (doc §6.1).
+/// Serf message type bytes, in memberlist user messages as `[8][serfType][msgpack]` (docs/protocol.md#serf-messages).
 /// Append-only, shared with every Serf node.
 public enum SerfMessageType: UInt8, Sendable {
     case leave = 0
@@ -127,7 +127,7 @@ public struct UserEventCollection: Sendable, Hashable {
     }
 }
 
-/// Serf's push-pull delegate state (doc §6.2, §6.8).
+/// Serf's push-pull delegate state (docs/protocol.md#serf-push-pull).
 public struct SerfPushPull: Sendable, Hashable {
     public var eventLTime: UInt64
     /// The whole recent-event ring; Serf sends 512 slots, mostly nil.
@@ -150,7 +150,7 @@ public struct SerfPushPull: Sendable, Hashable {
     }
 }
 
-/// Where a relay node forwards a query response (doc §6.2 relay).
+/// Where a relay node forwards a query response (docs/protocol.md#relay).
 public struct RelayHeader: Sendable, Hashable {
     public var destAddr: [UInt8]
     public var destPort: UInt16
@@ -182,7 +182,7 @@ public struct KeyResponse: Sendable, Hashable {
     }
 }
 
-/// A Serf member as carried in conflict responses (doc §6.2).
+/// A Serf member as carried in conflict responses (docs/protocol.md#serf-bodies).
 public struct SerfMemberRecord: Sendable, Hashable {
     public var addr: [UInt8]
     public var delegateCur: UInt8, delegateMax: UInt8, delegateMin: UInt8

@@ -8,7 +8,7 @@ import Testing
     typealias Command = RPCProtocol.Command
     typealias ErrorText = RPCProtocol.ErrorText
 
-    /// The exact bytes of the captured `serf members` exchange (doc §7.5/T13), for our encoder.
+    /// The exact bytes of the captured `serf members` exchange (T13 in docs/interop.md#vectors), for our encoder.
     @Test func memberRecordBytesMatchSerf() throws {
         let a = RPCMember(
             name: "a", addr: [127, 0, 0, 1], port: 7946, tags: [:], status: "alive",

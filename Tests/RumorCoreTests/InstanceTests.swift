@@ -137,7 +137,7 @@ import Testing
         #expect(delivered.count == 1)
     }
 
-    /// memberlist sends a plain probe by address, so it never gets the CRC wrapper (protocol doc §2.2), even to a
+    /// memberlist sends a plain probe by address, so it never gets the CRC wrapper (docs/protocol.md#crc), even to a
     /// peer that understands it; gossip to that peer does.
     @Test func probePing_hasNoCRC_evenToAPeerThatSpeaksIt() {
         var i = Self.started()

@@ -1,8 +1,8 @@
 @testable import RumorCrypto
 import RumorTestSupport
 
-/// Captured from real Serf agents c (7948) and d (7949) encrypting with key.txt (serf-wire-protocol.md §12 T10/T11,
-/// the rest dumped from serf-wire-protocol-tools/enc.pcap with the `cryptography` package).
+/// Captured from real Serf agents c (7948) and d (7949) encrypting with key.txt (T10/T11 in docs/interop.md#vectors,
+/// the rest dumped from enc.pcap (docs/interop.md#captures) with the `cryptography` package).
 enum Vectors {
     /// key.txt; hex 58024b6a498afe2715e42da912da419cb4c8e503679316fc9c1f92a356d22232.
     static let keyBase64 = "WAJLakmK/icV5C2pEtpBnLTI5QNnkxb8nB+So1bSIjI="

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Gossip encryption interop (wire doc §5): rumor and serf agents sharing a key form one cluster, agents with a
+/// Encryption interop (docs/protocol.md#encryption): rumor and serf agents with one key form one cluster, agents with a
 /// wrong key or none are kept out without hurting the cluster, and a key rotation under traffic never splits it.
 ///
 /// Uses `ExtraArgsAgents` (Support/ClusterExtraArgs.swift) since the agents need extra flags. IP ranges 127.0.47.x

@@ -55,7 +55,7 @@ import RumorTestSupport
     /// Older Go writers started with a literal instead of a clear code; both forms must decode.
     @Test func streamsWithoutLeadingClearDecode() throws {
         #expect(try LZW.decompress([0x41, 0x02, 0x02]) == [0x41])
-        // Produced by serf-wire-protocol-tools/lzw_enc.py with leading_clear=False.
+        // Produced by the capture tools' LZW encoder with leading_clear=False (docs/interop.md#capture-tools).
         let old = hex("549e0829f2448a932754041234b8b0e0c1840101")
         #expect(try LZW.decompress(old) == Array("TOBEORNOTTOBEORTOBEORNOT".utf8))
         let current = hex("00a93c1152e48914274fa80824687061c183090302")

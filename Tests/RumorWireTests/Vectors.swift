@@ -1,7 +1,7 @@
 import RumorTestSupport
 
-// Captured wire bytes: doc §12 (T1-T13) plus a few more taken from plain.pcap and (decrypted) enc.pcap with the
-// tools in serf-wire-protocol-tools/ (ana.py, ana_tcp.py, ana_enc.py).
+// Captured wire bytes: T1-T13 of docs/interop.md#vectors plus a few more taken from plain.pcap and (decrypted)
+// enc.pcap with the tools of docs/interop.md#capture-tools.
 
 enum Vectors {
     /// T1 ping b→a (no CRC).

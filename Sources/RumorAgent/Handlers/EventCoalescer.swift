@@ -112,7 +112,7 @@ struct UserCoalescer: Sendable {
     }
 }
 
-/// The agent's event pipeline before handlers (§6.14), as a pure state machine: feed events and the current time,
+/// The agent's event pipeline before handlers (docs/agent.md#coalescing), a pure state machine: feed events and time,
 /// deliver what comes out, and call ``advance(to:)`` at ``nextDeadline``. No clocks, so it is testable with fake
 /// times.
 public struct EventCoalescer: Sendable {

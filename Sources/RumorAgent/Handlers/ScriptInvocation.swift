@@ -1,7 +1,7 @@
 import RumorCore
 import RumorWire
 
-/// Everything one handler run gets (Serf's contract, §8): the command line, the `SERF_*` variables and stdin. Pure,
+/// All one handler run gets (Serf's contract: docs/agent.md#handlers): command line, `SERF_*` variables, stdin. Pure,
 /// so the contract is testable byte for byte.
 public struct ScriptInvocation: Sendable {
     public var script: String

@@ -145,7 +145,7 @@ final class RPCConnection: ChannelInboundHandler {
     private func dispatch(_ header: RPCRequestHeader, body: MessagePack, handler: RPCCommandHandler?) {
         let command = header.command
         if needsAuth && command != RPCProtocol.Command.auth && command != RPCProtocol.Command.handshake {
-            // The body (already read) is dropped, so the stream stays in sync; serf leaves it unread (doc §7.6).
+            // The body (already read) is dropped to stay in sync; serf leaves it unread (docs/agent.md#rpc-quirks).
             logger.warning("RPC: client sent '\(command)' before auth")
             return finish(header, RPCReply(error: RPCProtocol.ErrorText.authRequired))
         }

@@ -1,7 +1,7 @@
 import RumorWire
 
 // Bodies of the RPC commands beyond membership (event, query, respond, tags, stream, monitor, keys, coordinates) and
-// the records streamed after query, stream and monitor (doc §7.2, §7.3). Keys are written sorted, as Go does.
+// the records streamed after query, stream and monitor (docs/agent.md#rpc-commands, #rpc-streams). Keys sorted, as Go.
 //
 // Go `[]byte` fields are optional here because Go tells a nil slice (`c0`) from an empty one (`c4 00`), and
 // `serf monitor` prints the difference (`[]byte(nil)`); we write nil wherever serf would.

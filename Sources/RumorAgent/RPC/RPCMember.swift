@@ -1,7 +1,7 @@
 import RumorCore
 import RumorWire
 
-/// The `Member` record of `members` replies and member-event streams (doc §7.2): Status as a string, Addr as raw IP
+/// The `Member` of `members` replies and member events (docs/agent.md#rpc-commands): Status as a string, Addr as raw IP
 /// bytes (bin), Tags never nil.
 public struct RPCMember: RPCEncodable, Hashable {
     public var name: String

@@ -1,4 +1,4 @@
-/// Names and fixed strings of Serf's agent RPC (protocol doc §7). Clients match error strings exactly, so they live
+/// Names and fixed strings of Serf's agent RPC (docs/agent.md#rpc). Clients match error strings exactly, so they live
 /// here once and both the server and the CLI use them.
 public enum RPCProtocol {
     /// The only IPC version that exists.
@@ -28,7 +28,7 @@ public enum RPCProtocol {
         public static let getCoordinate = "get-coordinate"
     }
 
-    /// Error strings the agent puts in `responseHeader.Error` (doc §7.4).
+    /// Error strings the agent puts in `responseHeader.Error` (docs/agent.md#rpc-errors).
     public enum ErrorText {
         public static let unsupportedCommand = "Unsupported command"
         public static let unsupportedIPCVersion = "Unsupported IPC version"
@@ -42,7 +42,7 @@ public enum RPCProtocol {
         public static let invalidAuthToken = "Invalid authentication token"
     }
 
-    /// `queryRecord.Type` values streamed after a `query` (doc §7.3).
+    /// `queryRecord.Type` values streamed after a `query` (docs/agent.md#rpc-streams).
     public enum QueryRecordType {
         public static let ack = "ack"
         public static let response = "response"

@@ -1,7 +1,7 @@
 import RumorWire
 
 /// A value written as one msgpack object in the RPC dialect. Struct encoders write keys sorted bytewise, as Go does,
-/// so our bytes match serf's (doc §1.2).
+/// so our bytes match serf's (docs/protocol.md#msgpack-rpc).
 public protocol RPCEncodable: Sendable {
     func encode(to w: inout MessagePackWriter)
 }

@@ -5,7 +5,7 @@ import RumorWire
 /// What a command handler answers: the header's Error, an optional body, and what to do once it is written.
 struct RPCReply: Sendable {
     var error: String
-    /// Commands with a response body send it even when `error` is set (the CLI always decodes it, doc §7.1).
+    /// Commands with a response body send it even when `error` is set (the CLI reads it: docs/agent.md#rpc-framing).
     var body: (any RPCEncodable)?
     /// Close the connection after the reply (unknown command, handshake required).
     var closeAfterWrite: Bool

@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The agent's RPC listener (Serf's IPC, protocol doc §7), served on the backend's event loop so handlers can call the
+/// The agent's RPC listener (Serf's IPC, docs/agent.md#rpc), on the backend's event loop so handlers can call the
 /// backend directly.
 public final class RPCServer: Sendable {
     private struct State {

@@ -3,7 +3,7 @@ import RumorCore
 import Testing
 
 /// The pure coalescer, driven with fake times (seconds since an arbitrary origin).
-@Suite("Handler coalescing (§6.14)")
+@Suite("Handler coalescing (docs/agent.md#coalescing)")
 struct HandlerCoalescerTests {
     func t(_ seconds: Double) -> Instant { Instant(nanoseconds: Int64((seconds * 1e9).rounded())) }
 

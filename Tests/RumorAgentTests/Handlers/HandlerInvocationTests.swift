@@ -3,7 +3,7 @@ import RumorCore
 import RumorWire
 import Testing
 
-/// The script contract (§8) as pure data: variables, stdin bytes, the output ring.
+/// The script contract (docs/agent.md#handlers) as pure data: variables, stdin bytes, the output ring.
 @Suite("Handler invocation contract")
 struct HandlerInvocationTests {
     let me = handlerMember("node1", "10.0.0.9", tags: ["role": "lb", "dc-name": "lab1", "a.b": "x"])

@@ -108,7 +108,7 @@ enum HostileCorpus {
         return out
     }
 
-    // MARK: - Building blocks (gossip handle: fixstr/str16/str32 for strings and bytes alike, doc §1.1)
+    // MARK: - Building blocks (gossip handle: fixstr/str16/str32 for strings, bytes; docs/protocol.md#msgpack-gossip)
 
     static func str(_ s: String) -> [UInt8] { raw(Array(s.utf8)) }
 

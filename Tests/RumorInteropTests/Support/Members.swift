@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// One entry of `serf members -format=json` (doc §9.2); `rumor members --format json` prints the same schema.
+/// One entry of `serf members -format=json` (docs/agent.md#members-output), the schema `rumor members` prints too.
 struct Member: Decodable, Sendable, CustomStringConvertible {
     struct ProtocolRange: Decodable, Sendable, Equatable {
         let max: Int

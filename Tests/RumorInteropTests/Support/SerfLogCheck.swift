@@ -1,7 +1,7 @@
 import Testing
 
 extension Cluster {
-    /// Lines a serf agent logs when a peer speaks the protocol wrongly (wire doc §11), plus Go's crash output.
+    /// Lines serf logs when a peer speaks the protocol wrongly (docs/interop.md#serf-log-lines), and Go's crash output.
     static let serfComplaints = [
         "Failed to decode", "invalid checksum", "Decrypt packet failed", "incompatible", "Conflicting address",
         "not supported", "panic:", "goroutine ",
