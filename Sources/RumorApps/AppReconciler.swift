@@ -170,12 +170,14 @@ public struct AppReconciler: Sendable {
     private func earliest(_ a: Duration?, _ b: Duration) -> Duration { a.map { min($0, b) } ?? b }
 }
 
-/// The wait before restarting a slot after its `failures`-th failure: `delay`, doubling, capped at `max_delay`,
-/// spread ±10% so slots that failed together do not restart together. Deterministic (slot and count pick the
-/// spread), so tests need no randomness.
+/// The wait before restarting a slot after its `failures`-th failure within the window: none after the first (a
+/// killed container comes back at once, as Docker's own restart policy does), then `delay`, doubling, capped at
+/// `max_delay`, spread ±10% so slots that failed together do not restart together. Deterministic (slot and count
+/// pick the spread), so tests need no randomness.
 public enum RestartBackoff {
     public static func delay(failures: Int, policy: AppSpec.RestartPolicy, slot: Int) -> Duration {
-        let doublings = min(max(failures - 1, 0), 30)
+        guard failures > 1 else { return .zero }
+        let doublings = min(failures - 2, 30)
         var d = policy.delay * (1 << doublings)
         if d > policy.maxDelay || d < .zero { d = policy.maxDelay }
         let spread = Double((slot &* 7919 &+ failures &* 104_729) % 21 - 10) / 100

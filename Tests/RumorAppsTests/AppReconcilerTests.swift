@@ -34,6 +34,11 @@ import Testing
 
     @Test func anExitedContainerIsReplacedAfterTheBackoffWhichDoubles() {
         var r = AppReconciler()
+        // The first failure is replaced at once.
+        let killed = container(1, running: false, status: "exited", health: .none, id: "k1", exit: 137)
+        let zero = r.plan(spec: spec, count: 1, observed: [killed], now: .seconds(9))
+        #expect(zero.steps == [.replace(id: "k1", name: "rumor-site-1", slot: 1, drain: false, reason: "exited with code 137")])
+        #expect(zero.notices == [.exited(killed)])
         let dead = container(1, running: false, status: "exited", health: .none, id: "d1", exit: 137)
         let first = r.plan(spec: spec, count: 1, observed: [dead], now: .seconds(10))
         #expect(first.steps.isEmpty)
