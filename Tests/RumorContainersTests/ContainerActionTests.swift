@@ -167,13 +167,13 @@ import Testing
                 {"docker_image": "rumor-site:v1", "starting_ports": [{"\(taken)": "80"}], "host_ip": "127.0.0.1"}
                 """)
             try await eventually("good serves", timeout: .seconds(30)) { h.host.endpoints("good").count == 1 }
+            defer { for app in ["typo", "missing", "clash", "squat"] { print("\(app): \(h.status(app)?["last_error"]?.stringValue ?? "none")") } }
             try await eventually("each bad app has its error", timeout: .seconds(30)) {
                 h.status("typo")?["last_error"]?.stringValue?.contains("typo.json: containers_pre: unknown key") == true
                     && h.status("missing")?["last_error"]?.stringValue?.contains("pull 127.0.0.1:1/rumor-missing:v1") == true
                     && h.status("squat")?["last_error"]?.stringValue?.contains("create rumor-squat-1: Conflict") == true
                     && h.status("clash")?["last_error"]?.stringValue.map { $0.contains("start rumor-clash-1") && $0.contains("\(taken)") } == true
             }
-            for app in ["typo", "missing", "clash", "squat"] { print("\(app): \(h.status(app)?["last_error"]?.stringValue ?? "")") }
             #expect(try await h.docker.inspect(foreign).running)
             #expect(try await h.containers("clash").allSatisfy { $0.state != "running" })
         }

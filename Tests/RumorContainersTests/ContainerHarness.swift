@@ -107,9 +107,17 @@ final class ContainerHarness: @unchecked Sendable {
         action.status().arrayValue?.first { $0["app"]?.stringValue == app }
     }
 
+    /// A create the cancelled action had in flight may still complete in the engine, so look until the node's
+    /// containers stay gone.
     func cleanUp() async {
         await stopAction()
-        for c in (try? await containers()) ?? [] { try? await docker.remove(c.id) }
+        var quiet = 0
+        for _ in 0..<50 where quiet < 3 {
+            let left = (try? await containers()) ?? []
+            for c in left { try? await docker.remove(c.id) }
+            quiet = left.isEmpty ? quiet + 1 : 0
+            try? await Task.sleep(for: .milliseconds(200))
+        }
         directory.remove()
     }
 

@@ -20,6 +20,8 @@ public struct AgentConfiguration: Sendable {
     public var replayOnJoin = false
     public var tags: [String: String] = [:]
     public var tagsFile: String?
+    /// The container action's app specs (one `<app>.json` each); nil: the action is off.
+    public var appsDir: String?
     public var profile = "lan"
     public var protocolVersion = 5
     public var rpcAddr = "127.0.0.1:7373"
@@ -73,6 +75,7 @@ public struct AgentConfiguration: Sendable {
             case "role": tags["role"] = try value.string(at)
             case "tags": tags.merge(try value.stringMap(at)) { $1 }
             case "tags_file": tagsFile = try value.string(at)
+            case "apps_dir": appsDir = try value.string(at)
             case "bind": bind = try value.string(at)
             case "advertise": advertise = try value.string(at)
             case "encrypt_key": encryptKey = try value.string(at)

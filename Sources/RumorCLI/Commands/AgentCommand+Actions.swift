@@ -3,7 +3,11 @@ import Logging
 import NIOCore
 import RumorActions
 import RumorAgent
+import RumorContainers
 import RumorCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension AgentCommand {
     /// The HAProxy action from `actions.haproxy` in the config files, overridden by the `--haproxy-*` flags; nil
@@ -22,6 +26,11 @@ extension AgentCommand {
         if let output = flags.value("haproxy-config") {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
+        }
+        if let app = flags.value("haproxy-app") {
+            guard result != nil else { throw AgentConfiguration.Error("--haproxy-app needs --haproxy-config") }
+            result?.app = app
+            if flags.values("haproxy-selector").isEmpty && config.actions?["haproxy"]?["selector"] == nil { result?.selector = [:] }
         }
         if let template = flags.value("haproxy-template") {
             guard result != nil else { throw AgentConfiguration.Error("--haproxy-template needs --haproxy-config") }
@@ -67,6 +76,61 @@ extension ActionConfigValue {
         case .string(let s): self = .string(s)
         case .array(let items): self = .array(items.map(ActionConfigValue.init))
         case .object(let pairs): self = .object(Dictionary(pairs.map { ($0.0, ActionConfigValue($0.1)) }) { $1 })
+        }
+    }
+}
+
+/// The agent as the container action sees it: tags it owns, and handler events.
+struct AgentContainerHost: ContainerHost {
+    let agent: Agent
+    var nodeName: String { agent.name }
+
+    func setTags(_ changes: [String: String?]) async throws {
+        try await agent.updateActionTags(changes).get()
+    }
+
+    func fire(_ event: ContainerEvent) {
+        agent.fireActionEvent(type: event.kind.rawValue, environment: event.environment)
+    }
+}
+
+extension AgentCommand {
+    static func containerAction(appsDir: String, agent: Agent, logger: Logger) throws -> ContainerAction {
+        var config = ContainerActionConfiguration(appsDir: appsDir)
+        config.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
+        config.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
+        let action = ContainerAction(configuration: config, host: AgentContainerHost(agent: agent), logger: logger)
+        do { try action.preflight() } catch { throw AgentConfiguration.Error("apps_dir: \(error)") }
+        agent.setAppsProvider { op, name in
+            let all = action.status()
+            switch op {
+            case "ls": return all.serialized()
+            case "inspect":
+                guard let app = all.arrayValue?.first(where: { $0["app"]?.stringValue == name }) else {
+                    throw AgentConfiguration.Error("no app named '\(name)' on this node")
+                }
+                return app.serialized(indent: 2)
+            default: throw AgentConfiguration.Error("unknown apps operation '\(op)' (ls, inspect)")
+            }
+        }
+        return action
+    }
+
+    /// Feeds membership to the container action (placement reads this node's tags) and runs it until the agent stops.
+    static func run(_ action: ContainerAction, with agent: Agent) async {
+        agent.eventLoop.execute {
+            _ = agent.addListener(token: { event in
+                switch event {
+                case .memberJoined, .memberUpdated: action.membersChanged(agent.members())
+                default: break
+                }
+            })
+            action.membersChanged(agent.members())
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await action.run() }
+            try? await agent.stopped.get()
+            group.cancelAll()
         }
     }
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOConcurrencyHelpers
+import RumorContainers
 import RumorCore
 import RumorActions
 import RumorAgent
@@ -46,6 +47,8 @@ public struct AgentCommand: Subcommand {
         .value("haproxy-config", "path", "Run the HAProxy action, writing this config file."),
         .value("haproxy-template", "path", "Mustache template for the HAProxy config."),
         .repeated("haproxy-selector", "tag=regexp", "Members to balance."),
+        .value("haproxy-app", "name", "Balance this app's containers (one server per container)."),
+        .value("apps-dir", "path", "Run the app specs in this directory as Docker containers."),
         .repeated("config-file", "path", "JSON config file."),
         .repeated("config-dir", "path", "Directory of *.json config files."),
     ]
@@ -91,6 +94,7 @@ public struct AgentCommand: Subcommand {
         }
         if let role = flags.value("role") { config.tags["role"] = role }
         if let tagsFile = flags.value("tags-file") { config.tagsFile = tagsFile }
+        if let appsDir = flags.value("apps-dir") { config.appsDir = appsDir }
         if let profile = flags.value("profile") { config.profile = profile }
         if let protocolVersion = typed.protocolVersion { config.protocolVersion = protocolVersion }
         if let rpcAddr = flags.value("rpc-addr") { config.rpcAddr = rpcAddr }
@@ -121,6 +125,7 @@ public struct AgentCommand: Subcommand {
 
         let agent: Agent
         var action: HAProxyAction?
+        var containers: ContainerAction?
         do {
             if let haproxy = try haproxyConfiguration(config) {
                 let a = HAProxyAction(configuration: haproxy, nodeName: config.resolvedNodeName, logger: logger, eventLoop: loop)
@@ -128,6 +133,9 @@ public struct AgentCommand: Subcommand {
                 action = a
             }
             agent = try await Agent.start(configuration: config, eventLoop: loop, logger: logger).get()
+            if let appsDir = config.appsDir {
+                containers = try Self.containerAction(appsDir: appsDir, agent: agent, logger: logger)
+            }
             logger.info("agent: Rumor agent running as '\(agent.name)'")
             agent.rejoinFromSnapshot()
             let joined = try await agent.joinAtStartup().get()
@@ -145,12 +153,19 @@ public struct AgentCommand: Subcommand {
         let signals = SignalHandling(agent: agent, config: config, logger: logger) {
             try? command.resolvedConfiguration()
         }
+        let containerAction = containers
+        signals.onReload = { containerAction?.reload() }
         signals.install()
-        if let action {
-            do { try await Self.run(action, with: agent) } catch {
-                logger.error("agent: haproxy action stopped: \(error)")
-                _ = agent.shutdown()
+        await withTaskGroup(of: Void.self) { group in
+            if let action {
+                group.addTask {
+                    do { try await Self.run(action, with: agent) } catch {
+                        logger.error("agent: haproxy action stopped: \(error)")
+                        _ = agent.shutdown()
+                    }
+                }
             }
+            if let containerAction { group.addTask { await Self.run(containerAction, with: agent) } }
         }
         try? await agent.stopped.get()
         logger.info("agent: shutdown complete")
@@ -169,6 +184,8 @@ final class SignalHandling: @unchecked Sendable {
     let signalled = NIOLockedValueBox(false)
     /// Re-reads the configuration files and flags for SIGHUP.
     let reloadConfiguration: @Sendable () -> AgentConfiguration?
+    /// Also run on SIGHUP (the actions' reload); set before `install()`.
+    var onReload: (@Sendable () -> Void)?
 
     init(agent: Agent, config: AgentConfiguration, logger: Logger,
          reloadConfiguration: @escaping @Sendable () -> AgentConfiguration?) {
@@ -187,6 +204,7 @@ final class SignalHandling: @unchecked Sendable {
                 return logger.error("agent: reload failed: the configuration no longer validates, keeping the old one")
             }
             agent.reload(config)
+            onReload?()
         }
         hup.resume()
         sources.append(hup)
