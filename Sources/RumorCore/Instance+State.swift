@@ -138,7 +138,9 @@ extension Instance {
     /// Gossips a higher incarnation of ourselves, disproving a suspicion or death. Being accused also suggests we
     /// may be the slow one, so Lifeguard raises our health score.
     mutating func refute(accusedIncarnation: UInt32) {
-        incarnation = max(incarnation &+ 1, accusedIncarnation &+ 1)
+        // Saturating: an accusation at UInt32.max (anyone can send one) must not wrap us back below it. There we
+        // can only tie; memberlist's uint32 wraps instead.
+        incarnation = max(incarnation.saturatingAdd(1), accusedIncarnation.saturatingAdd(1))
         adjustAwareness(1)
         announceSelf()
     }

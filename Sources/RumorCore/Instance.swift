@@ -298,19 +298,3 @@ struct OutgoingQueryState: Sendable {
     var acks: Set<String> = []
     var responses: Set<String> = []
 }
-
-/// Serf's Lamport clock: `witness(v)` moves past any time seen, `increment()` ticks for a local event.
-public struct LamportClock: Sendable, Hashable {
-    public private(set) var time: UInt64 = 0
-    public init() {}
-
-    @discardableResult
-    public mutating func increment() -> UInt64 {
-        time += 1
-        return time
-    }
-
-    public mutating func witness(_ v: UInt64) {
-        if v >= time { time = v &+ 1 }
-    }
-}
