@@ -96,50 +96,6 @@ extension Runtime {
     }
 }
 
-/// Collects one stream message: reports as soon as a complete message has arrived (peers do not half-close),
-/// or at end of input, or on error. Refuses more than `limit` bytes.
-final class StreamCollector: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: used only on its channel's event loop.
-    typealias InboundIn = ByteBuffer
-
-    static let limit = 20 << 20
-    static let closedEarly = StreamFailure("connection closed before a message arrived")
-    private var bytes: [UInt8] = []
-    private var done = false
-    private let onMessage: (Result<[UInt8], StreamFailure>, any Channel) -> Void
-
-    init(onMessage: @escaping (Result<[UInt8], StreamFailure>, any Channel) -> Void) {
-        self.onMessage = onMessage
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done else { return }
-        var buffer = unwrapInboundIn(data)
-        bytes.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
-        if bytes.count > Self.limit {
-            finish(.failure(StreamFailure("stream message larger than \(Self.limit) bytes")), context)
-        } else if MemberlistCodec.isCompleteStreamMessage(bytes) {
-            finish(.success(bytes), context)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        finish(bytes.isEmpty ? .failure(Self.closedEarly) : .success(bytes), context)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(.failure(StreamFailure("\(error)")), context)
-        context.close(promise: nil)
-    }
-
-    private func finish(_ result: Result<[UInt8], StreamFailure>, _ context: ChannelHandlerContext) {
-        guard !done else { return }
-        done = true
-        onMessage(result, context.channel)
-    }
-}
-
 /// Delivers a stream's outcome exactly once, whichever of reply, error or timeout comes first.
 final class ReportOnce: @unchecked Sendable {
     // @unchecked: called only on the runtime's event loop.
