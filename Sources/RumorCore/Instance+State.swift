@@ -31,8 +31,11 @@ extension Instance {
             // Unknown: enter it as dead at incarnation 0, so this alive reads as a join below.
             nodes[a.node] = NodeState(
                 name: a.node, address: addr, meta: a.meta, vsn: a.vsn, incarnation: 0, state: .dead, stateChange: now)
+            // At a random place, by swapping with the node there (as memberlist does): an insert would shift the
+            // rest, quadratic over a 100,000-node push-pull.
             let at = probeOrder.isEmpty ? 0 : Int.random(in: 0...probeOrder.count, using: &rng)
-            probeOrder.insert(a.node, at: at)
+            probeOrder.append(a.node)
+            probeOrder.swapAt(at, probeOrder.count - 1)
         }
         guard var state = nodes[a.node] else { return }
         if isLocal {
