@@ -49,36 +49,6 @@ extension Instance {
             events: eventBuffer, queryLTime: queryClock.time)
         return SerfCodec.encode(.pushPull(pp))
     }
-
-    mutating func serfMergeRemoteState(_ bytes: [UInt8], ignoreOldEvents: Bool) {
-        guard case .pushPull(let pp)? = try? SerfCodec.decode(bytes) else {
-            warn("dropped malformed serf push-pull state")
-            return
-        }
-        // Every time here is a peer's: one past the ceiling is dropped (with a warning), the rest still merge.
-        if pp.ltime > 0, admitLTime(pp.ltime, in: "push-pull member clock") { clock.witness(pp.ltime - 1) }
-        if pp.eventLTime > 0, admitLTime(pp.eventLTime, in: "push-pull event clock") { eventClock.witness(pp.eventLTime - 1) }
-        if pp.queryLTime > 0, admitLTime(pp.queryLTime, in: "push-pull query clock") { queryClock.witness(pp.queryLTime - 1) }
-        // Left members first, one past their last known time: the leave must have come after it.
-        let left = Set(pp.leftMembers)
-        for node in pp.leftMembers {
-            let ltime = (pp.statusLTimes[node] ?? 0).saturatingAdd(1)
-            guard admitLTime(ltime, in: "push-pull leave time of '\(node)'") else { continue }
-            _ = handleLeaveIntent(LeaveIntent(ltime: ltime, node: node))
-        }
-        for (node, ltime) in pp.statusLTimes.sorted(by: { $0.key < $1.key }) where !left.contains(node) {
-            guard admitLTime(ltime, in: "push-pull join time of '\(node)'") else { continue }
-            _ = handleJoinIntent(JoinIntent(ltime: ltime, node: node))
-        }
-        if ignoreOldEvents && pp.eventLTime > eventMinTime && pp.eventLTime < LamportClock.ceiling {
-            eventMinTime = pp.eventLTime
-        }
-        for case let slot? in pp.events where admitLTime(slot.ltime, in: "push-pull user events") {
-            for e in slot.events {
-                _ = handleUserEvent(UserEventMessage(ltime: slot.ltime, name: e.name, payload: e.payload, cc: false))
-            }
-        }
-    }
 }
 
 extension SerfMessage {

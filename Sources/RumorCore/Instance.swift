@@ -41,6 +41,8 @@ public struct Instance: Sendable {
     var streams: [StreamID: StreamPurpose] = [:]
     var nextStream: UInt64 = 0
     var joins: [RequestID: JoinProgress] = [:]
+    /// Push-pulls received and not yet fully applied (see Instance+Merge).
+    var pendingMerges: [PendingMerge] = []
 
     // MARK: Serf state
     var members: [String: MemberState] = [:]
@@ -113,8 +115,10 @@ public struct Instance: Sendable {
         begin(now)
         switch input {
         case .packet(let bytes, let from): receivePacket(bytes, from: from)
-        case .stream(let id, let payload, let from): receiveStream(id, payload, from: from)
-        case .streamReply(let id, let result): receiveStreamReply(id, result)
+        case .stream(let id, let payload, let from): receiveStream(id, DecodedStream.decode(payload), from: from)
+        case .decodedStream(let id, let decoded, let from): receiveStream(id, decoded, from: from)
+        case .streamReply(let id, let result): receiveStreamReply(id, result.map(DecodedStream.decode))
+        case .decodedStreamReply(let id, let result): receiveStreamReply(id, result)
         case .timer(let timer): fire(timer)
         case .command(let command): run(command)
         }
@@ -148,6 +152,7 @@ public struct Instance: Sendable {
         case .leaveStep(let gen): leaveStepFired(generation: gen)
         case .prune(let node): pruneFired(node)
         case .queryDeadline(let ltime, let id): queryDeadlinePassed(QueryKey(ltime: ltime, id: id))
+        case .mergeSlice: continueMerges()
         }
     }
 
