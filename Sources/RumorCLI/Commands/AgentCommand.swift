@@ -120,6 +120,7 @@ public struct AgentCommand: Subcommand {
         let level = Logger.Level(serfName: config.logLevel) ?? .info
         LoggingSystem.bootstrap { _ in AgentLogHandler(level: level) }
         let logger = Logger(label: "rumor")
+        FileLimit.raiseToHard(logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
 
