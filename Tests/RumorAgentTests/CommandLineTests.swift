@@ -65,7 +65,7 @@ import Testing
         #expect(throws: UsageError("unexpected argument 'ha' (options start with - or --)")) {
             try AgentCommand.parse(["--join", "x", "ha"])
         }
-        #expect(throws: UsageError("invalid value '5x' for '--retry-interval': use a duration such as 500ms, 30s or 5m")) {
+        #expect(throws: UsageError(#"--retry-interval: invalid duration "5x": unknown unit "x" (use Go syntax such as 500ms, 30s, 1m30s, 24h)"#)) {
             try AgentCommand.parse(["-retry-interval=5x"])
         }
         let agent = try AgentCommand.parse(["-node=n1", "-tag", "role=web", "--tag=port=80", "-join=ha"])

@@ -1,20 +1,30 @@
 import RumorSupport
+
 extension AgentConfiguration {
     /// Merges one JSON config file (Serf's keys).
     public mutating func merge(file path: String) throws {
-        let text = try FileIO.read(path)
+        let bytes: [UInt8]
+        do throws(FileError) { bytes = try DurableFile.readAll(path, limit: 16 << 20) } catch {
+            throw Error("config file \(path): cannot read: \(error.why)")
+        }
         let json: JSON
-        do { json = try JSON.parse(text) } catch {
+        do throws(JSON.ParseError) { json = try JSON.parse(bytes) } catch {
             throw Error("config file \(path): invalid JSON: \(error)")
         }
         try merge(json: json, source: path)
     }
 
     /// The `*.json` files of a config directory, in lexical order.
-    public static func jsonFiles(in dir: String) throws -> [String] { try FileIO.jsonFiles(in: dir) }
+    public static func jsonFiles(in dir: String) throws -> [String] {
+        do throws(FileError) {
+            return try FileSystem.entries(of: dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
+        } catch {
+            throw Error("config directory \(dir): cannot read: \(error.why)")
+        }
+    }
 }
 
 extension AgentConfiguration {
     /// `node_name`, or the host name as Serf defaults to.
-    public var resolvedNodeName: String { nodeName ?? hostName() }
+    public var resolvedNodeName: String { nodeName ?? FileSystem.hostName() ?? "rumor" }
 }

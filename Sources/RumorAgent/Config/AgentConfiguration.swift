@@ -193,68 +193,8 @@ extension JSON {
 
     func duration(_ at: String) throws -> Duration {
         let text = try string(at)
-        guard let d = parseGoDuration(text) else {
-            throw AgentConfiguration.Error("\(at): invalid duration '\(text)' (use Go syntax such as 500ms, 30s, 1m30s, 24h)")
+        do throws(GoDuration.ParseError) { return try GoDuration.parse(text) } catch {
+            throw AgentConfiguration.Error("\(at): \(error)")
         }
-        return d
     }
-}
-
-/// Parses Go's duration syntax: a sequence of decimal numbers with units ns, us, ms, s, m, h.
-public func parseGoDuration(_ text: String) -> Duration? {
-    var rest = Substring(text)
-    guard !rest.isEmpty else { return nil }
-    if rest == "0" { return .zero }
-    var total: Double = 0
-    while !rest.isEmpty {
-        let number = rest.prefix { $0.isNumber || $0 == "." }
-        guard !number.isEmpty, let value = Double(number) else { return nil }
-        rest = rest.dropFirst(number.count)
-        let unit = rest.prefix { $0.isLetter || $0 == "µ" }
-        rest = rest.dropFirst(unit.count)
-        let scale: Double
-        switch unit {
-        case "ns": scale = 1
-        case "us", "µs": scale = 1e3
-        case "ms": scale = 1e6
-        case "s": scale = 1e9
-        case "m": scale = 60e9
-        case "h": scale = 3600e9
-        default: return nil
-        }
-        total += value * scale
-    }
-    return .nanoseconds(Int64(total))
-}
-
-/// A `host:port` with a default port, parsed with an error that names the setting.
-public struct HostPort: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public static func parse(_ text: String, defaultPort: Int, what: String) throws -> HostPort {
-        var host = Substring(text)
-        var port = defaultPort
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw AgentConfiguration.Error("invalid \(what) '\(text)'") }
-            let after = host[host.index(after: close)...]
-            host = host[host.index(after: host.startIndex)..<close]
-            if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()), (0...65535).contains(p) else {
-                    throw AgentConfiguration.Error("invalid port in \(what) '\(text)'")
-                }
-                port = p
-            }
-        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
-            guard let p = Int(host[host.index(after: colon)...]), (0...65535).contains(p) else {
-                throw AgentConfiguration.Error("invalid port in \(what) '\(text)'")
-            }
-            port = p
-            host = host[..<colon]
-        }
-        guard !host.isEmpty else { throw AgentConfiguration.Error("invalid \(what) '\(text)': missing host") }
-        return HostPort(host: String(host), port: port)
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorAgent
 
 /// A command line read against a command's options, accepting both Serf's Go spellings (`-join=ha`,
@@ -73,10 +74,9 @@ public struct ParsedArguments: Sendable {
 
     public func duration(_ name: String) throws(UsageError) -> Duration? {
         guard let text = value(name) else { return nil }
-        guard let d = parseGoDuration(text) else {
-            throw UsageError("invalid value '\(text)' for '--\(name)': use a duration such as 500ms, 30s or 5m")
+        do throws(GoDuration.ParseError) { return try GoDuration.parse(text) } catch {
+            throw UsageError("--\(name): \(error)")
         }
-        return d
     }
 
     /// One of a fixed set of words, e.g. `--format text|json`.
