@@ -13,7 +13,7 @@ enum TagsFile {
     }
 
     static func save(_ tags: [String: String], to path: String) throws {
-        let json = JSON.sortedObject(tags)
+        let json = JSON.strings(tags)
         try DurableFile.writeAtomically(Array((json.serialized(indent: 2) + "\n").utf8), to: path)
     }
 }

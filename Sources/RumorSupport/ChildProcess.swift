@@ -22,7 +22,8 @@ public final class ChildProcess: Sendable {
     private let outputBox: Atomic<Int32>
 
     public enum Input: Sendable { case null, pipe }
-    public enum Output: Sendable { case pipe, null }
+    /// `inherit`: the child writes to our stdout and stderr (test servers whose errors belong in the test log).
+    public enum Output: Sendable { case pipe, null, inherit }
 
     public struct SpawnError: Error, CustomStringConvertible, Sendable {
         public var command: String
@@ -88,7 +89,7 @@ public final class ChildProcess: Sendable {
         if out.write >= 0 {
             posix_spawn_file_actions_adddup2(&actions, out.write, 1)
             posix_spawn_file_actions_adddup2(&actions, out.write, 2)
-        } else {
+        } else if output == .null {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }

@@ -28,21 +28,4 @@ public enum JSON: Sendable, Hashable {
         if case .object(let pairs) = self { return pairs.last { $0.0 == key }?.1 }
         return nil
     }
-
-    /// A Go `map[string]string`: keys sorted bytewise, as Go's encoder writes them.
-    public static func sortedObject(_ map: [String: String]) -> JSON {
-        .object(map.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, .string($0.value)) })
-    }
-
-    /// The JSON type's name, for errors ("expected a string, got a number").
-    public var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
 }

@@ -59,7 +59,7 @@ import RumorSupport
         #expect(written.hasPrefix("[\n  \"plain\",\n"))
         #expect(try strings(written) == texts)
         #expect(JSON.array([]).serialized(indent: 2) == "[]")
-        #expect(JSON.object([("k", .number(3)), ("m", .sortedObject(["b": "1", "a": "2"]))]).serialized(indent: 2)
+        #expect(JSON.object([("k", .number(3)), ("m", .strings(["b": "1", "a": "2"]))]).serialized(indent: 2)
             == "{\n  \"k\": 3,\n  \"m\": {\n    \"a\": \"2\",\n    \"b\": \"1\"\n  }\n}")
     }
 

@@ -38,7 +38,7 @@ public struct InfoCommand: Subcommand {
             }
             return GoText.trimSpace(out)
         case .json:
-            return JSON.object(sections.map { ($0, .sortedObject(stats[$0]!)) }).serialized(indent: 2)
+            return JSON.object(sections.map { ($0, .strings(stats[$0]!)) }).serialized(indent: 2)
         }
     }
 }

@@ -96,7 +96,7 @@ public struct MembersCommand: Subcommand {
             ("name", .string(m.name)),
             ("addr", .string(GoText.hostPort(ip: m.addr, port: m.port))),
             ("port", .number(Double(m.port))),
-            ("tags", .sortedObject(m.tags)),
+            ("tags", .strings(m.tags)),
             ("status", .string(m.status)),
             ("protocol", .object([
                 ("max", .number(Double(m.delegateMax))),

@@ -98,7 +98,7 @@ public struct QueryCommand: Subcommand {
             var byNode: [String: String] = [:]
             for r in responses { byNode[r.from] = String(decoding: r.payload, as: UTF8.self) }
             let acks: JSON = acks.isEmpty ? .null : .array(acks.map { .string($0) })
-            return JSON.object([("Acks", acks), ("Responses", .sortedObject(byNode))]).serialized(indent: 2)
+            return JSON.object([("Acks", acks), ("Responses", .strings(byNode))]).serialized(indent: 2)
         }
     }
 
