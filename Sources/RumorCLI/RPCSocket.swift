@@ -126,7 +126,7 @@ enum Socket {
     }
 
     private static func message(_ code: Int32) -> String {
-        lowercasedFirst(String(cString: strerror(code)))
+        lowercasedFirst(errnoDescription(code))
     }
 
     /// Go's syscall messages start lowercase ("connection refused"); libc's are capitalised.
