@@ -8,7 +8,7 @@ enum TagsFile {
             guard let bytes = try DurableFile.readAllIfExists(path, limit: 1 << 20) else { return [:] }
             return try JSON.parse(bytes).stringMap("tags file \(path)")
         } catch {
-            throw AgentConfiguration.Error("failed to read tags file \(path): \(error)")
+            throw ConfigurationError("failed to read tags file \(path): \(error)")
         }
     }
 

@@ -65,13 +65,13 @@ import Testing
         #expect(throws: UsageError("unexpected argument 'ha' (options start with - or --)")) {
             try AgentCommand.parse(["--join", "x", "ha"])
         }
-        #expect(throws: UsageError(#"--retry-interval: invalid duration "5x": unknown unit "x" (use Go syntax such as 500ms, 30s, 1m30s, 24h)"#)) {
-            try AgentCommand.parse(["-retry-interval=5x"])
+        #expect(throws: ConfigurationError(#"--retry-interval: invalid duration "5x": unknown unit "x" (use Go syntax such as 500ms, 30s, 1m30s, 24h)"#)) {
+            try AgentCommand.parse(["-retry-interval=5x"]).resolvedConfiguration()
         }
         let agent = try AgentCommand.parse(["-node=n1", "-tag", "role=web", "--tag=port=80", "-join=ha"])
         let config = try agent.resolvedConfiguration()
         #expect(config.nodeName == "n1" && config.tags == ["role": "web", "port": "80"] && config.join == ["ha"])
-        #expect(throws: UsageError("invalid --tag 'port': expected key=value")) {
+        #expect(throws: ConfigurationError(#"--tag: "port" is not key=value"#)) {
             try AgentCommand.parse(["--tag", "port"]).resolvedConfiguration()
         }
     }

@@ -2,24 +2,24 @@ import RumorSupport
 
 extension AgentConfiguration {
     /// Merges one JSON config file (Serf's keys).
-    public mutating func merge(file path: String) throws {
+    public mutating func merge(file path: String) throws(ConfigurationError) {
         let bytes: [UInt8]
         do throws(FileError) { bytes = try DurableFile.readAll(path, limit: 16 << 20) } catch {
-            throw Error("config file \(path): cannot read: \(error.why)")
+            throw ConfigurationError("config file \(path): cannot read: \(error.why)")
         }
         let json: JSON
         do throws(JSON.ParseError) { json = try JSON.parse(bytes) } catch {
-            throw Error("config file \(path): invalid JSON: \(error)")
+            throw ConfigurationError("config file \(path): not valid JSON: \(error)")
         }
         try merge(json: json, source: path)
     }
 
     /// The `*.json` files of a config directory, in lexical order.
-    public static func jsonFiles(in dir: String) throws -> [String] {
+    public static func jsonFiles(in dir: String) throws(ConfigurationError) -> [String] {
         do throws(FileError) {
             return try FileSystem.entries(of: dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
         } catch {
-            throw Error("config directory \(dir): cannot read: \(error.why)")
+            throw ConfigurationError("config directory \(dir): cannot read: \(error.why)")
         }
     }
 }

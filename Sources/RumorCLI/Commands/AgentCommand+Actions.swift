@@ -12,25 +12,24 @@ extension AgentCommand {
         var result: HAProxyActionConfiguration?
         if let json = config.actions {
             guard case .object(let pairs) = json else {
-                throw AgentConfiguration.Error("actions: expected an object such as {\"haproxy\": {...}}")
+                throw ConfigurationError("actions: expected an object such as {\"haproxy\": {...}}")
             }
             for (name, _) in pairs where name != "haproxy" {
-                throw AgentConfiguration.Error("actions: unknown action '\(name)' (available: haproxy)")
+                throw ConfigurationError("actions: unknown action '\(name)' (available: haproxy)")
             }
             if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: ActionConfigValue(haproxy)) }
         }
-        if let output = flags.value("haproxy-config") {
+        if let output = config.haproxyOutput {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
         }
-        if let template = flags.value("haproxy-template") {
-            guard result != nil else { throw AgentConfiguration.Error("--haproxy-template needs --haproxy-config") }
+        if let template = config.haproxyTemplate {
+            guard result != nil else { throw ConfigurationError("--haproxy-template needs --haproxy-config") }
             result?.template = template
         }
-        let haproxySelector = flags.values("haproxy-selector")
-        if !haproxySelector.isEmpty {
-            guard result != nil else { throw AgentConfiguration.Error("--haproxy-selector needs --haproxy-config") }
-            result?.selector = try HAProxyActionConfiguration.selector(fromFlags: haproxySelector)
+        if !config.haproxySelectors.isEmpty {
+            guard result != nil else { throw ConfigurationError("--haproxy-selector needs --haproxy-config") }
+            result?.selector = try HAProxyActionConfiguration.selector(fromFlags: config.haproxySelectors)
         }
         try result?.validate()
         return result
