@@ -38,7 +38,7 @@ private struct Reader {
     func fail(_ key: String, _ problem: String) -> AppSpecError { AppSpecError("\(file): \(key): \(problem)") }
 
     func expected(_ key: String, _ what: String, _ got: JSON) -> AppSpecError {
-        fail(key, "expected \(what), got \(got.typeName) \(got.serialized().prefix(60))")
+        fail(key, "expected \(what), got \(got.typeName) \(got.preview())")
     }
 
     func string(_ v: JSON, _ key: String) throws(AppSpecError) -> String {

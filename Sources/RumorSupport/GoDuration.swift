@@ -13,6 +13,7 @@ public enum GoDuration {
     /// Parses `text` (surrounding spaces ignored). A bare "0" is allowed, as in Go; a unit is required otherwise.
     public static func parse(_ text: String) throws(ParseError) -> Duration {
         func fail(_ reason: String) -> ParseError { ParseError(text: text, reason: reason) }
+        guard text.utf8.count <= 100 else { throw fail("longer than 100 bytes") }
         let s = Array(text.trimmingSpaces().unicodeScalars)
         guard !s.isEmpty else { throw fail("empty") }
         if s == ["0"] { return .zero }

@@ -69,10 +69,53 @@ extension JSON {
         return out
     }
 
+    /// This value for an error line: compact JSON cut to about `limit` characters, without serializing all of a
+    /// huge value first.
+    public func preview(limit: Int = 60) -> String {
+        var out = ""
+        var budget = limit
+        preview(into: &out, budget: &budget)
+        return budget < 0 ? out + "…" : out
+    }
+
+    private func preview(into out: inout String, budget: inout Int) {
+        guard budget >= 0 else { return }
+        switch self {
+        case .string(let s):
+            let cut = String(String.UnicodeScalarView(s.unicodeScalars.prefix(budget + 1)))
+            var quoted = ""
+            JSON.quote(cut, into: &quoted)
+            out += quoted
+            budget -= quoted.count
+        case .array(let items):
+            out += "["
+            budget -= 1
+            for (n, item) in items.enumerated() where budget >= 0 {
+                if n > 0 { out += ","; budget -= 1 }
+                item.preview(into: &out, budget: &budget)
+            }
+            if budget >= 0 { out += "]" }
+        case .object(let pairs):
+            out += "{"
+            budget -= 1
+            for (n, (k, v)) in pairs.enumerated() where budget >= 0 {
+                if n > 0 { out += ","; budget -= 1 }
+                JSON.string(k).preview(into: &out, budget: &budget)
+                out += ":"
+                v.preview(into: &out, budget: &budget)
+            }
+            if budget >= 0 { out += "}" }
+        default:
+            let text = serialized()
+            out += text
+            budget -= text.count
+        }
+    }
+
     /// A user's value for an error line: quoted (so controls and newlines stay on one line) and cut to `limit`
     /// characters, so a 1 MiB value gives a readable message.
     public static func excerpt(_ s: String, limit: Int = 60, quoted: Bool = true) -> String {
-        let cut = s.unicodeScalars.count > limit
+        let cut = !s.unicodeScalars.dropFirst(limit).isEmpty
         let text = cut ? String(String.UnicodeScalarView(s.unicodeScalars.prefix(limit))) : s
         var out = ""
         quote(text, into: &out)

@@ -5,7 +5,7 @@ extension AgentConfiguration {
     public mutating func merge(file path: String) throws(ConfigurationError) {
         let bytes: [UInt8]
         do throws(FileError) { bytes = try DurableFile.readAll(path, limit: 16 << 20) } catch {
-            throw ConfigurationError("config file \(path): cannot read: \(error.why)")
+            throw ConfigurationError("config file \(JSON.excerpt(path, limit: 200, quoted: false)): cannot read: \(error.why)")
         }
         let json: JSON
         do throws(JSON.ParseError) { json = try JSON.parse(bytes) } catch {
@@ -19,7 +19,7 @@ extension AgentConfiguration {
         do throws(FileError) {
             return try FileSystem.entries(of: dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
         } catch {
-            throw ConfigurationError("config directory \(dir): cannot read: \(error.why)")
+            throw ConfigurationError("config directory \(JSON.excerpt(dir, limit: 200, quoted: false)): cannot read: \(error.why)")
         }
     }
 }

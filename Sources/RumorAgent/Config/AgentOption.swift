@@ -38,7 +38,7 @@ extension AgentOption {
 
     /// A JSON value of the wrong type, named with the value itself.
     static func wrongType(_ json: JSON, expected: String) -> Failure {
-        Failure("expected \(expected), got \(json.typeName) \(JSON.excerpt(json.serialized()))")
+        Failure("expected \(expected), got \(json.typeName) \(json.preview())")
     }
 
     static func string(_ json: JSON, expected: String = "a string") throws(Failure) -> String {
