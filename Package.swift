@@ -93,13 +93,14 @@ let package = Package(
         // MARK: Tests
         // Helpers several test targets share (loopback HTTP, polling with deadlines, wrk's report, hex vectors).
         .target(name: "RumorTestSupport", path: "Tests/Support"),
+        .testTarget(name: "RumorSupportTests", dependencies: ["RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
-        .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorTestSupport"]),
+        .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
-        .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorTestSupport"]),
-        .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),
+        .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorSupport", "RumorTestSupport"]),
+        .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorDockerTests", dependencies: ["RumorDocker", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorAppsTests", dependencies: ["RumorApps", "RumorSupport"]),
         .testTarget(
@@ -107,7 +108,7 @@ let package = Package(
             dependencies: ["RumorContainers", "RumorDocker", "RumorApps", "RumorActions", "RumorCore", "RumorSupport",
                            "RumorTestSupport"]),
         .testTarget(
-            name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire", "RumorTestSupport"],
+            name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire", "RumorSupport", "RumorTestSupport"],
             exclude: ["Golden"]),  // read from disk by path, not bundled
     ]
 )

@@ -1,3 +1,4 @@
+import RumorSupport
 import NIOCore
 import RumorCore
 import Synchronization

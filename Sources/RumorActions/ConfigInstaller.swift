@@ -1,3 +1,4 @@
+import RumorSupport
 /// Puts a rendered configuration in place only after HAProxy accepted it: write a candidate next to `output`,
 /// run the check command on it, then rename it over `output` (atomic on one file system). A rejected candidate is
 /// kept as `<output>.rejected` for the operator and the running configuration is never touched.
@@ -11,18 +12,22 @@ struct ConfigInstaller: Sendable {
 
     /// Blocking: runs HAProxy's check. Call on the thread pool.
     func install(_ text: String, templateName: String) throws(HAProxyActionError) {
-        try FileSystem.makeDirectories(FileSystem.directory(of: output))
-        try FileSystem.writeText(text, to: candidatePath)
+        do throws(FileError) {
+            try FileSystem.makeDirectories(FileSystem.directory(of: output))
+            try DurableFile.writeAtomically(Array(text.utf8), to: candidatePath)
+        } catch {
+            throw .file(error)
+        }
         if let argv = checkArgv(file: candidatePath) {
             let result: (status: ExitStatus, output: String)
-            do {
-                result = try Subprocess.run(argv, timeout: .seconds(30))
+            do throws(ChildProcess.SpawnError) {
+                result = try ChildProcess.run(argv, timeout: .seconds(30))
             } catch {
                 FileSystem.remove(candidatePath)
-                throw error
+                throw .spawn(error)
             }
             if !result.status.succeeded {
-                try? FileSystem.replace(rejectedPath, with: candidatePath)
+                try? DurableFile.move(candidatePath, over: rejectedPath)
                 let said = result.output.replacing(candidatePath, with: rejectedPath)
                 throw .configRejected(
                     template: templateName, file: rejectedPath,
@@ -30,7 +35,7 @@ struct ConfigInstaller: Sendable {
                     output: said + (said.isEmpty ? "" : "\n") + "(check command: \(result.status))")
             }
         }
-        try FileSystem.replace(output, with: candidatePath)
+        do throws(FileError) { try DurableFile.move(candidatePath, over: output) } catch { throw .file(error) }
     }
 
     /// The check command's argv; a leading `haproxy` means the configured binary.

@@ -1,3 +1,4 @@
+import RumorSupport
 import Logging
 import NIOCore
 import NIOPosix

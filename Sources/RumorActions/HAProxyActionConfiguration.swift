@@ -1,3 +1,4 @@
+import RumorSupport
 /// How a new HAProxy configuration reaches the running HAProxy.
 public enum HAProxyApplyMode: String, Sendable, Hashable, CaseIterable {
     /// Rumor starts and supervises HAProxy (master-worker). Membership changes go through the runtime API
@@ -184,7 +185,7 @@ public struct HAProxyActionConfiguration: Sendable, Hashable {
         }
         if debounceQuiet <= .zero { throw fail("debounce.quiet", "must be positive") }
         if debounceMax < debounceQuiet {
-            throw fail("debounce.max", "must be at least debounce.quiet (\(DurationText.format(debounceQuiet)))")
+            throw fail("debounce.max", "must be at least debounce.quiet (\(GoDuration.format(debounceQuiet)))")
         }
         if drainTimeout < .zero { throw fail("drain_timeout", "must not be negative") }
         if frontendBind.isEmpty { throw fail("frontend_bind", "must not be empty") }
@@ -254,12 +255,12 @@ private struct FieldReader {
     mutating func duration(_ key: String) throws -> Duration? {
         guard let v = value(key) else { return nil }
         switch v {
-        case .number(let d) where d.isFinite && d >= 0: return .nanoseconds(Int64(d * 1e9))
+        case .number(let d) where d >= 0 && d < 9e9: return .nanoseconds(Int64(d * 1e9))
+        case .number(let d): throw error(key, "expected a number of seconds from 0 to 9e9, got \(d)")
         case .string(let s):
-            guard let d = DurationText.parse(s) else {
-                throw error(key, "expected a duration like \"100ms\", \"2s\" or \"1m30s\", got \"\(s)\"")
+            do throws(GoDuration.ParseError) { return try GoDuration.parse(s) } catch {
+                throw self.error(key, error.description)
             }
-            return d
         default: throw error(key, "expected a duration string, got \(v.typeName)")
         }
     }

@@ -1,3 +1,4 @@
+import RumorSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,7 +15,7 @@ import Synchronization
 /// A watcher on the action's thread pool forwards HAProxy's output to the agent's log (keeping the last lines for
 /// error reports) and reaps the master when it exits, then calls `onExit` so the action can restart it.
 final class HAProxyMaster: Sendable {
-    let process: Subprocess
+    let process: ChildProcess
     let api: HAProxyRuntimeAPI
     private let watch = Mutex(WatchState())
 
@@ -23,7 +24,7 @@ final class HAProxyMaster: Sendable {
         var recentLines: [String] = []
     }
 
-    private init(process: Subprocess, api: HAProxyRuntimeAPI) {
+    private init(process: ChildProcess, api: HAProxyRuntimeAPI) {
         self.process = process
         self.api = api
     }
@@ -40,7 +41,9 @@ final class HAProxyMaster: Sendable {
         onExit: @escaping @Sendable (Int32, ExitStatus) -> Void
     ) throws(HAProxyActionError) -> HAProxyMaster {
         for socket in [configuration.masterSocket, configuration.statsSocket] {
-            try FileSystem.makeDirectories(FileSystem.directory(of: socket))
+            do throws(FileError) { try FileSystem.makeDirectories(FileSystem.directory(of: socket)) } catch {
+                throw .file(error)
+            }
         }
         // An HAProxy answering on our master socket was left by a previous run of the agent (killed without
         // stopping it). The new one binds next to it (HAProxy uses SO_REUSEPORT), then the old one is told to
@@ -56,7 +59,8 @@ final class HAProxyMaster: Sendable {
             // accept queue is reset when it stops.
             argv += ["-x", configuration.statsSocket]
         }
-        let process = try Subprocess.spawn(argv)
+        let process: ChildProcess
+        do throws(ChildProcess.SpawnError) { process = try ChildProcess.spawn(argv) } catch { throw .spawn(error) }
         let master = HAProxyMaster(process: process, api: api)
         pool.submit { _ in master.watchOutputAndExit(logger: logger, onExit: onExit) }
 
@@ -85,7 +89,7 @@ final class HAProxyMaster: Sendable {
     /// Runs on a pool thread for the life of the process.
     private func watchOutputAndExit(logger: Logger, onExit: @Sendable (Int32, ExitStatus) -> Void) {
         var partial: [UInt8] = []
-        var outputOpen = process.output >= 0
+        var outputOpen = process.outputFD >= 0
         var status: ExitStatus?
         while status == nil {
             if outputOpen {

@@ -1,3 +1,4 @@
+import RumorSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -290,7 +291,8 @@ final class HAProxyPipeline {
 
     private func signalReload() throws(HAProxyActionError) {
         let path = config.pidFile ?? ""
-        let text = try FileSystem.readText(path).trimmingSpaces()
+        let text = try HAProxyActionError.onFile { () throws(FileError) in try DurableFile.readText(path) }
+            .trimmingSpaces()
         guard let pid = Int32(text.split(separator: "\n").first.map(String.init) ?? ""), pid > 1 else {
             throw .reloadFailed(reason: "\(path) does not hold a pid")
         }

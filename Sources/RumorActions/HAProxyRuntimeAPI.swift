@@ -1,3 +1,4 @@
+import RumorSupport
 /// A server as `show servers state` reports it.
 struct ServerRuntimeState: Sendable, Hashable {
     var name: String
@@ -127,6 +128,6 @@ struct HAProxyRuntimeAPI: Sendable {
             }
             sleepBriefly(.milliseconds(5))
         }
-        throw .reloadFailed(reason: "no new worker within \(DurationText.format(timeout))")
+        throw .reloadFailed(reason: "no new worker within \(GoDuration.format(timeout))")
     }
 }

@@ -1,3 +1,4 @@
+import RumorSupport
 /// A parsed HAProxy configuration template, rendering plain text: HAProxy configs are not HTML, so nothing is
 /// escaped (member strings are sanitized in the context instead).
 public struct HAProxyTemplateRenderer: Sendable {
@@ -27,7 +28,8 @@ public struct HAProxyTemplateRenderer: Sendable {
         {
             return try HAProxyTemplateRenderer(source: builtin.source, name: "builtin:http")
         }
-        return try HAProxyTemplateRenderer(source: FileSystem.readText(path), name: path)
+        return try HAProxyTemplateRenderer(
+            source: HAProxyActionError.onFile { () throws(FileError) in try DurableFile.readText(path) }, name: path)
     }
 
     public func render(_ context: MustacheValue) -> String {

@@ -1,3 +1,4 @@
+import RumorSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -11,7 +11,7 @@ extension Agent {
 
     public func apps(op: String, name: String) -> EventLoopFuture<String> {
         eventLoop.submit { [self] in
-            guard let appsProvider else { throw AgentConfiguration.Error(AgentAppsError.notRunning) }
+            guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
             return try appsProvider(op, name)
         }
     }
@@ -24,7 +24,7 @@ extension Agent {
             for (key, value) in changes { tags[key] = value }
             let encoded = SerfCodec.encodeTags(tags).count
             guard encoded <= 512 else {
-                throw AgentConfiguration.Error(
+                throw CommandError(
                     "tags would take \(encoded) bytes, over memberlist's 512-byte limit for member meta: "
                         + "advertise fewer containers per node or shorten other tags")
             }

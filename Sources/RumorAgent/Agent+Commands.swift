@@ -10,7 +10,7 @@ extension Agent {
     public func userEvent(name: String, payload: [UInt8], coalesce: Bool) -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
             if let error = runtime.withInstance({ $0.userEventError(name: name, payload: payload) }) {
-                throw AgentConfiguration.Error(error)
+                throw CommandError(error)
             }
             runtime.submit(.userEvent(name: name, payload: payload, coalesce: coalesce))
         }
@@ -21,14 +21,14 @@ extension Agent {
     public func startQuery(_ q: OutgoingQuery, observer: QueryObserver) -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
             if q.name.hasPrefix("_serf_") && !(q.name == "_serf_ping" && q.payload.isEmpty) {
-                throw AgentConfiguration.Error("Queries cannot contain the '_serf_' prefix")
+                throw CommandError("Queries cannot contain the '_serf_' prefix")
             }
             for (tag, expr) in q.filterTags {
                 do { _ = try Regex(expr) } catch {
-                    throw AgentConfiguration.Error("invalid regular expression '\(expr)' for tag filter '\(tag)': \(error)")
+                    throw CommandError("invalid regular expression '\(expr)' for tag filter '\(tag)': \(error)")
                 }
             }
-            if let error = runtime.withInstance({ $0.queryError(q) }) { throw AgentConfiguration.Error(error) }
+            if let error = runtime.withInstance({ $0.queryError(q) }) { throw CommandError(error) }
             query(q, observer: observer)
         }
     }
@@ -37,7 +37,7 @@ extension Agent {
     public func respond(ltime: UInt64, id: UInt32, payload: [UInt8]) -> EventLoopFuture<Void> {
         eventLoop.submit { [self] in
             if let error = runtime.withInstance({ $0.respondError(ltime: ltime, id: id, payload: payload) }) {
-                throw AgentConfiguration.Error(error)
+                throw CommandError(error)
             }
             runtime.submit(.respond(ltime: ltime, id: id, payload: payload))
         }
@@ -52,7 +52,7 @@ extension Agent {
             tags.merge(set) { $1 }
             let encoded = SerfCodec.encodeTags(tags).count
             guard encoded <= 512 else {
-                throw AgentConfiguration.Error("Encoded length of tags exceeds limit of 512 bytes (\(encoded) bytes)")
+                throw CommandError("Encoded length of tags exceeds limit of 512 bytes (\(encoded) bytes)")
             }
             if let path = configuration.tagsFile { try TagsFile.save(tags, to: path) }
             runtime.submit(.setTags(tags))

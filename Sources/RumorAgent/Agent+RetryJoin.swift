@@ -20,7 +20,7 @@ extension Agent {
             }
             let why = (try? result.get().errors.joined(separator: "; ")) ?? "unknown error"
             if configuration.retryMax > 0 && n >= configuration.retryMax {
-                return promise.fail(AgentConfiguration.Error("max join retry exhausted after \(n) attempts: \(why)"))
+                return promise.fail(StartupError("max join retry exhausted after \(n) attempts: \(why)"))
             }
             logger.warning("agent: join failed: \(why), retrying in \(configuration.retryInterval)")
             eventLoop.scheduleTask(in: .nanoseconds(configuration.retryInterval.nanoseconds)) {

@@ -1,3 +1,4 @@
+import RumorSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -107,7 +108,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             return eventLoop.makeFailedFuture(error)
         }
         guard let parsed = Address(host: advertiseHost, port: 0), !parsed.isUnspecified else {
-            return eventLoop.makeFailedFuture(AgentConfiguration.Error(
+            return eventLoop.makeFailedFuture(StartupError(
                 "cannot advertise '\(advertiseHost)': use an IP address that peers can reach"))
         }
         runtime.onEvent = { [self] event in dispatch(event) }
@@ -130,7 +131,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             return instance
         }
         .flatMapErrorThrowing { error in
-            throw AgentConfiguration.Error("failed to bind UDP and TCP on \(bind): \(error)")
+            throw StartupError("failed to bind UDP and TCP on \(bind): \(error)")
         }
         .flatMapThrowing { [self] in try openSnapshot() }
         .flatMap { [self] in startRPC() }
@@ -145,7 +146,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         rpc = server
         return server.start(host: addr.host, port: addr.port).flatMapErrorThrowing { [self] error in
             _ = runtime.shutdown()
-            throw AgentConfiguration.Error("failed to start the RPC listener on \(addr): \(error)")
+            throw StartupError("failed to start the RPC listener on \(addr): \(error)")
         }
     }
 
@@ -259,7 +260,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         guard !configuration.join.isEmpty else { return eventLoop.makeSucceededFuture(JoinResult(joined: 0, errors: [])) }
         return join(configuration.join, replay: configuration.replayOnJoin).flatMapThrowing { result in
             guard result.joined > 0 else {
-                throw AgentConfiguration.Error("failed to join any of \(self.configuration.join): \(result.errors.joined(separator: "; "))")
+                throw StartupError("failed to join any of \(self.configuration.join): \(result.errors.joined(separator: "; "))")
             }
             return result
         }

@@ -83,7 +83,7 @@ extension Agent {
         var payload = SerfCodec.encodeKeyRequest(KeyRequest(key: []))
         if op != .list {
             do {
-                guard let key else { throw AgentConfiguration.Error("a key is required") }
+                guard let key else { throw CommandError("a key is required") }
                 payload = SerfCodec.encodeKeyRequest(KeyRequest(key: try SecretKey(base64: key).bytes))
             } catch {
                 return eventLoop.makeFailedFuture(error)

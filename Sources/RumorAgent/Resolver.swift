@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import NIOCore
+import RumorSupport
 import NIOPosix
 import RumorWire
 

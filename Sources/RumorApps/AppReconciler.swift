@@ -128,6 +128,10 @@ public struct AppReconciler: Sendable {
                 healthySeen.insert(c.id)
                 plan.notices.append(.healthy(c))
             }
+            if c.running, c.health == .starting {
+                // Health changes arrive as engine events; look again soon anyway, in case one is lost.
+                plan.wakeAt = earliest(plan.wakeAt, now + .seconds(1))
+            }
             if c.isReady {
                 let since = readySince[c.id] ?? now
                 readySince[c.id] = since

@@ -38,7 +38,7 @@ private struct Reader {
     func fail(_ key: String, _ problem: String) -> AppSpecError { AppSpecError("\(file): \(key): \(problem)") }
 
     func expected(_ key: String, _ what: String, _ got: JSON) -> AppSpecError {
-        fail(key, "expected \(what), got \(got.typeName) \(got.serialized().prefix(60))")
+        fail(key, "expected \(what), got \(got.typeName) \(got.preview())")
     }
 
     func string(_ v: JSON, _ key: String) throws(AppSpecError) -> String {
@@ -60,7 +60,8 @@ private struct Reader {
 
     func duration(_ v: JSON, _ key: String) throws(AppSpecError) -> Duration {
         guard let text = v.stringValue else { throw expected(key, "a duration such as \"5s\"", v) }
-        guard let d = GoDuration.parse(text) else { throw fail(key, "'\(text)' is not a duration such as \"500ms\", \"5s\" or \"1m\"") }
+        let d: Duration
+        do throws(GoDuration.ParseError) { d = try GoDuration.parse(text) } catch { throw fail(key, error.description) }
         guard d <= .seconds(86400 * 365) else { throw fail(key, "'\(text)' is longer than a year") }
         return d
     }

@@ -1,3 +1,4 @@
+import RumorSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +9,13 @@ import Darwin
 enum Socket {
     /// Resolves `host:port` (or `[v6]:port`; port 7373 if none) and connects to the first address that answers.
     static func open(_ address: String, timeoutMillis: Int32) throws(RPCClientError) -> Int32 {
-        let (host, port) = splitHostPort(address)
+        let hp: HostPort
+        do throws(HostPort.ParseError) {
+            hp = try HostPort.parse(address, defaultPort: 7373, defaultHost: "127.0.0.1", what: "RPC address")
+        } catch {
+            throw RPCClientError(.connect, "\(error)")
+        }
+        let (host, port) = (hp.host, String(hp.port))
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if os(Linux)
@@ -114,25 +121,12 @@ enum Socket {
         }
     }
 
-    static func splitHostPort(_ address: String) -> (host: String, port: String) {
-        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
-            let host = String(address[address.index(after: address.startIndex)..<close])
-            let rest = address[address.index(after: close)...]
-            return (host, rest.hasPrefix(":") ? String(rest.dropFirst()) : "7373")
-        }
-        if address.filter({ $0 == ":" }).count == 1, let colon = address.firstIndex(of: ":") {
-            let host = String(address[..<colon])
-            return (host.isEmpty ? "127.0.0.1" : host, String(address[address.index(after: colon)...]))
-        }
-        return (address, "7373")
-    }
-
     private static func errnoError(_ kind: RPCClientError.Kind) -> RPCClientError {
         RPCClientError(kind, message(errno))
     }
 
     private static func message(_ code: Int32) -> String {
-        lowercasedFirst(String(cString: strerror(code)))
+        lowercasedFirst(errnoDescription(code))
     }
 
     /// Go's syscall messages start lowercase ("connection refused"); libc's are capitalised.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RumorSupport
 
 /// `rumor`: the agent and the commands that talk to it over RPC, with Serf's command names and flags.
 ///
@@ -16,7 +17,25 @@ public enum RumorCommand {
 
     /// Entry point for the executable: runs the subcommand and exits with its status.
     public static func run(arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        if let problem = invalidUTF8Argument() {
+            Console.error("Error: \(problem)")
+            exit(1)
+        }
         exit(await status(arguments))
+    }
+
+    /// Swift quietly repairs arguments that are not UTF-8; a node name or path silently changed would be worse
+    /// than an error naming the flag.
+    static func invalidUTF8Argument() -> String? {
+        let words = CommandLine.arguments
+        for i in 1..<Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) == nil else { continue }
+            let word = i < words.count ? words[i] : ""
+            let previous = i > 1 && i - 1 < words.count ? words[i - 1] : ""
+            let flag = word.hasPrefix("-") ? String(word.prefix { $0 != "=" }) : previous.hasPrefix("-") ? previous : ""
+            return "\(flag.isEmpty ? "argument \(i)" : flag): \(JSON.excerpt(word)) is not valid UTF-8"
+        }
+        return nil
     }
 
     static func status(_ arguments: [String]) async -> Int32 {
@@ -51,7 +70,7 @@ public enum RumorCommand {
             }
             instance = try command.init(parsed)
         } catch {
-            Console.error("Error: \(error)\nSee 'rumor \(command.name) --help'.")
+            Console.error("Error: \(error) (see 'rumor \(command.name) --help')")
             return 1
         }
         do {
@@ -60,7 +79,7 @@ public enum RumorCommand {
         } catch let exit as ExitCode {
             return exit.status
         } catch let error as UsageError {
-            Console.error("Error: \(error)\nSee 'rumor \(command.name) --help'.")
+            Console.error("Error: \(error) (see 'rumor \(command.name) --help')")
             return 1
         } catch {
             Console.error("Error: \(error)")

@@ -37,7 +37,8 @@ extension JSON {
         }
     }
 
+    /// A Go `map[string]string`: keys sorted bytewise, as Go's encoder writes them.
     public static func strings(_ map: [String: String]) -> JSON {
-        .object(map.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+        .object(map.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, .string($0.value)) })
     }
 }

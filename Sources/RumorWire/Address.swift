@@ -21,26 +21,6 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.init(ip: ip, port: port)
     }
 
-    /// Parses `ip:port`, `[v6]:port`, or a bare IP with `defaultPort`.
-    public init?(_ text: String, defaultPort: UInt16) {
-        var host = Substring(text)
-        var port = defaultPort
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            let after = host[host.index(after: close)...]
-            host = host[host.index(after: host.startIndex)..<close]
-            if after.hasPrefix(":") {
-                guard let p = UInt16(after.dropFirst()) else { return nil }
-                port = p
-            } else if !after.isEmpty { return nil }
-        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.lastIndex(of: ":") {
-            guard let p = UInt16(host[host.index(after: colon)...]) else { return nil }
-            port = p
-            host = host[..<colon]
-        }
-        self.init(host: String(host), port: port)
-    }
-
     public var isIPv4: Bool { ip.count == 4 }
     public var isUnspecified: Bool { ip.allSatisfy { $0 == 0 } }
 

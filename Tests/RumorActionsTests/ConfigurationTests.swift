@@ -1,3 +1,4 @@
+import RumorSupport
 import Testing
 @testable import RumorActions
 
@@ -89,18 +90,6 @@ import Testing
         #expect(throws: HAProxyActionConfigurationError.self) {
             try HAProxyActionConfiguration(output: "/tmp/h.cfg", selectors: ["role"])
         }
-    }
-
-    @Test func durations() {
-        #expect(DurationText.parse("100ms") == .milliseconds(100))
-        #expect(DurationText.parse("1.5s") == .milliseconds(1500))
-        #expect(DurationText.parse("1m30s") == .seconds(90))
-        #expect(DurationText.parse("2h") == .seconds(7200))
-        #expect(DurationText.parse("250us") == .microseconds(250))
-        #expect(DurationText.parse("0") == .zero)
-        #expect(DurationText.parse("10") == nil)
-        #expect(DurationText.parse("ms") == nil)
-        #expect(DurationText.parse("5 parsecs") == nil)
     }
 
     @Test func commandSplitting() {

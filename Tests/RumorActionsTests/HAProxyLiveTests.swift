@@ -1,3 +1,4 @@
+import RumorSupport
 import Foundation
 import RumorCore
 import RumorWire
@@ -258,9 +259,9 @@ import RumorTestSupport
             #expect(lb.action.statistics.lastError?.contains(pidFile) == true)  // nobody to signal yet
 
             // The operator's own HAProxy, master-worker, reading the file rumor writes.
-            let own = try Subprocess.spawn(
+            let own = try ChildProcess.spawn(
                 [TestBackendServer.haproxyBinary, "-W", "-S", lb.configuration.masterSocket, "-p", pidFile, "-f",
-                 lb.configuration.output], captureOutput: false)
+                 lb.configuration.output], output: .null)
             defer {
                 own.signal(SIGKILL)
                 _ = own.waitBlocking()
@@ -298,9 +299,9 @@ import RumorTestSupport
                     http-request return status 200 content-type text/plain string "stale"
 
                 """.write(toFile: staleConfig, atomically: true, encoding: .utf8)
-            let stale = try Subprocess.spawn(
+            let stale = try ChildProcess.spawn(
                 [TestBackendServer.haproxyBinary, "-W", "-S", lb.configuration.masterSocket, "-f", staleConfig],
-                captureOutput: false)
+                output: .null)
             defer {
                 stale.signal(SIGKILL)
                 _ = stale.reapIfExited()

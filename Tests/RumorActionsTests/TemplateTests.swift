@@ -1,3 +1,4 @@
+import RumorSupport
 import Foundation
 import RumorCore
 import RumorWire
@@ -84,7 +85,7 @@ import RumorTestSupport
         defer { directory.remove() }
         let file = directory.file(name)
         try rendered.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try await offPool { try Subprocess.run([TestBackendServer.haproxyBinary, "-c", "-f", file]) }
+        let result = try await offPool { try ChildProcess.run([TestBackendServer.haproxyBinary, "-c", "-f", file]) }
         #expect(result.status.succeeded, "haproxy -c rejected \(name): \(result.output)")
     }
 

@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorAgent
 @testable import RumorCLI
 import Testing
@@ -121,7 +122,7 @@ import RumorTestSupport
         #expect(GoText.hostPort(ip: [], port: 5) == ":5")
         #expect(GoText.trimSpace("\t a b \n\u{a0}") == "a b")
         #expect(Columns.format(["a|bb|", "ccc|d|e"]) == "a    bb  \nccc  d   e")
-        #expect(IndentedJSON.object([("k", .string("<a&b>\"\\\n\u{1}\u{2028}é"))]).rendered
+        #expect(JSON.object([("k", .string("<a&b>\"\\\n\u{1}\u{2028}é"))]).serialized(indent: 2)
             == "{\n  \"k\": \"\\u003ca\\u0026b\\u003e\\\"\\\\\\n\\u0001\\u2028é\"\n}")
         #expect(MembersCommand.render([], format: .text, detailed: false) == "")
         #expect(MembersCommand.render([], format: .json, detailed: false) == "{\n  \"members\": null\n}")

@@ -28,7 +28,7 @@ import Testing
         (#"{"docker_image": 7}"#, "apps/a.json: docker_image: expected a string, got number 7"),
         (#"{"docker_image": "x", "starting_ports": [{"http": "80"}]}"#, "starting_ports[0]: host port 'http' is not 1-65535"),
         (#"{"docker_image": "x", "containers_per": {"server": -1}}"#, "containers_per.server: -1 is out of range"),
-        (#"{"docker_image": "x", "stop_grace": "9999999999h"}"#, "stop_grace: '9999999999h' is not a duration"),
+        (#"{"docker_image": "x", "stop_grace": "9999999999h"}"#, "stop_grace: invalid duration \"9999999999h\": larger than 2562047h"),
         (#"{"docker_image": "x", "placement": {"role": "(["}}"#, "placement.role: '([' is not a regular expression"),
         (#"{"docker_image": "x", "restart": {"tries": 3}}"#, "restart.tries: unknown key"),
         (#"{"docker_image": "x", "app_name": "other"}"#, "app_name: 'other' differs from the file's name 'a'"),

@@ -54,6 +54,8 @@ final class ContainerHarness: @unchecked Sendable {
     static func with(_ body: (ContainerHarness) async throws -> Void) async throws {
         let harness = try await ContainerHarness()
         do { try await body(harness) } catch {
+            print("container action status at the failure: \(harness.action.status().serialized())")
+            print("tags: \(harness.host.tags.withLockedValue { $0 })")
             await harness.cleanUp()
             throw error
         }

@@ -6,7 +6,7 @@ import RumorTestSupport
 /// Serf's `-keyring-file`: JSON array of base64 keys, primary first, written 0600 and atomically.
 @Suite struct KeyringFileTests {
     @Test func saveThenLoadRoundTrips() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         let ring = Keyring(primary: Vectors.key, others: [Vectors.key2])
         try ring.save(to: dir.file("keyring.json"))
@@ -18,7 +18,7 @@ import RumorTestSupport
     }
 
     @Test func saveReplacesAnExistingFileAndTightensItsMode() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         dir.writeFile("keyring.json", "[\"\(Vectors.key2Base64)\"]", mode: 0o644)
         try Keyring(primary: Vectors.key).save(to: dir.file("keyring.json"))
@@ -27,7 +27,7 @@ import RumorTestSupport
     }
 
     @Test func loadsSerfStyleFilesWithAnyWhitespaceAndEscapes() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         // "\/" is a legal JSON escape some writers emit for "/".
         let escaped = Vectors.keyBase64.replacingSlashes()
@@ -36,8 +36,8 @@ import RumorTestSupport
         #expect(ring.keys == [Vectors.key, Vectors.key2], "first is primary; the duplicate is dropped")
     }
 
-    @Test func unreadableFileIsNamed() {
-        let dir = TemporaryDirectory()
+    @Test func unreadableFileIsNamed() throws {
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         let missing = dir.file("missing.json")
         #expect(throws: CryptoError("cannot read keyring file \(missing): No such file or directory")) {
@@ -50,14 +50,14 @@ import RumorTestSupport
     }
 
     @Test(arguments: [
-        ("", "unexpected end of input"),
-        ("[", "unexpected end of input"),
-        ("keys", "expected a value at byte 0"),
-        ("[\"a\",]", "expected a value at byte 5"),
-        ("[\"a\"] x", "unexpected data after the top-level value at byte 6"),
-        ("[\"a\" \"b\"]", "expected ',' at byte 5"),
-        ("[\"a\u{1}\"]", "control character in a string at byte 3"),
-        ("\u{feff}[]", "expected a value at byte 0"),
+        ("", "unexpected end of input at line 1, column 1"),
+        ("[", "unexpected end of input at line 1, column 2 (in [0])"),
+        ("keys", "expected a value at line 1, column 1"),
+        ("[\"a\",]", "expected a value at line 1, column 6 (in [1])"),
+        ("[\"a\"] x", "unexpected data after the top-level value at line 1, column 7"),
+        ("[\"a\" \"b\"]", "expected ',' at line 1, column 6"),
+        ("[\"a\u{1}\"]", "control character in a string at line 1, column 4 (in [0])"),
+        ("\u{feff}[]", "expected a value at line 1, column 1"),
     ])
     func notJSONIsNamed(contents: String, detail: String) {
         #expect(throws: CryptoError("keyring file k.json is not valid JSON: \(detail)")) {
@@ -96,8 +96,8 @@ import RumorTestSupport
         }
     }
 
-    @Test func unwritableLocationIsNamed() {
-        let dir = TemporaryDirectory()
+    @Test func unwritableLocationIsNamed() throws {
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         let path = dir.file("no-such-dir/keyring.json")
         #expect(throws: CryptoError("cannot write keyring file \(path): No such file or directory")) {

@@ -65,7 +65,7 @@ import RumorTestSupport
     }
 
     @Test func rotationRewritesTheKeyringFile() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         let path = dir.file("keyring.json")
         try Keyring(primary: Vectors.key).save(to: path)
@@ -82,7 +82,7 @@ import RumorTestSupport
     }
 
     @Test func failedFileWriteIsReportedButTheKeyStaysInstalled() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory("crypto")
         defer { dir.remove() }
         let path = dir.file("gone/keyring.json")
         let security = MemberlistSecurity(keyring: Keyring(primary: Vectors.key), keyringFile: path)

@@ -42,6 +42,33 @@ package struct TemporaryDirectory: Sendable {
 
     package func file(_ name: String) -> String { "\(path)/\(name)" }
 
+    /// Writes `text` to `name` with `mode` (not atomically: the code under test is what writes atomically).
+    package func writeFile(_ name: String, _ text: String, mode: mode_t = 0o644) {
+        _ = FileManager.default.createFile(atPath: file(name), contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        chmod(file(name), mode)
+    }
+
+    /// The text of `name`, or nil if it cannot be read.
+    package func read(_ name: String) -> String? {
+        FileManager.default.contents(atPath: file(name)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The permission bits of `name`.
+    package func mode(_ name: String) -> mode_t {
+        var info = stat()
+        guard stat(file(name), &info) == 0 else { return 0 }
+        return info.st_mode & 0o777
+    }
+
+    /// The names in the directory, sorted.
+    package func entries() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    package func makeDirectory(_ name: String) {
+        try? FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
+    }
+
     package func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }

@@ -1,3 +1,4 @@
+import RumorSupport
 /// Turns template text into nodes in one pass over its UTF-8 bytes, applying the spec's standalone rule: a
 /// line holding only whitespace and one section, inverted, closing, comment or set-delimiter tag disappears
 /// entirely, so templates can put `{{#slots}}` on a line of its own without leaving blank lines behind.

@@ -7,8 +7,9 @@ import RumorWire
 ///
 /// Built in three layers: defaults, then config files and directories (in order), then command-line flags; later
 /// layers override earlier ones, and list-valued keys (`start_join`, `retry_join`, `event_handlers`) add up, as in
-/// Serf. ``validate()`` checks the result once and names the first problem it finds.
-public struct AgentConfiguration: Sendable {
+/// Serf. Each setting is declared once in ``AgentOption/all`` (flag, key, parser, default, help); the defaults
+/// below must match those declarations (a test checks). ``validate()`` checks what no single setting can.
+public struct AgentConfiguration: Sendable, Equatable {
     public var nodeName: String?
     public var bind = "0.0.0.0:7946"
     public var advertise: String?
@@ -43,103 +44,75 @@ public struct AgentConfiguration: Sendable {
     public var encryptAllowPlaintext = false
     public var enableCompression = true
     public var broadcastTimeout: Duration = .seconds(5)
-    public var reconnectInterval: Duration?
-    public var reconnectTimeout: Duration?
-    public var tombstoneTimeout: Duration?
+    public var reconnectInterval: Duration = .seconds(30)
+    public var reconnectTimeout: Duration = .seconds(24 * 3600)
+    public var tombstoneTimeout: Duration = .seconds(24 * 3600)
     public var userEventSizeLimit = 512
     public var querySizeLimit = 1024
     public var queryResponseSizeLimit = 1024
     /// Rumor's own additions (built-in actions) live under their own key; kept raw for the actions to parse.
     public var actions: JSON?
+    /// The `--haproxy-*` flags, applied on top of `actions.haproxy`.
+    public var haproxyOutput: String?
+    public var haproxyTemplate: String?
+    /// `--haproxy-app`: balance this app's containers.
+    public var haproxyApp: String?
+    public var haproxySelectors: [String] = []
 
     public init() {}
 
-    public struct Error: Swift.Error, CustomStringConvertible, Sendable {
-        public var description: String
-        public init(_ description: String) { self.description = description }
-    }
-
-    /// Serf's config keys that Rumor accepts but ignores (with the reason), so Serf configs load unchanged.
+    /// Serf's config keys that Rumor accepts but ignores, so Serf configs load unchanged.
     static let ignoredKeys: Set<String> = [
         "discover", "interface", "enable_syslog", "syslog_facility", "statsite_addr",
         "statsd_addr", "disable_name_resolution", "mdns",
     ]
 
-    /// Applies one config file's JSON on top of this configuration.
-    public mutating func merge(json: JSON, source: String) throws {
-        guard case .object(let pairs) = json else { throw Error("\(source): expected a JSON object at the top level") }
+    /// Applies one config file's JSON on top of this configuration; `source` names the file in errors.
+    public mutating func merge(json: JSON, source: String) throws(ConfigurationError) {
+        guard case .object(let pairs) = json else {
+            throw ConfigurationError("config file \(source): expected a JSON object at the top level, got \(json.typeName)")
+        }
         for (key, value) in pairs {
-            let at = "\(source): \(key)"
-            switch key {
-            case "node_name": nodeName = try value.string(at)
-            case "role": tags["role"] = try value.string(at)
-            case "tags": tags.merge(try value.stringMap(at)) { $1 }
-            case "tags_file": tagsFile = try value.string(at)
-            case "apps_dir": appsDir = try value.string(at)
-            case "bind": bind = try value.string(at)
-            case "advertise": advertise = try value.string(at)
-            case "encrypt_key": encryptKey = try value.string(at)
-            case "keyring_file": keyringFile = try value.string(at)
-            case "encrypt_verify_incoming": encryptAllowPlaintext = !(try value.bool(at))
-            case "log_level": logLevel = try value.string(at)
-            case "rpc_addr": rpcAddr = try value.string(at)
-            case "rpc_auth": rpcAuth = try value.string(at)
-            case "protocol": protocolVersion = try value.int(at)
-            case "replay_on_join": replayOnJoin = try value.bool(at)
-            case "query_response_size_limit": queryResponseSizeLimit = try value.int(at)
-            case "query_size_limit": querySizeLimit = try value.int(at)
-            case "user_event_size_limit": userEventSizeLimit = try value.int(at)
-            case "start_join": join += try value.stringArray(at)
-            case "event_handlers": eventHandlers += try value.stringArray(at)
-            case "profile": profile = try value.string(at)
-            case "snapshot_path": snapshotPath = try value.string(at)
-            case "leave_on_terminate": leaveOnTerminate = try value.bool(at)
-            case "skip_leave_on_interrupt": skipLeaveOnInterrupt = try value.bool(at)
-            case "reconnect_interval": reconnectInterval = try value.duration(at)
-            case "reconnect_timeout": reconnectTimeout = try value.duration(at)
-            case "tombstone_timeout": tombstoneTimeout = try value.duration(at)
-            case "retry_join": retryJoin += try value.stringArray(at)
-            case "retry_max_attempts": retryMax = try value.int(at)
-            case "retry_interval": retryInterval = try value.duration(at)
-            case "rejoin_after_leave": rejoinAfterLeave = try value.bool(at)
-            case "disable_coordinates": disableCoordinates = try value.bool(at)
-            case "enable_compression": enableCompression = try value.bool(at)
-            case "broadcast_timeout": broadcastTimeout = try value.duration(at)
-            case "actions": actions = value
-            default:
-                guard Self.ignoredKeys.contains(key) else { throw Error("\(source): unknown config key '\(key)'") }
+            guard let option = AgentOption.byKey[key] else {
+                guard Self.ignoredKeys.contains(key) else {
+                    throw ConfigurationError("config file \(source): unknown key \(JSON.excerpt(key))")
+                }
+                continue
+            }
+            do throws(AgentOption.OptionValueError) { try option.fromJSON(&self, value) } catch {
+                throw ConfigurationError("config file \(source): \(key): \(error)")
             }
         }
     }
 
-    /// Checks the merged configuration; the message names the setting and what is wrong with it.
-    public func validate() throws {
-        if let nodeName, nodeName.isEmpty { throw Error("node name must not be empty") }
-        guard MemberlistSettings.profile(named: profile) != nil else {
-            throw Error("unknown profile '\(profile)': use lan, wan or local")
+    /// Applies one command-line value of `option` (given as `--flag`).
+    public mutating func apply(_ option: AgentOption, flagValue: String) throws(ConfigurationError) {
+        do throws(AgentOption.OptionValueError) { try option.fromFlag(&self, flagValue) } catch {
+            throw ConfigurationError("--\(option.flag ?? "?"): \(error)")
         }
-        guard (2...5).contains(protocolVersion) else {
-            throw Error("protocol version \(protocolVersion) is unsupported: use 2 to 5")
+    }
+
+    /// Checks what no single setting can: combinations, and limits of the merged result.
+    public func validate() throws(ConfigurationError) {
+        if let advertise, let a = try? HostPort.parse(advertise, defaultPort: 7946, what: "advertise address"),
+            let ip = Address(host: a.host, port: 0), ip.isUnspecified
+        {
+            throw ConfigurationError(
+                "advertise: \(JSON.excerpt(advertise)) is unspecified: peers need a reachable address")
         }
-        guard Logger.Level(serfName: logLevel) != nil else {
-            throw Error("unknown log level '\(logLevel)': use trace, debug, info, warn or err")
+        if tagsFile != nil && !tags.isEmpty {
+            throw ConfigurationError("tags and tags_file: tags config not allowed while using tag files")
         }
-        _ = try HostPort.parse(bind, defaultPort: 7946, what: "bind address")
-        _ = try HostPort.parse(rpcAddr, defaultPort: 7373, what: "RPC address")
-        if let advertise {
-            let a = try HostPort.parse(advertise, defaultPort: 7946, what: "advertise address")
-            if let ip = Address(host: a.host, port: 0), ip.isUnspecified {
-                throw Error("cannot advertise \(advertise): peers need a reachable address, not an unspecified one")
-            }
+        if encryptKey != nil && keyringFile != nil {
+            throw ConfigurationError("encrypt_key and keyring_file: encryption key not allowed while using a keyring")
         }
-        if tagsFile != nil && !tags.isEmpty { throw Error("tags config not allowed while using tag files") }
-        if encryptKey != nil && keyringFile != nil { throw Error("encryption key not allowed while using a keyring") }
-        if retryInterval < .seconds(1) { throw Error("retry interval must be at least 1s") }
-        if broadcastTimeout < .seconds(1) { throw Error("broadcast timeout must be at least 1s") }
-        if retryMax < 0 { throw Error("retry max attempts must not be negative") }
         let meta = SerfCodec.encodeTags(tags)
         if meta.count > 512 {
-            throw Error("encoded length of tags exceeds limit of 512 bytes (\(meta.count) bytes)")
+            throw ConfigurationError("tags: encoded length of tags exceeds limit of 512 bytes (\(meta.count) bytes)")
+        }
+        if haproxyOutput == nil {
+            if haproxyTemplate != nil { throw ConfigurationError("--haproxy-template needs --haproxy-config") }
+            if !haproxySelectors.isEmpty { throw ConfigurationError("--haproxy-selector needs --haproxy-config") }
         }
     }
 
@@ -152,9 +125,9 @@ public struct AgentConfiguration: Sendable {
     public var serfSettings: SerfSettings {
         var s = SerfSettings()
         s.broadcastTimeout = broadcastTimeout
-        if let reconnectInterval { s.reconnectInterval = reconnectInterval }
-        if let reconnectTimeout { s.reconnectTimeout = reconnectTimeout }
-        if let tombstoneTimeout { s.tombstoneTimeout = tombstoneTimeout }
+        s.reconnectInterval = reconnectInterval
+        s.reconnectTimeout = reconnectTimeout
+        s.tombstoneTimeout = tombstoneTimeout
         s.userEventSizeLimit = userEventSizeLimit
         s.querySizeLimit = querySizeLimit
         s.queryResponseSizeLimit = queryResponseSizeLimit
@@ -165,99 +138,14 @@ public struct AgentConfiguration: Sendable {
 }
 
 extension JSON {
-    func string(_ at: String) throws -> String {
-        guard case .string(let s) = self else { throw AgentConfiguration.Error("\(at): expected a string") }
-        return s
-    }
-
-    func bool(_ at: String) throws -> Bool {
-        guard case .bool(let b) = self else { throw AgentConfiguration.Error("\(at): expected true or false") }
-        return b
-    }
-
-    func int(_ at: String) throws -> Int {
-        guard case .number(let d) = self, d == d.rounded(), abs(d) < 1e12 else {
-            throw AgentConfiguration.Error("\(at): expected an integer")
-        }
-        return Int(d)
-    }
-
-    func stringArray(_ at: String) throws -> [String] {
-        guard case .array(let items) = self else { throw AgentConfiguration.Error("\(at): expected a list of strings") }
-        return try items.map { try $0.string(at) }
-    }
-
-    func stringMap(_ at: String) throws -> [String: String] {
-        guard case .object(let pairs) = self else { throw AgentConfiguration.Error("\(at): expected an object of strings") }
+    /// An object of strings (a tags file); the error names `at`.
+    func stringMap(_ at: String) throws(ConfigurationError) -> [String: String] {
+        guard case .object(let pairs) = self else { throw ConfigurationError("\(at): expected an object of strings, got \(typeName)") }
         var out: [String: String] = [:]
-        for (k, v) in pairs { out[k] = try v.string("\(at).\(k)") }
+        for (k, v) in pairs {
+            guard case .string(let s) = v else { throw ConfigurationError("\(at): \(k): expected a string, got \(v.typeName)") }
+            out[k] = s
+        }
         return out
     }
-
-    func duration(_ at: String) throws -> Duration {
-        let text = try string(at)
-        guard let d = parseGoDuration(text) else {
-            throw AgentConfiguration.Error("\(at): invalid duration '\(text)' (use Go syntax such as 500ms, 30s, 1m30s, 24h)")
-        }
-        return d
-    }
-}
-
-/// Parses Go's duration syntax: a sequence of decimal numbers with units ns, us, ms, s, m, h.
-public func parseGoDuration(_ text: String) -> Duration? {
-    var rest = Substring(text)
-    guard !rest.isEmpty else { return nil }
-    if rest == "0" { return .zero }
-    var total: Double = 0
-    while !rest.isEmpty {
-        let number = rest.prefix { $0.isNumber || $0 == "." }
-        guard !number.isEmpty, let value = Double(number) else { return nil }
-        rest = rest.dropFirst(number.count)
-        let unit = rest.prefix { $0.isLetter || $0 == "µ" }
-        rest = rest.dropFirst(unit.count)
-        let scale: Double
-        switch unit {
-        case "ns": scale = 1
-        case "us", "µs": scale = 1e3
-        case "ms": scale = 1e6
-        case "s": scale = 1e9
-        case "m": scale = 60e9
-        case "h": scale = 3600e9
-        default: return nil
-        }
-        total += value * scale
-    }
-    return .nanoseconds(Int64(total))
-}
-
-/// A `host:port` with a default port, parsed with an error that names the setting.
-public struct HostPort: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public static func parse(_ text: String, defaultPort: Int, what: String) throws -> HostPort {
-        var host = Substring(text)
-        var port = defaultPort
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw AgentConfiguration.Error("invalid \(what) '\(text)'") }
-            let after = host[host.index(after: close)...]
-            host = host[host.index(after: host.startIndex)..<close]
-            if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()), (0...65535).contains(p) else {
-                    throw AgentConfiguration.Error("invalid port in \(what) '\(text)'")
-                }
-                port = p
-            }
-        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
-            guard let p = Int(host[host.index(after: colon)...]), (0...65535).contains(p) else {
-                throw AgentConfiguration.Error("invalid port in \(what) '\(text)'")
-            }
-            port = p
-            host = host[..<colon]
-        }
-        guard !host.isEmpty else { throw AgentConfiguration.Error("invalid \(what) '\(text)': missing host") }
-        return HostPort(host: String(host), port: port)
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

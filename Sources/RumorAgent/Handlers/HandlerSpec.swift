@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RumorSupport
 import RumorCore
 
 /// A problem with an `-event-handler` value; the message names the handler and what is wrong with it.

@@ -1,3 +1,4 @@
+import RumorSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,11 +32,12 @@ final class RunningScript {
         output = OutputRing(capacity: job.outputLimit)
         do {
             child = try ChildProcess.spawn(
-                script: job.script, environment: job.invocation.environment(base: baseEnvironment))
+                ["/bin/sh", "-c", job.script], environment: job.invocation.environment(base: baseEnvironment),
+                stdin: .pipe, nonblocking: true)
             if stdin.isEmpty { child?.closeStdin() }
         } catch {
             child = nil
-            termination = .failed(error.description)
+            termination = .failed("\(error)")
         }
     }
 
@@ -72,17 +74,17 @@ final class RunningScript {
         let elapsed = Duration.nanoseconds(Int64(clamping: now &- min(now, started)))
         if !slowWarned && elapsed >= job.slowThreshold {
             slowWarned = true
-            logger.warning("agent: Script '\(job.script)' slow, execution exceeding \(goDuration(job.slowThreshold))")
+            logger.warning("agent: Script '\(job.script)' slow, execution exceeding \(GoDuration.format(job.slowThreshold))")
         }
         if !timedOut && elapsed >= job.timeout {
             timedOut = true
-            child.killGroup()
+            child.signalGroup(SIGKILL)
             logger.error("""
-                agent: Script '\(job.script)' timed out after \(goDuration(job.timeout)) handling \(job.eventName); \
+                agent: Script '\(job.script)' timed out after \(GoDuration.format(job.timeout)) handling \(job.eventName); \
                 killed its process group \(child.pid)
                 """)
         }
-        guard let status = child.reap() else {
+        guard let status = child.reapIfExited() else {
             if child.outputFD < 0 { reapDelay = min(reapDelay * 2, 50_000_000) }
             return
         }
@@ -90,15 +92,14 @@ final class RunningScript {
         readOutput(limit: 1024 * 1024)
         if child.stdinFD >= 0 { abandonStdin() }
         child.closeOutput()
-        termination = Termination(waitStatus: status)
+        termination = Termination(status)
     }
 
     /// Shutdown: kill the group and wait for the shell (SIGKILL cannot be refused, so this is brief).
     func kill() {
         guard termination == nil, let child else { return }
-        child.killGroup()
-        var status: Int32 = 0
-        while waitpid(child.pid, &status, 0) == -1 && errno == EINTR {}
+        child.signalGroup(SIGKILL)
+        _ = child.waitBlocking()
         child.closeStdin()
         child.closeOutput()
         termination = .signaled(SIGKILL)
@@ -135,20 +136,19 @@ final class RunningScript {
     private func readOutput(limit: Int) {
         guard let child, child.outputFD >= 0 else { return }
         var total = 0
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while total < limit {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(child.outputFD, $0.baseAddress, $0.count) }
-            if n > 0 {
-                buffer.withUnsafeBytes { output.write(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
-                total += n
-                continue
+            switch child.readOutput(timeout: .zero, limit: 16 * 1024) {
+            case .data(let bytes):
+                bytes.withUnsafeBytes { output.write($0) }
+                total += bytes.count
+            case .timeout:
+                return
+            case .eof:
+                // Every writer is gone; the exit follows shortly.
+                child.closeOutput()
+                reapDelay = 1_000_000
+                return
             }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            // EOF (or an error): every writer is gone; the exit follows shortly.
-            child.closeOutput()
-            reapDelay = 1_000_000
-            return
         }
     }
 }

@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorCore
 
 /// One handler run to carry out.
@@ -44,18 +45,29 @@ public struct ScriptResult: Sendable {
     }
 }
 
-/// Durations as Go prints them in Serf's logs ("1s", "1.5s", "250ms").
-func goDuration(_ d: Duration) -> String {
-    let ns = d.nanoseconds
-    if ns % 1_000_000_000 == 0 { return "\(ns / 1_000_000_000)s" }
-    if ns >= 1_000_000_000 {
-        var frac = String(ns % 1_000_000_000)
-        frac = String(repeating: "0", count: 9 - frac.count) + frac
-        while frac.hasSuffix("0") { frac.removeLast() }
-        return "\(ns / 1_000_000_000).\(frac)s"
+/// How a script ended.
+public enum Termination: Hashable, Sendable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+    /// It never ran (no shell, no pipes), or its exit status was lost.
+    case failed(String)
+
+    init(_ status: ExitStatus) {
+        switch status {
+        case .exited(let code): self = .exited(code)
+        case .signaled(let signal): self = .signaled(signal)
+        case .lost: self = .failed(status.description)
+        }
     }
-    if ns % 1_000_000 == 0 { return "\(ns / 1_000_000)ms" }
-    return "\(ns)ns"
+
+    /// Go's `exec.ExitError` wording, as Serf logs it.
+    public var description: String {
+        switch self {
+        case .exited(let code): ExitStatus.exited(code).description
+        case .signaled(let signal): ExitStatus.signaled(signal).description
+        case .failed(let why): why
+        }
+    }
 }
 
 /// Output bytes as one log-safe line: control characters escaped, invalid UTF-8 replaced.

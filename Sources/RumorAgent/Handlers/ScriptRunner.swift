@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RumorSupport
 import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -56,7 +57,7 @@ public final class ScriptRunner: @unchecked Sendable {
             }
         } else {
             // Without a wake pipe the loop polls every 10 ms instead; degraded, but it still works.
-            logger.error("agent: event handlers: cannot create a pipe: \(String(cString: strerror(errno)))")
+            logger.error("agent: event handlers: cannot create a pipe: \(errnoDescription(errno))")
             fds = [-1, -1]
         }
         (wakeRead, wakeWrite) = (fds[0], fds[1])
@@ -169,7 +170,7 @@ public final class ScriptRunner: @unchecked Sendable {
         }
         let rc = poll(&fds, nfds_t(fds.count), timeout)
         if rc < 0 && errno != EINTR {
-            logger.error("agent: event handlers: poll failed: \(String(cString: strerror(errno)))")
+            logger.error("agent: event handlers: poll failed: \(errnoDescription(errno))")
             usleep(10_000)  // never spin on a persistent error
         }
         guard rc > 0 else { return true }

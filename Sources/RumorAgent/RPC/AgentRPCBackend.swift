@@ -53,6 +53,6 @@ extension AgentRPCBackend {
     public func coordinate(of node: String) -> Coordinate? { nil }
     /// A backend without the container action.
     public func apps(op: String, name: String) -> EventLoopFuture<String> {
-        eventLoop.makeFailedFuture(AgentConfiguration.Error(AgentAppsError.notRunning))
+        eventLoop.makeFailedFuture(CommandError(AgentAppsError.notRunning))
     }
 }

@@ -16,30 +16,29 @@ extension AgentCommand {
         var result: HAProxyActionConfiguration?
         if let json = config.actions {
             guard case .object(let pairs) = json else {
-                throw AgentConfiguration.Error("actions: expected an object such as {\"haproxy\": {...}}")
+                throw ConfigurationError("actions: expected an object such as {\"haproxy\": {...}}")
             }
             for (name, _) in pairs where name != "haproxy" {
-                throw AgentConfiguration.Error("actions: unknown action '\(name)' (available: haproxy)")
+                throw ConfigurationError("actions: unknown action '\(name)' (available: haproxy)")
             }
             if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: ActionConfigValue(haproxy)) }
         }
-        if let output = flags.value("haproxy-config") {
+        if let output = config.haproxyOutput {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
         }
-        if let app = flags.value("haproxy-app") {
-            guard result != nil else { throw AgentConfiguration.Error("--haproxy-app needs --haproxy-config") }
+        if let app = config.haproxyApp {
+            guard result != nil else { throw ConfigurationError("--haproxy-app needs --haproxy-config") }
             result?.app = app
-            if flags.values("haproxy-selector").isEmpty && config.actions?["haproxy"]?["selector"] == nil { result?.selector = [:] }
+            if config.haproxySelectors.isEmpty && config.actions?["haproxy"]?["selector"] == nil { result?.selector = [:] }
         }
-        if let template = flags.value("haproxy-template") {
-            guard result != nil else { throw AgentConfiguration.Error("--haproxy-template needs --haproxy-config") }
+        if let template = config.haproxyTemplate {
+            guard result != nil else { throw ConfigurationError("--haproxy-template needs --haproxy-config") }
             result?.template = template
         }
-        let haproxySelector = flags.values("haproxy-selector")
-        if !haproxySelector.isEmpty {
-            guard result != nil else { throw AgentConfiguration.Error("--haproxy-selector needs --haproxy-config") }
-            result?.selector = try HAProxyActionConfiguration.selector(fromFlags: haproxySelector)
+        if !config.haproxySelectors.isEmpty {
+            guard result != nil else { throw ConfigurationError("--haproxy-selector needs --haproxy-config") }
+            result?.selector = try HAProxyActionConfiguration.selector(fromFlags: config.haproxySelectors)
         }
         try result?.validate()
         return result
@@ -100,17 +99,17 @@ extension AgentCommand {
         config.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
         config.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
         let action = ContainerAction(configuration: config, host: AgentContainerHost(agent: agent), logger: logger)
-        do { try action.preflight() } catch { throw AgentConfiguration.Error("apps_dir: \(error)") }
+        do { try action.preflight() } catch { throw ConfigurationError("apps_dir: \(error)") }
         agent.setAppsProvider { op, name in
             let all = action.status()
             switch op {
             case "ls": return all.serialized()
             case "inspect":
                 guard let app = all.arrayValue?.first(where: { $0["app"]?.stringValue == name }) else {
-                    throw AgentConfiguration.Error("no app named '\(name)' on this node")
+                    throw CommandError("no app named '\(name)' on this node")
                 }
                 return app.serialized(indent: 2)
-            default: throw AgentConfiguration.Error("unknown apps operation '\(op)' (ls, inspect)")
+            default: throw CommandError("unknown apps operation '\(op)' (ls, inspect)")
             }
         }
         return action

@@ -19,39 +19,14 @@ public struct AgentCommand: Subcommand {
     public static let discussion = """
         Configuration is layered: defaults, then --config-file/--config-dir JSON (Serf's keys), then flags.
         """
-    public static let options: [Option] = [
-        .value("node", "name", "Node name (default: the host name)."),
-        .value("bind", "ip[:port]", "Address to bind gossip UDP and TCP to."),
-        .value("advertise", "ip[:port]", "Address to advertise to peers."),
-        .repeated("join", "address", "Address to join at start (host, host:port or ip)."),
-        .repeated("retry-join", "address", "Address to join, retried until it works."),
-        .value("retry-interval", "duration", "Time between retry-join attempts (e.g. 30s)."),
-        .value("retry-max", "n", "Retry-join attempts before giving up (0: forever)."),
-        .flag("replay", "Replay past user events on join."),
-        .repeated("tag", "key=value", "Tag of this node."),
-        .value("tags-file", "path", "JSON file of tags, rewritten when tags change."),
-        .value("role", "value", "Deprecated Serf flag: same as --tag role=VALUE."),
-        .value("profile", "lan|wan|local", "Timing profile."),
-        .value("protocol", "n", "Serf protocol version to speak (2-5)."),
-        .value("rpc-addr", "ip:port", "Address for the RPC listener."),
-        .value("rpc-auth", "token", "Token RPC clients must present."),
-        .value("log-level", "level", "trace, debug, info, warn or err."),
-        .repeated("event-handler", "[filter=]script", "Event handler script."),
-        .value("snapshot", "path", "Snapshot file for rejoining after a restart."),
-        .flag("rejoin", "Rejoin from the snapshot even after a graceful leave."),
-        .value("encrypt", "key", "Base64 encryption key (32 bytes)."),
-        .value("keyring-file", "path", "JSON keyring file."),
-        .flag("encrypt-allow-plaintext", "Also accept plaintext gossip (migration)."),
-        .flag("disable-compression", "Do not compress TCP state exchanges."),
-        .value("broadcast-timeout", "duration", "How long a leave waits for its broadcast."),
-        .value("haproxy-config", "path", "Run the HAProxy action, writing this config file."),
-        .value("haproxy-template", "path", "Mustache template for the HAProxy config."),
-        .repeated("haproxy-selector", "tag=regexp", "Members to balance."),
-        .value("haproxy-app", "name", "Balance this app's containers (one server per container)."),
-        .value("apps-dir", "path", "Run the app specs in this directory as Docker containers."),
-        .repeated("config-file", "path", "JSON config file."),
-        .repeated("config-dir", "path", "Directory of *.json config files."),
-    ]
+    /// From the agent's option declarations (``AgentOption/all``), so help, parser and config keys agree.
+    public static let options: [Option] = AgentOption.all.flatMap { option in
+        option.flags.map { name in
+            let help = option.help + (option.defaultText.isEmpty ? "" : " (default \(option.defaultText))")
+            guard let valueName = option.valueName else { return Option.flag(name, help) }
+            return option.repeatable ? .repeated(name, valueName, help) : .value(name, valueName, help)
+        }
+    }
 
     /// The command line as given: SIGHUP re-reads the files and applies these flags on top again.
     let flags: ParsedArguments
@@ -61,62 +36,28 @@ public struct AgentCommand: Subcommand {
             throw UsageError("unexpected argument '\(arguments.positionals[0])' (options start with - or --)")
         }
         flags = arguments
-        _ = try resolvedFlags()
     }
 
-    /// The typed flags; malformed numbers and durations are usage errors.
-    private func resolvedFlags() throws(UsageError) -> (retryInterval: Duration?, retryMax: Int?, protocolVersion: Int?, broadcastTimeout: Duration?) {
-        (try flags.duration("retry-interval"), try flags.int("retry-max"), try flags.int("protocol"),
-         try flags.duration("broadcast-timeout"))
-    }
-
-    /// Merges defaults, files and flags into one configuration, and validates it.
-    public func resolvedConfiguration() throws -> AgentConfiguration {
+    /// Merges defaults, files and flags into one configuration, and validates it. Every error names the file and
+    /// key, or the flag, with the value and what was expected.
+    public func resolvedConfiguration() throws(ConfigurationError) -> AgentConfiguration {
         var config = AgentConfiguration()
         for path in flags.values("config-file") { try config.merge(file: path) }
         for dir in flags.values("config-dir") {
             for path in try AgentConfiguration.jsonFiles(in: dir) { try config.merge(file: path) }
         }
-        let typed = try resolvedFlags()
-        if let node = flags.value("node") { config.nodeName = node }
-        if let bind = flags.value("bind") { config.bind = bind }
-        if let advertise = flags.value("advertise") { config.advertise = advertise }
-        config.join += flags.values("join")
-        config.retryJoin += flags.values("retry-join")
-        if let retryInterval = typed.retryInterval { config.retryInterval = retryInterval }
-        if let retryMax = typed.retryMax { config.retryMax = retryMax }
-        if flags.flag("replay") { config.replayOnJoin = true }
-        for t in flags.values("tag") {
-            guard let eq = t.firstIndex(of: "="), eq != t.startIndex else {
-                throw UsageError("invalid --tag '\(t)': expected key=value")
+        for option in AgentOption.all {
+            for name in option.flags {
+                for value in flags.values(name) { try config.apply(option, flagValue: value) }
             }
-            config.tags[String(t[..<eq])] = String(t[t.index(after: eq)...])
         }
-        if let role = flags.value("role") { config.tags["role"] = role }
-        if let tagsFile = flags.value("tags-file") { config.tagsFile = tagsFile }
-        if let appsDir = flags.value("apps-dir") { config.appsDir = appsDir }
-        if let profile = flags.value("profile") { config.profile = profile }
-        if let protocolVersion = typed.protocolVersion { config.protocolVersion = protocolVersion }
-        if let rpcAddr = flags.value("rpc-addr") { config.rpcAddr = rpcAddr }
-        if let rpcAuth = flags.value("rpc-auth") { config.rpcAuth = rpcAuth }
-        if let logLevel = flags.value("log-level") { config.logLevel = logLevel }
-        config.eventHandlers += flags.values("event-handler")
-        if let snapshot = flags.value("snapshot") { config.snapshotPath = snapshot }
-        if flags.flag("rejoin") { config.rejoinAfterLeave = true }
-        if let encrypt = flags.value("encrypt") { config.encryptKey = encrypt }
-        if let keyringFile = flags.value("keyring-file") { config.keyringFile = keyringFile }
-        if flags.flag("encrypt-allow-plaintext") { config.encryptAllowPlaintext = true }
-        if flags.flag("disable-compression") { config.enableCompression = false }
-        if let broadcastTimeout = typed.broadcastTimeout { config.broadcastTimeout = broadcastTimeout }
         try config.validate()
         return config
     }
 
     public func run() async throws {
-        let config: AgentConfiguration
-        do { config = try resolvedConfiguration() } catch let e as UsageError { throw e } catch {
-            throw UsageError("\(error)")
-        }
+        // A configuration error is one line and exit status 1 (RumorCommand prints it), before any logging.
+        let config = try resolvedConfiguration()
         let level = Logger.Level(serfName: config.logLevel) ?? .info
         LoggingSystem.bootstrap { _ in AgentLogHandler(level: level) }
         let logger = Logger(label: "rumor")

@@ -38,7 +38,7 @@ public struct InfoCommand: Subcommand {
             }
             return GoText.trimSpace(out)
         case .json:
-            return IndentedJSON.object(sections.map { ($0, .stringMap(stats[$0]!)) }).rendered
+            return JSON.object(sections.map { ($0, .strings(stats[$0]!)) }).serialized(indent: 2)
         }
     }
 }

@@ -85,23 +85,23 @@ public struct MembersCommand: Subcommand {
             return GoText.trimSpace(Columns.format(lines))
         case .json:
             // Go marshals a nil slice as null: serf prints `"members": null` for an empty result.
-            let list: IndentedJSON = sorted.isEmpty ? .null : .array(sorted.map(json))
-            return IndentedJSON.object([("members", list)]).rendered
+            let list: JSON = sorted.isEmpty ? .null : .array(sorted.map(json))
+            return JSON.object([("members", list)]).serialized(indent: 2)
         }
     }
 
     /// serf's `Member` output struct, fields in its declaration order.
-    private static func json(_ m: RPCMember) -> IndentedJSON {
+    private static func json(_ m: RPCMember) -> JSON {
         .object([
             ("name", .string(m.name)),
             ("addr", .string(GoText.hostPort(ip: m.addr, port: m.port))),
-            ("port", .int(Int64(m.port))),
-            ("tags", .stringMap(m.tags)),
+            ("port", .number(Double(m.port))),
+            ("tags", .strings(m.tags)),
             ("status", .string(m.status)),
             ("protocol", .object([
-                ("max", .int(Int64(m.delegateMax))),
-                ("min", .int(Int64(m.delegateMin))),
-                ("version", .int(Int64(m.delegateCur))),
+                ("max", .number(Double(m.delegateMax))),
+                ("min", .number(Double(m.delegateMin))),
+                ("version", .number(Double(m.delegateCur))),
             ])),
         ])
     }

@@ -97,8 +97,8 @@ public struct QueryCommand: Subcommand {
         var json: String {
             var byNode: [String: String] = [:]
             for r in responses { byNode[r.from] = String(decoding: r.payload, as: UTF8.self) }
-            let acks: IndentedJSON = acks.isEmpty ? .null : .array(acks.map { .string($0) })
-            return IndentedJSON.object([("Acks", acks), ("Responses", .stringMap(byNode))]).rendered
+            let acks: JSON = acks.isEmpty ? .null : .array(acks.map { .string($0) })
+            return JSON.object([("Acks", acks), ("Responses", .strings(byNode))]).serialized(indent: 2)
         }
     }
 

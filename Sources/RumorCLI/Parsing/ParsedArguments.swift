@@ -1,3 +1,4 @@
+import RumorSupport
 import RumorAgent
 
 /// A command line read against a command's options, accepting both Serf's Go spellings (`-join=ha`,
@@ -30,10 +31,10 @@ public struct ParsedArguments: Sendable {
                 wantsHelp = true
                 continue
             }
-            guard let option = byName[name] else { throw UsageError("unknown option '\(word)'") }
+            guard let option = byName[name] else { throw UsageError("unknown option \(JSON.excerpt(word))") }
             if !option.takesValue {
                 guard let bool = Self.goBool(inline ?? "true") else {
-                    throw UsageError("invalid boolean value '\(inline ?? "")' for '--\(name)' (use true or false)")
+                    throw UsageError("invalid boolean value \(JSON.excerpt(inline ?? "")) for '--\(name)' (use true or false)")
                 }
                 values[name, default: []].append(bool ? "true" : "false")
             } else if let inline {
@@ -60,23 +61,22 @@ public struct ParsedArguments: Sendable {
     public func bool(_ name: String) throws(UsageError) -> Bool? {
         guard let text = value(name) else { return nil }
         guard let b = Self.goBool(text) else {
-            throw UsageError("invalid value '\(text)' for '--\(name)': expected true or false")
+            throw UsageError("invalid value \(JSON.excerpt(text)) for '--\(name)': expected true or false")
         }
         return b
     }
 
     public func int(_ name: String) throws(UsageError) -> Int? {
         guard let text = value(name) else { return nil }
-        guard let n = Int(text) else { throw UsageError("invalid value '\(text)' for '--\(name)': expected an integer") }
+        guard let n = Int(text) else { throw UsageError("invalid value \(JSON.excerpt(text)) for '--\(name)': expected an integer") }
         return n
     }
 
     public func duration(_ name: String) throws(UsageError) -> Duration? {
         guard let text = value(name) else { return nil }
-        guard let d = parseGoDuration(text) else {
-            throw UsageError("invalid value '\(text)' for '--\(name)': use a duration such as 500ms, 30s or 5m")
+        do throws(GoDuration.ParseError) { return try GoDuration.parse(text) } catch {
+            throw UsageError("--\(name): \(error)")
         }
-        return d
     }
 
     /// One of a fixed set of words, e.g. `--format text|json`.
@@ -86,7 +86,7 @@ public struct ParsedArguments: Sendable {
         guard let text = value(name) else { return defaultValue }
         guard let v = T(rawValue: text) else {
             let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
-            throw UsageError("invalid value '\(text)' for '--\(name)': expected one of \(allowed)")
+            throw UsageError("invalid value \(JSON.excerpt(text)) for '--\(name)': expected one of \(allowed)")
         }
         return v
     }

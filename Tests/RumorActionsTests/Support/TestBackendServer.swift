@@ -1,3 +1,4 @@
+import RumorSupport
 import Foundation
 import RumorCore
 import RumorWire
@@ -15,14 +16,14 @@ final class TestBackendServer: @unchecked Sendable {
     let name: String
     let host: String
     let port: Int
-    private let process: Subprocess
+    private let process: ChildProcess
     private var stopped = false
 
     static var haproxyBinary: String {
         FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : "haproxy"
     }
 
-    private init(name: String, host: String, port: Int, process: Subprocess) {
+    private init(name: String, host: String, port: Int, process: ChildProcess) {
         self.name = name
         self.host = host
         self.port = port
@@ -50,7 +51,7 @@ final class TestBackendServer: @unchecked Sendable {
                 """
             let path = directory.file("backend-\(name).cfg")
             try config.write(toFile: path, atomically: true, encoding: .utf8)
-            let process = try Subprocess.spawn([haproxyBinary, "-db", "-f", path], captureOutput: false)  // its errors go to the test log
+            let process = try ChildProcess.spawn([haproxyBinary, "-db", "-f", path], output: .inherit)
             let server = TestBackendServer(name: name, host: host, port: port, process: process)
             do {
                 try await eventually("backend \(name) listening on \(host):\(port)", timeout: .seconds(10)) {

@@ -1,3 +1,4 @@
+import RumorSupport
 import Foundation
 @testable import RumorActions
 import RumorTestSupport
@@ -6,7 +7,7 @@ import RumorTestSupport
 /// `delayMilliseconds` between requests (wrk's `delay()` hook) so the load is steady rather than flat-out, which
 /// on two cores would starve everything else, the action under test included.
 final class WrkRun: Sendable {
-    private let process: Subprocess
+    private let process: ChildProcess
     private let scriptPath: String
 
     init(url: String, connections: Int, threads: Int, duration: Duration, delayMilliseconds: Int,
@@ -17,7 +18,7 @@ final class WrkRun: Sendable {
         try "function delay()\n  return \(delayMilliseconds)\nend\n".write(
             toFile: scriptPath, atomically: true, encoding: .utf8)
         let seconds = Int(duration.components.seconds)
-        process = try Subprocess.spawn([
+        process = try ChildProcess.spawn([
             wrk, "-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "--timeout", "5s", "-s",
             scriptPath, url,
         ])

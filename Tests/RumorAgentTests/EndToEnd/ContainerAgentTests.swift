@@ -6,8 +6,9 @@ import Testing
 import RumorTestSupport
 
 /// The container action end to end: a worker `rumor agent --apps-dir` runs the app's containers in the real
-/// engine and advertises them; an LB `rumor agent` balances them with real HAProxy (`app: site`); a client
-/// loops requests through HAProxy the whole time. Kill, a rolling deploy and an agent kill -9 must not fail one.
+/// engine and advertises them; an LB `rumor agent` balances them with real HAProxy (`app: shop`); a client
+/// loops requests through HAProxy the whole time. The app is "shop": container names are the engine's, and
+/// RumorContainersTests run "site" apps at the same time. Kill, a rolling deploy and an agent kill -9 must not fail one.
 @Suite(.serialized) struct ContainerAgentTests {
     static func spec(ip: String, port: Int, image: String) -> String {
         """
@@ -40,10 +41,10 @@ import RumorTestSupport
                 for id in ids.split(separator: "\n") { _ = try? docker("rm", "-f", String(id)) }
             }
         }
-        try await lab.startLB(app: "site")
+        try await lab.startLB(app: "shop")
         let workerIP = "127.0.98.2"
         let port = 28140
-        try Self.spec(ip: workerIP, port: port, image: "rumor-site:v1").write(toFile: appsDir + "/site.json", atomically: true, encoding: .utf8)
+        try Self.spec(ip: workerIP, port: port, image: "rumor-site:v1").write(toFile: appsDir + "/shop.json", atomically: true, encoding: .utf8)
         let worker = try await lab.startWorker("w1", appsDir: appsDir)
         workerNode = worker
         let expected: Set<String> = Set((0..<3).map { "\(workerIP):\(port + $0)" })
@@ -55,23 +56,23 @@ import RumorTestSupport
 
         let ls = try await lab.cluster.rumor("apps", "ls", "--rpc-addr", worker.rpcAddr)
         print("rumor apps ls:\n\(ls.stdout)")
-        #expect(ls.stdout.contains("rumor-site-3") && ls.stdout.contains("healthy"))
+        #expect(ls.stdout.contains("rumor-shop-3") && ls.stdout.contains("healthy"))
 
         let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
         // (1) A container killed: HAProxy keeps answering from the others; the replacement comes back UP.
-        let victim = try docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-site-2$", "--filter", "label=io.rumor.node=w1")
+        let victim = try docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-2$", "--filter", "label=io.rumor.node=w1")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let killed = ContinuousClock.now
         _ = try docker("kill", victim)
-        try await lab.cluster.poll("the replacement of rumor-site-2 UP", timeout: .seconds(15)) {
-            let id = (try? self.docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-site-2$", "--filter", "label=io.rumor.node=w1"))?
+        try await lab.cluster.poll("the replacement of rumor-shop-2 UP", timeout: .seconds(15)) {
+            let id = (try? self.docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-2$", "--filter", "label=io.rumor.node=w1"))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             return id != nil && id != "" && id != victim && lab.upAddresses() == expected
         }
         print("container kill → replacement UP in HAProxy: \(ContinuousClock.now - killed)")
 
         // (2) A new image: replaced one at a time, never fewer than two UP, every request answered.
-        try Self.spec(ip: workerIP, port: port, image: "rumor-site:v2").write(toFile: appsDir + "/site.json", atomically: true, encoding: .utf8)
+        try Self.spec(ip: workerIP, port: port, image: "rumor-site:v2").write(toFile: appsDir + "/shop.json", atomically: true, encoding: .utf8)
         let fewest = HAPCell(3)
         try await lab.cluster.poll("every container to serve v2", timeout: .seconds(90)) {
             fewest.value = min(fewest.value, lab.upAddresses().count)
@@ -88,7 +89,7 @@ import RumorTestSupport
             "--join", lab.lb!.gossipAddr, "--tag", "role=worker", "--apps-dir", appsDir,
         ])
         try await lab.cluster.poll("the restarted worker to advertise its three containers", timeout: .seconds(30)) {
-            lab.cluster.tags(of: "w1", seenBy: lab.lb!)?["app:site"]?.split(separator: " ").count == 3
+            lab.cluster.tags(of: "w1", seenBy: lab.lb!)?["app:shop"]?.split(separator: " ").count == 3
         }
         _ = restarted
         #expect(try docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted() == before)

@@ -121,11 +121,4 @@ struct HandlerInvocationTests {
         #expect(ring.totalWritten == all.count)
         #expect(ring.capacity == 8192)
     }
-
-    @Test func goDurations() {
-        #expect(goDuration(.seconds(1)) == "1s")
-        #expect(goDuration(.seconds(30)) == "30s")
-        #expect(goDuration(.milliseconds(1500)) == "1.5s")
-        #expect(goDuration(.milliseconds(250)) == "250ms")
-    }
 }

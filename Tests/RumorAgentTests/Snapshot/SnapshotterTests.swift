@@ -193,7 +193,7 @@ struct SnapshotterTests {
             s.record(.memberJoined(member("a", [10, 0, 0, 1])))
             return s
         }.get()
-        try await eventually(timeout: .seconds(3), "timer flush") { readFile(path).contains("alive: a 10.0.0.1:7946\n") }
+        try await eventually("timer flush", timeout: .seconds(3)) { readFile(path).contains("alive: a 10.0.0.1:7946\n") }
         try await loop.submit { s.close() }.get()
         #expect(readFile(path).hasPrefix("alive: a 10.0.0.1:7946\nclock: 1\n"))
     }

@@ -82,14 +82,3 @@ enum Subprocess {
         )
     }
 }
-
-/// Polls `condition` until it holds or `timeout` passes (for effects that have no future to await).
-func eventually(
-    timeout: Duration = .seconds(10), _ what: String, _ condition: @Sendable () -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw SubprocessTimedOut(command: "waiting for \(what)") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}

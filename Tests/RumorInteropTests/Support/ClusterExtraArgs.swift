@@ -162,33 +162,6 @@ final class ExtraArgsAgents: @unchecked Sendable {
         return text
     }
 
-    /// Polls `check` until it returns no problems; records an issue with every node's log tail on timeout or on
-    /// an unexpected exit, then throws.
-    func eventually(
-        _ what: String, timeout: Duration = .seconds(30), interval: Duration = .milliseconds(200),
-        sourceLocation: SourceLocation = #_sourceLocation, _ check: () async throws -> [String]
-    ) async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var last = ["not checked yet"]
-        var verdict = "Timed out after \(timeout)"
-        while true {
-            let crashed = unexpectedExits()
-            if !crashed.isEmpty {
-                verdict = "Node(s) died unexpectedly (\(crashed.joined(separator: ", "))) after \(clock.now - start)"
-                break
-            }
-            do { last = try await check() } catch { last = ["check threw: \(error)"] }
-            if last.isEmpty { return }
-            if clock.now - start >= timeout { break }
-            try await Task.sleep(for: interval)
-        }
-        Issue.record(
-            Comment(rawValue: "\(verdict) waiting for: \(what)\nLast observed:\n  \(last.joined(separator: "\n  "))\n\(diagnostics())"),
-            sourceLocation: sourceLocation)
-        throw HarnessError("gave up waiting for: \(what)")
-    }
-
     /// What is wrong with `observer`'s view compared with `expected` (name → status); members not in `expected`
     /// are problems too.
     func viewProblems(of observer: Cluster.Node, expected: [String: String]) async -> [String] {

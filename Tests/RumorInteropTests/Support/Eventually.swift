@@ -1,7 +1,17 @@
 import Foundation
+import RumorTestSupport
 import Testing
 
-extension Cluster {
+/// A set of agents a test started, which can tell which died unasked and show their logs.
+protocol WatchedNodes {
+    func unexpectedExits() -> [String]
+    func diagnostics(lines: Int) -> String
+}
+
+extension Cluster: WatchedNodes {}
+extension ExtraArgsAgents: WatchedNodes {}
+
+extension WatchedNodes {
     /// Polls `check` every `interval` until it reports no problems, instead of sleeping and hoping.
     ///
     /// `check` returns what is still wrong (empty means done); a thrown error counts as a problem and is retried.
@@ -11,32 +21,29 @@ extension Cluster {
         _ what: String, timeout: Duration = .seconds(30), interval: Duration = .milliseconds(200),
         sourceLocation: SourceLocation = #_sourceLocation, _ check: () async throws -> [String]
     ) async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = ContinuousClock.now
         var last = ["not checked yet"]
-        var verdict = "Timed out after \(timeout)"
-        while true {
-            let crashed = unexpectedExits()
-            if !crashed.isEmpty {
-                verdict = "Node(s) died unexpectedly (\(crashed.joined(separator: ", "))) after \(clock.now - start)"
-                break
+        var crashed: [String] = []
+        do {
+            try await RumorTestSupport.eventually(what, timeout: timeout, every: interval) {
+                crashed = unexpectedExits()
+                if !crashed.isEmpty { return true }
+                do { last = try await check() } catch { last = ["check threw: \(error)"] }
+                return last.isEmpty
             }
-            do {
-                last = try await check()
-            } catch {
-                last = ["check threw: \(error)"]
-            }
-            if last.isEmpty { return }
-            if clock.now - start >= timeout { break }
-            try await Task.sleep(for: interval)
-        }
-        let message = """
-            \(verdict) waiting for: \(what)
-            Last observed:
-              \(last.joined(separator: "\n  "))
-            \(diagnostics())
-            """
-        Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+            if crashed.isEmpty { return }
+        } catch {}
+        let verdict = crashed.isEmpty
+            ? "Timed out after \(timeout)"
+            : "Node(s) died unexpectedly (\(crashed.joined(separator: ", "))) after \(ContinuousClock.now - start)"
+        Issue.record(
+            Comment(rawValue: """
+                \(verdict) waiting for: \(what)
+                Last observed:
+                  \(last.joined(separator: "\n  "))
+                \(diagnostics(lines: 25))
+                """),
+            sourceLocation: sourceLocation)
         throw HarnessError("gave up waiting for: \(what)")
     }
 }

@@ -1,97 +1,79 @@
-/// Just enough JSON for keyring files (no Foundation here): a strict RFC 8259 parser that tells "not JSON" apart
-/// from "JSON, but not an array of strings", and a writer matching Go's `json.MarshalIndent(keys, "", "  ")`.
-enum JSONStringArray {
-    enum ParseError: Error, Equatable {
-        /// The text is not JSON; the detail says what and where.
-        case notJSON(String)
-        /// Valid JSON of another shape.
-        case notStringArray
-    }
+extension JSON {
+    /// Where and why a document is not JSON; `path` is the key path to the value that broke ("tags.role"), so an
+    /// error in a config file names the setting.
+    public struct ParseError: Error, CustomStringConvertible, Sendable, Equatable {
+        public var reason: String
+        public var line: Int
+        public var column: Int
+        public var path: String
 
-    static func parse(_ bytes: [UInt8]) throws(ParseError) -> [String] {
-        var parser = Parser(bytes: bytes)
-        let value = try parser.document()
-        guard case .array(let items) = value else { throw .notStringArray }
-        var strings: [String] = []
-        for item in items {
-            guard case .string(let string) = item else { throw .notStringArray }
-            strings.append(string)
+        public init(reason: String, line: Int, column: Int, path: String) {
+            self.reason = reason
+            self.line = line
+            self.column = column
+            self.path = path
         }
-        return strings
-    }
 
-    /// Go's MarshalIndent layout: one element per line, two-space indent, no trailing newline.
-    static func write(_ strings: [String]) -> [UInt8] {
-        guard !strings.isEmpty else { return Array("[]".utf8) }
-        let lines = strings.map { "  " + quote($0) }
-        return Array(("[\n" + lines.joined(separator: ",\n") + "\n]").utf8)
-    }
-
-    static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            // Go also escapes <, > and & (HTML safety); base64 never contains them, but match anyway.
-            case _ where scalar.value < 0x20 || scalar == "<" || scalar == ">" || scalar == "&":
-                let digits = Array("0123456789abcdef")
-                out += "\\u00" + String(digits[Int(scalar.value >> 4)]) + String(digits[Int(scalar.value & 15)])
-            default: out.unicodeScalars.append(scalar)
-            }
+        public var description: String {
+            "\(reason) at line \(line), column \(column)" + (path.isEmpty ? "" : " (in \(path))")
         }
-        return out + "\""
     }
 
-    indirect enum Value {
-        case string(String)
-        case array([Value])
-        case other
+    /// Values nest at most this deep, so a hostile "[[[[..." cannot overflow the stack.
+    public static let maxDepth = 64
+
+    /// Parses a whole document (RFC 8259, strictly: UTF-8 only, no trailing data, numbers must be finite).
+    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSON {
+        var reader = Reader(bytes: bytes)
+        return try reader.document()
     }
 
-    struct Parser {
+    public static func parse(_ text: String) throws(ParseError) -> JSON {
+        try parse(Array(text.utf8))
+    }
+
+    private struct Reader {
         let bytes: [UInt8]
         var index = 0
-        /// Bounds recursion so a hostile file of "[[[[..." cannot overflow the stack.
-        static let maxDepth = 256
+        var path: [String] = []
 
-        init(bytes: [UInt8]) {
-            self.bytes = bytes
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        func fail(_ reason: String) -> ParseError {
+            var line = 1
+            var column = 1
+            for b in bytes.prefix(index) {
+                if b == 0x0a { line += 1; column = 1 } else if b & 0xc0 != 0x80 { column += 1 }
+            }
+            let atEnd = index >= bytes.count && !reason.hasPrefix("invalid UTF-8")
+            return ParseError(reason: atEnd ? "unexpected end of input" : reason, line: line, column: column, path: path.joined(separator: "."))
         }
 
-        mutating func document() throws(ParseError) -> Value {
+        mutating func document() throws(ParseError) -> JSON {
             let value = try self.value(depth: 0)
             skipWhitespace()
             guard index == bytes.count else { throw fail("unexpected data after the top-level value") }
             return value
         }
 
-        func fail(_ what: String) -> ParseError {
-            index < bytes.count ? .notJSON("\(what) at byte \(index)") : .notJSON("unexpected end of input")
-        }
-
         mutating func skipWhitespace() {
             while index < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[index]) { index += 1 }
         }
 
-        mutating func value(depth: Int) throws(ParseError) -> Value {
-            guard depth < Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
+        mutating func value(depth: Int) throws(ParseError) -> JSON {
+            guard depth < JSON.maxDepth else { throw fail("nesting deeper than \(JSON.maxDepth)") }
             skipWhitespace()
             guard index < bytes.count else { throw fail("expected a value") }
             switch bytes[index] {
             case UInt8(ascii: "["): return try array(depth: depth)
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true")
-            case UInt8(ascii: "f"): try literal("false")
-            case UInt8(ascii: "n"): try literal("null")
-            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
             default: throw fail("expected a value")
             }
-            return .other
         }
 
         mutating func expect(_ char: UInt8) throws(ParseError) {
@@ -122,25 +104,32 @@ enum JSONStringArray {
             return false
         }
 
-        mutating func array(depth: Int) throws(ParseError) -> Value {
+        mutating func array(depth: Int) throws(ParseError) -> JSON {
             index += 1
-            var items: [Value] = []
+            var items: [JSON] = []
             if closesEmpty(UInt8(ascii: "]")) { return .array(items) }
-            repeat { items.append(try value(depth: depth + 1)) } while try !closesAfterElement(UInt8(ascii: "]"))
+            repeat {
+                path.append("[\(items.count)]")
+                items.append(try value(depth: depth + 1))
+                path.removeLast()
+            } while try !closesAfterElement(UInt8(ascii: "]"))
             return .array(items)
         }
 
-        mutating func object(depth: Int) throws(ParseError) -> Value {
+        mutating func object(depth: Int) throws(ParseError) -> JSON {
             index += 1
-            if closesEmpty(UInt8(ascii: "}")) { return .other }
+            var pairs: [(String, JSON)] = []
+            if closesEmpty(UInt8(ascii: "}")) { return .object(pairs) }
             repeat {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
-                _ = try string()
+                let key = try string()
                 try expect(UInt8(ascii: ":"))
-                _ = try value(depth: depth + 1)
+                path.append(JSON.excerpt(key, limit: 40, quoted: false))
+                pairs.append((key, try value(depth: depth + 1)))
+                path.removeLast()
             } while try !closesAfterElement(UInt8(ascii: "}"))
-            return .other
+            return .object(pairs)
         }
 
         mutating func literal(_ word: String) throws(ParseError) {
@@ -156,7 +145,8 @@ enum JSONStringArray {
             return index - start
         }
 
-        mutating func number() throws(ParseError) {
+        mutating func number() throws(ParseError) -> Double {
+            let start = index
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
                 throw fail("expected a digit")
@@ -173,9 +163,15 @@ enum JSONStringArray {
                 }
                 guard digits() > 0 else { throw fail("expected a digit") }
             }
+            guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else {
+                index = start
+                throw fail("number out of range")
+            }
+            return value
         }
 
         mutating func string() throws(ParseError) -> String {
+            let start = index
             index += 1
             var utf8: [UInt8] = []
             while true {
@@ -185,7 +181,8 @@ enum JSONStringArray {
                 case UInt8(ascii: "\""):
                     index += 1
                     guard let string = String(validating: utf8, as: UTF8.self) else {
-                        throw .notJSON("invalid UTF-8 in a string")
+                        index = start
+                        throw fail("invalid UTF-8 in a string")
                     }
                     return string
                 case UInt8(ascii: "\\"):

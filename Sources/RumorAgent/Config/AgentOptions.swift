@@ -1,0 +1,183 @@
+import Logging
+import RumorSupport
+
+extension AgentOption {
+    /// Every setting of `rumor agent`, in the order help and README list them. Flags follow `serf agent`'s names;
+    /// keys are Serf's config keys (Rumor's own additions say so).
+    public static let all: [AgentOption] = [
+        text(["node"], key: "node_name", value: "name", maxBytes: 128, "Node name (default: the host name).") {
+            $0.nodeName = $1
+        },
+        address(
+            ["bind"], key: "bind", value: "ip[:port]", defaultPort: 7946, default: "0.0.0.0:7946",
+            "Address for gossip, UDP and TCP."
+        ) { $0.bind = $1 },
+        address(
+            ["advertise"], key: "advertise", value: "ip[:port]", defaultPort: 7946,
+            "Address peers use, never 0.0.0.0 (default: the bind IP, or the first private IPv4 of an interface that is up)."
+        ) { $0.advertise = $1 },
+        list(
+            ["join"], key: "start_join", value: "address",
+            "Join at start (host name, host:port or IP); the agent exits if none answers."
+        ) { $0.join += $1 },
+        list(["retry-join"], key: "retry_join", value: "address", "Join, retried every retry-interval until it works.") {
+            $0.retryJoin += $1
+        },
+        duration(
+            ["retry-interval"], key: "retry_interval", .seconds(1) ... .seconds(365 * 86400), default: "30s",
+            "Time between retry-join attempts."
+        ) { $0.retryInterval = $1 },
+        integer(
+            ["retry-max"], key: "retry_max_attempts", 0 ... 1_000_000_000, default: 0,
+            "Retry-join attempts before giving up (0: forever)."
+        ) { $0.retryMax = $1 },
+        bool(["replay"], key: "replay_on_join", default: false, "Replay past user events on join.") {
+            $0.replayOnJoin = $1
+        },
+        tags,
+        text(["tags-file"], key: "tags_file", value: "path", "JSON object of tags, rewritten by `rumor tags`.") {
+            $0.tagsFile = $1
+        },
+        text(["apps-dir"], key: "apps_dir", value: "path", "Run the app specs in this directory (one <app>.json each) as Docker containers.") {
+            $0.appsDir = $1
+        },
+        text(["role"], key: "role", value: "value", maxBytes: 512, "Deprecated Serf setting: the tag role=VALUE.") {
+            $0.tags["role"] = $1
+        },
+        choice(["profile"], key: "profile", ["lan", "wan", "local"], default: "lan", "Memberlist timing presets.") {
+            $0.profile = $1
+        },
+        integer(["protocol"], key: "protocol", 2 ... 5, default: 5, "Serf protocol version to speak.") {
+            $0.protocolVersion = $1
+        },
+        address(
+            ["rpc-addr"], key: "rpc_addr", value: "ip:port", defaultPort: 7373, default: "127.0.0.1:7373",
+            "Address of the RPC listener."
+        ) { $0.rpcAddr = $1 },
+        text(["rpc-auth"], key: "rpc_auth", value: "token", "Token RPC clients must present.") { $0.rpcAuth = $1 },
+        text(
+            ["log-level"], key: "log_level", value: "level", default: "info", maxBytes: 16,
+            "trace, debug, info, warn or err.",
+            check: { text throws(Failure) in
+                guard Logger.Level(serfName: text) != nil else {
+                    throw Failure("\(JSON.excerpt(text)) is not one of trace, debug, info, warn, err")
+                }
+            }
+        ) { $0.logLevel = $1 },
+        list(
+            ["event-handler"], key: "event_handlers", value: "[filter=]script",
+            "Handler script, Serf's contract (SERF_* environment, member lines or payload on stdin)."
+        ) { $0.eventHandlers += $1 },
+        text(["snapshot"], key: "snapshot_path", value: "path", "Snapshot file for rejoining after a restart.") {
+            $0.snapshotPath = $1
+        },
+        bool(["rejoin"], key: "rejoin_after_leave", default: false, "Rejoin from the snapshot even after a leave.") {
+            $0.rejoinAfterLeave = $1
+        },
+        text(["encrypt"], key: "encrypt_key", value: "key", maxBytes: 64, "Base64 gossip encryption key (32 bytes).") {
+            $0.encryptKey = $1
+        },
+        text(["keyring-file"], key: "keyring_file", value: "path", "JSON keyring file, rewritten on key changes.") {
+            $0.keyringFile = $1
+        },
+        bool(
+            ["encrypt-allow-plaintext"], key: "encrypt_verify_incoming", default: true, inverted: true,
+            "Also accept plaintext gossip while encrypting, to migrate a cluster (the key set to false)."
+        ) { $0.encryptAllowPlaintext = !$1 },
+        bool(
+            ["disable-compression"], key: "enable_compression", default: true, inverted: true,
+            "Compress TCP state exchanges (the flag turns it off)."
+        ) { $0.enableCompression = $1 },
+        duration(
+            ["broadcast-timeout"], key: "broadcast_timeout", .seconds(1) ... .seconds(3600), default: "5s",
+            "How long a leave waits for its broadcast."
+        ) { $0.broadcastTimeout = $1 },
+        bool(
+            [], key: "disable_coordinates", default: false,
+            "No Vivaldi coordinates in acks (serf rtt then has none; idle UDP bytes halve)."
+        ) { $0.disableCoordinates = $1 },
+        bool(
+            [], key: "leave_on_terminate", default: true,
+            "Leave gracefully on SIGTERM (Rumor's default; Serf's is false)."
+        ) { $0.leaveOnTerminate = $1 },
+        bool([], key: "skip_leave_on_interrupt", default: false, "Stop without leaving on SIGINT.") {
+            $0.skipLeaveOnInterrupt = $1
+        },
+        duration(
+            [], key: "reconnect_interval", .seconds(1) ... .seconds(86400), default: "30s",
+            "How often to try reconnecting to failed members."
+        ) { $0.reconnectInterval = $1 },
+        duration(
+            [], key: "reconnect_timeout", .seconds(1) ... .seconds(365 * 86400), default: "24h",
+            "How long failed members are retried before they are reaped."
+        ) { $0.reconnectTimeout = $1 },
+        duration(
+            [], key: "tombstone_timeout", .seconds(1) ... .seconds(365 * 86400), default: "24h",
+            "How long left members are remembered."
+        ) { $0.tombstoneTimeout = $1 },
+        integer(
+            [], key: "user_event_size_limit", value: "bytes", 1 ... 9216, default: 512,
+            "Largest user event payload and name."
+        ) { $0.userEventSizeLimit = $1 },
+        integer([], key: "query_size_limit", value: "bytes", 1 ... 65536, default: 1024, "Largest query.") {
+            $0.querySizeLimit = $1
+        },
+        integer(
+            [], key: "query_response_size_limit", value: "bytes", 1 ... 65536, default: 1024, "Largest query response."
+        ) { $0.queryResponseSizeLimit = $1 },
+        actions,
+        text(["haproxy-config"], key: nil, value: "path", "Run the HAProxy action, writing this config file.") {
+            $0.haproxyOutput = $1
+        },
+        text(["haproxy-template"], key: nil, value: "path", "Mustache template for the HAProxy config.") {
+            $0.haproxyTemplate = $1
+        },
+        text(["haproxy-app"], key: nil, value: "name", "Balance this app's containers: one server per container.") {
+            $0.haproxyApp = $1
+        },
+        list(["haproxy-selector"], key: nil, value: "tag=regexp", "Members the HAProxy action balances.") {
+            $0.haproxySelectors += $1
+        },
+        // Read by the command before every other flag (files first, flags override them).
+        list(["config-file"], key: nil, value: "path", "JSON config file (Serf's keys).") { _, _ in },
+        list(["config-dir"], key: nil, value: "path", "Directory whose *.json files are read in lexical order.") {
+            _, _ in
+        },
+    ]
+
+    /// `--tag k=v` (repeatable) and `"tags": {"k": "v"}`.
+    static let tags = AgentOption(
+        flags: ["tag"], key: "tags", valueName: "key=value", repeatable: true, defaultText: "",
+        help: "Member tags (encoded at most 512 bytes, as Serf).",
+        fromFlag: { c, text throws(Failure) in
+            guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+                throw Failure("\(JSON.excerpt(text)) is not key=value")
+            }
+            c.tags[String(text[..<eq])] = String(text[text.index(after: eq)...])
+        },
+        fromJSON: { c, json throws(Failure) in
+            guard case .object(let pairs) = json else { throw wrongType(json, expected: "an object of strings") }
+            for (k, v) in pairs {
+                guard case .string(let s) = v else {
+                    throw Failure("tag \(JSON.excerpt(k)): \(wrongType(v, expected: "a string"))")
+                }
+                c.tags[k] = s
+            }
+        })
+
+    /// Rumor's built-in actions (`{"haproxy": {...}}`), kept raw for the actions to parse.
+    static let actions = AgentOption(
+        flags: [], key: "actions", valueName: "object", repeatable: false, defaultText: "",
+        help: "Rumor's built-in actions, e.g. {\"haproxy\": {...}} (templates/README.md).",
+        fromFlag: { _, _ throws(Failure) in },
+        fromJSON: { c, json throws(Failure) in
+            guard case .object = json else { throw wrongType(json, expected: "an object such as {\"haproxy\": {...}}") }
+            c.actions = json
+        })
+
+    /// Options by config key and by flag name.
+    public static let byKey: [String: AgentOption] = Dictionary(
+        all.compactMap { o in o.key.map { ($0, o) } }, uniquingKeysWith: { a, _ in a })
+    public static let byFlag: [String: AgentOption] = Dictionary(
+        all.flatMap { o in o.flags.map { ($0, o) } }, uniquingKeysWith: { a, _ in a })
+}
