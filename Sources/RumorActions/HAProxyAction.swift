@@ -93,13 +93,25 @@ public final class HAProxyAction: Sendable {
         stats.withLock { $0.snapshots = max($0.snapshots, number) }
     }
 
+    /// Loads the template again and renders with the current members (SIGHUP), even if the template file looks
+    /// unchanged; a failed apply waiting out its back-off is tried again at once. Non-blocking.
+    public func reload() {
+        mailbox.requestReload()
+    }
+
+    /// Makes `run()` stop the HAProxy it started and return, as cancelling its task does. Non-blocking; an
+    /// action stopped stays stopped (a later `run()` returns at once).
+    public func stop() {
+        mailbox.requestStop()
+    }
+
     public var statistics: HAProxyActionStatistics { stats.withLock { $0 } }
 
     func updateStatistics(_ body: (inout HAProxyActionStatistics) -> Void) {
         stats.withLock { body(&$0) }
     }
 
-    /// Runs the action until the calling task is cancelled, then stops the HAProxy it started (soft stop:
+    /// Runs the action until `stop()` or until the calling task is cancelled, then stops the HAProxy it started (soft stop:
     /// connections in flight finish). Throws only for errors that make the action unable to work at all
     /// (invalid configuration); failures of single renders or reloads are logged and retried on the next change.
     public func run() async throws {
@@ -111,7 +123,7 @@ public final class HAProxyAction: Sendable {
         let pool = NIOThreadPool(numberOfThreads: 3)
         pool.start()
         let pipeline = try HAProxyPipeline(action: self, pool: pool)
-        await pipeline.runUntilCancelled()
+        await pipeline.runUntilStopped()
         await pipeline.shutdown()
         try? await pool.shutdownGracefully()
     }
