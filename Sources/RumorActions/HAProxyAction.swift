@@ -35,19 +35,20 @@ public struct HAProxyActionStatistics: Sendable, Hashable {
 /// The built-in HAProxy action: keeps an HAProxy configuration (and, in `runtime` mode, a running HAProxy) in step
 /// with the cluster's membership.
 ///
-/// Use from the agent:
+/// Used by the agent through `AgentAction`:
 /// ```swift
 /// let action = HAProxyAction(configuration: config, nodeName: name, logger: logger)
 /// try action.preflight()                       // at startup: configuration and template errors, clearly
 /// _ = agent.addListener(token: { _ in action.membersChanged(agent.members()) })
 /// action.membersChanged(agent.members())       // the first snapshot starts HAProxy
-/// try await action.run()                       // until cancelled; then stops the HAProxy it started
+/// try await action.run()                       // until stop() or cancelled; then stops the HAProxy it started
 /// ```
+/// `reload()` (SIGHUP) loads the template again and renders; `stop()` ends `run()`.
 /// `membersChanged` never blocks and may be called from any thread, as often as members change: snapshots are
 /// debounced (`debounce.quiet`, at most `debounce.max`), so a burst of joins costs one render and at most one
 /// reload. All blocking work (HAProxy's config check, sockets, process supervision) runs on the action's own
 /// thread pool, never on an event loop.
-public final class HAProxyAction: Sendable {
+public final class HAProxyAction: AgentAction {
     public let configuration: HAProxyActionConfiguration
     let nodeName: String
     let logger: Logger
@@ -70,6 +71,8 @@ public final class HAProxyAction: Sendable {
         self.logger = logger
         self.eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
     }
+
+    public var name: String { "haproxy" }
 
     /// Checks what can be checked before anything runs: the configuration, the template's syntax, and that the
     /// HAProxy binary (for the check command and, in runtime/reload mode, to run) can be found.

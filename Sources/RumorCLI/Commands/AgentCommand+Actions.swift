@@ -5,20 +5,56 @@ import RumorActions
 import RumorAgent
 import RumorCore
 
+/// A built-in action the agent can run: its key under `"actions"` and how to make it from that section (nil when
+/// absent), the command's flags and the agent's configuration. Returns nil when the action is not asked for.
+struct BuiltinAction: Sendable {
+    var name: String
+    var make: @Sendable (_ section: JSON?, _ command: AgentCommand, _ config: AgentConfiguration, _ context: Context)
+        throws -> (any AgentAction)?
+
+    struct Context: Sendable {
+        var logger: Logger
+        var eventLoop: any EventLoop
+    }
+}
+
+extension BuiltinAction {
+    /// Every built-in action. Adding one is a folder in Sources/RumorActions and one line here.
+    static let all: [BuiltinAction] = [.haproxy]
+
+    static let haproxy = BuiltinAction(name: "haproxy") { section, command, config, context in
+        guard let haproxy = try command.haproxyConfiguration(section) else { return nil }
+        return HAProxyAction(
+            configuration: haproxy, nodeName: config.resolvedNodeName, logger: context.logger,
+            eventLoop: context.eventLoop)
+    }
+}
+
 extension AgentCommand {
-    /// The HAProxy action from `actions.haproxy` in the config files, overridden by the `--haproxy-*` flags; nil
-    /// when neither asks for one.
-    func haproxyConfiguration(_ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
-        var result: HAProxyActionConfiguration?
+    /// The actions `"actions"` in the config files and the flags ask for, in `BuiltinAction.all` order.
+    func configuredActions(_ config: AgentConfiguration, context: BuiltinAction.Context) throws -> [any AgentAction] {
+        var sections: [String: JSON] = [:]
         if let json = config.actions {
             guard case .object(let pairs) = json else {
                 throw AgentConfiguration.Error("actions: expected an object such as {\"haproxy\": {...}}")
             }
-            for (name, _) in pairs where name != "haproxy" {
-                throw AgentConfiguration.Error("actions: unknown action '\(name)' (available: haproxy)")
+            let names = BuiltinAction.all.map(\.name)
+            for (name, section) in pairs {
+                guard names.contains(name) else {
+                    throw AgentConfiguration.Error(
+                        "actions: unknown action '\(name)' (available: \(names.joined(separator: ", ")))")
+                }
+                sections[name] = section
             }
-            if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: ActionConfigValue(haproxy)) }
         }
+        return try BuiltinAction.all.compactMap { try $0.make(sections[$0.name], self, config, context) }
+    }
+
+    /// The HAProxy action from its `actions.haproxy` section, overridden by the `--haproxy-*` flags; nil when
+    /// neither asks for one.
+    func haproxyConfiguration(_ section: JSON?) throws -> HAProxyActionConfiguration? {
+        var result: HAProxyActionConfiguration?
+        if let section { result = try HAProxyActionConfiguration(json: ActionConfigValue(section)) }
         if let output = flags.value("haproxy-config") {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
@@ -36,23 +72,40 @@ extension AgentCommand {
         return result
     }
 
-    /// Feeds member snapshots to the action on every membership change, and runs it until the agent stops.
-    static func run(_ action: HAProxyAction, with agent: Agent) async throws {
+    /// Feeds member snapshots to the actions on every membership change, and runs them until the agent stops.
+    /// Returns whether an action failed (it logged why).
+    static func run(_ actions: [any AgentAction], with agent: Agent, logger: Logger) async -> Bool {
+        guard !actions.isEmpty else { return false }
         agent.eventLoop.execute {
             _ = agent.addListener(token: { event in
                 switch event {
                 case .memberJoined, .memberLeft, .memberFailed, .memberUpdated, .memberReaped:
-                    action.membersChanged(agent.members())
+                    let members = agent.members()
+                    for action in actions { action.membersChanged(members) }
                 default: break
                 }
             })
-            action.membersChanged(agent.members())
+            let members = agent.members()
+            for action in actions { action.membersChanged(members) }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await action.run() }
+        return await withTaskGroup(of: Bool.self) { group in
+            for action in actions {
+                group.addTask {
+                    do {
+                        try await action.run()
+                        return false
+                    } catch {
+                        logger.error("agent: \(action.name) action stopped: \(error)")
+                        return true
+                    }
+                }
+            }
             try? await agent.stopped.get()
+            for action in actions { action.stop() }
             group.cancelAll()
-            try await group.waitForAll()
+            var failed = false
+            for await f in group { failed = failed || f }
+            return failed
         }
     }
 }

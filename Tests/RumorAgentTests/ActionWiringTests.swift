@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+import NIOPosix
+import RumorActions
+import RumorAgent
+import Testing
+@testable import RumorCLI
+
+/// The agent holds its actions as `[any AgentAction]`, built from `BuiltinAction.all`: one line per action.
+@Suite struct ActionWiringTests {
+    static let context = BuiltinAction.Context(
+        logger: Logger(label: "test.actions") { _ in SwiftLogNoOpLogHandler() },
+        eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+
+    static func actions(_ words: [String]) throws -> [any AgentAction] {
+        let command = try AgentCommand.parse(words)
+        return try command.configuredActions(try command.resolvedConfiguration(), context: context)
+    }
+
+    @Test func noActionIsRunUnlessOneIsAskedFor() throws {
+        #expect(try Self.actions([]).isEmpty)
+    }
+
+    @Test func theHAProxyFlagsMakeTheHAProxyAction() throws {
+        let actions = try Self.actions(["--haproxy-config", "/tmp/rumor-wiring/haproxy.cfg"])
+        #expect(actions.map(\.name) == ["haproxy"])
+        #expect((actions.first as? HAProxyAction)?.configuration.output == "/tmp/rumor-wiring/haproxy.cfg")
+    }
+
+    @Test func anUnknownActionInTheConfigIsNamedWithTheAvailableOnes() throws {
+        let directory = try HandlerTempDir()
+        defer { try? FileManager.default.removeItem(atPath: directory.path) }
+        let file = directory.file("agent.json")
+        try #"{"actions": {"nginx": {}}}"#.write(toFile: file, atomically: false, encoding: .utf8)
+        let error = #expect(throws: AgentConfiguration.Error.self) { try Self.actions(["--config-file", file]) }
+        #expect(error.map { "\($0)" } == "actions: unknown action 'nginx' (available: haproxy)")
+        #expect(BuiltinAction.all.map(\.name) == ["haproxy"])
+    }
+}
