@@ -34,8 +34,8 @@ import Testing
         config.slots = 2
         configure(&config)
         var m = Machine(configuration: config, now: t0)
-        let r1 = m.templateChecked(fingerprint: [1], at: t0)
-        #expect(r1, "the first check always loads the template")
+        let loads = m.templateChecked(fingerprint: [1], at: t0)
+        #expect(loads, "the first check always loads the template")
         return m
     }
 
@@ -47,8 +47,8 @@ import Testing
         while true {
             let step = m.next(now: now, pending: times)
             guard step == .checkTemplate else { return step }
-            let r2 = m.templateChecked(fingerprint: [1], at: now)
-            #expect(!r2)
+            let loads = m.templateChecked(fingerprint: [1], at: now)
+            #expect(!loads)
         }
     }
 
@@ -91,8 +91,8 @@ import Testing
         m.membersTaken([Self.member("a", 1)], number: 3, firstChange: t0 + .milliseconds(10))
         #expect(next(&m, at: t0 + .milliseconds(200)) == .apply)
         #expect(m.batchStartedAt == t0 + .milliseconds(10))
-        let r3 = m.finishBatch()
-        #expect(r3 == 3)
+        let number = m.finishBatch()
+        #expect(number == 3)
         #expect(m.batchStartedAt == nil)
         // Rendered once: nothing more until something happens.
         #expect(next(&m, at: t0 + .milliseconds(200)) == .wait(until: t0 + .seconds(1)))
@@ -108,25 +108,25 @@ import Testing
 
     @Test func theTemplateIsCheckedEverySecondAndLoadedOnlyWhenItsFileChanged() {
         var m = machine()
-        let r4 = m.next(now: t0 + .milliseconds(999), pending: nil)
-        #expect(r4 == .wait(until: t0 + .seconds(1)))
-        let r5 = m.next(now: t0 + .seconds(1), pending: nil)
-        #expect(r5 == .checkTemplate)
-        let r6 = m.templateChecked(fingerprint: [1], at: t0 + .seconds(1))
-        #expect(!r6)
-        let r7 = m.next(now: t0 + .seconds(1), pending: nil)
-        #expect(r7 == .wait(until: t0 + .seconds(2)))
-        let r8 = m.next(now: t0 + .seconds(2), pending: nil)
-        #expect(r8 == .checkTemplate)
-        let r9 = m.templateChecked(fingerprint: [2], at: t0 + .seconds(2))
-        #expect(r9)
+        let beforeCheck = m.next(now: t0 + .milliseconds(999), pending: nil)
+        #expect(beforeCheck == .wait(until: t0 + .seconds(1)))
+        let atCheck = m.next(now: t0 + .seconds(1), pending: nil)
+        #expect(atCheck == .checkTemplate)
+        let loadsUnchanged = m.templateChecked(fingerprint: [1], at: t0 + .seconds(1))
+        #expect(!loadsUnchanged)
+        let afterCheck = m.next(now: t0 + .seconds(1), pending: nil)
+        #expect(afterCheck == .wait(until: t0 + .seconds(2)))
+        let nextCheck = m.next(now: t0 + .seconds(2), pending: nil)
+        #expect(nextCheck == .checkTemplate)
+        let loadsChanged = m.templateChecked(fingerprint: [2], at: t0 + .seconds(2))
+        #expect(loadsChanged)
     }
 
     @Test func aChangedTemplateRendersAgainWithTheSameMembers() {
         var (m, _) = running()
         #expect(next(&m, at: t0 + .milliseconds(500)) == .wait(until: t0 + .seconds(1)))
-        let r10 = m.templateChecked(fingerprint: [2], at: t0 + .seconds(1))
-        #expect(r10)
+        let loads = m.templateChecked(fingerprint: [2], at: t0 + .seconds(1))
+        #expect(loads)
         m.templateReloaded()
         #expect(next(&m, at: t0 + .seconds(1)) == .apply)
     }
@@ -134,10 +134,10 @@ import Testing
     @Test func aReloadRequestLoadsTheTemplateAtOnceAndRenders() {
         var (m, _) = running()
         m.reloadRequested(at: t0 + .milliseconds(300))
-        let r11 = m.next(now: t0 + .milliseconds(300), pending: nil)
-        #expect(r11 == .checkTemplate)
-        let r12 = m.templateChecked(fingerprint: [1], at: t0 + .milliseconds(300))
-        #expect(r12, "loaded even though unchanged")
+        let step = m.next(now: t0 + .milliseconds(300), pending: nil)
+        #expect(step == .checkTemplate)
+        let loads = m.templateChecked(fingerprint: [1], at: t0 + .milliseconds(300))
+        #expect(loads, "loaded even though unchanged")
         #expect(next(&m, at: t0 + .milliseconds(300)) == .apply)
     }
 
@@ -156,8 +156,8 @@ import Testing
         #expect(m.decide(text: text, plan: plan)
             == .apply(.init(install: true, load: .start, reconcile: true, structureKey: key)))
         m.installed(text)
-        let r13 = m.haproxyStarted(pid: 100, at: t0)
-        #expect(!r13, "the first start is not a restart")
+        let restarted = m.haproxyStarted(pid: 100, at: t0)
+        #expect(!restarted, "the first start is not a restart")
         #expect(m.haproxyPID == 100)
     }
 
@@ -210,8 +210,8 @@ import Testing
 
     @Test func reloadModeRestartsADeadHAProxyEvenWithTheSameFile() {
         var (m, plan) = running(.reload, text: "global\n")
-        let r14 = m.haproxyExited(pid: 100, at: t0 + .seconds(1))
-        #expect(r14)
+        let ours = m.haproxyExited(pid: 100, at: t0 + .seconds(1))
+        #expect(ours)
         #expect(m.decide(text: "global\n", plan: plan)
             == .apply(.init(install: false, load: .start, reconcile: false, structureKey: nil)))
     }
@@ -281,8 +281,8 @@ import Testing
         var now = t0 + .seconds(1)
         var delays: [Duration] = []
         for pid in Int32(100)..<107 {
-            let r15 = m.haproxyExited(pid: pid, at: now)
-            #expect(r15)
+            let ours = m.haproxyExited(pid: pid, at: now)
+            #expect(ours)
             #expect(m.haproxyPID == nil)
             guard let at = m.restartAt else {
                 Issue.record("no restart scheduled")
@@ -290,8 +290,8 @@ import Testing
             }
             delays.append(at - now)
             #expect(next(&m, at: at) == .apply)
-            let r16 = m.haproxyStarted(pid: pid + 1, at: at)
-            #expect(r16, "a start after a death is a restart")
+            let restarted = m.haproxyStarted(pid: pid + 1, at: at)
+            #expect(restarted, "a start after a death is a restart")
             now = at + .seconds(1)
         }
         #expect(delays == [0, 1, 2, 4, 8, 16, 30].map { Duration.seconds($0) })
@@ -299,15 +299,15 @@ import Testing
 
     @Test func anHAProxyThatRanOverAMinuteBeforeDyingRestartsAtOnce() {
         var (m, _) = running()
-        let r17 = m.haproxyExited(pid: 100, at: t0 + .seconds(1))
-        #expect(r17)
+        let first = m.haproxyExited(pid: 100, at: t0 + .seconds(1))
+        #expect(first)
         _ = m.haproxyStarted(pid: 101, at: t0 + .seconds(1))
-        let r18 = m.haproxyExited(pid: 101, at: t0 + .seconds(2))
-        #expect(r18)
+        let second = m.haproxyExited(pid: 101, at: t0 + .seconds(2))
+        #expect(second)
         #expect(m.restartAt == t0 + .seconds(3), "second death within a minute: 1 s")
         _ = m.haproxyStarted(pid: 102, at: t0 + .seconds(3))
-        let r19 = m.haproxyExited(pid: 102, at: t0 + .seconds(64))
-        #expect(r19)
+        let third = m.haproxyExited(pid: 102, at: t0 + .seconds(64))
+        #expect(third)
         #expect(m.restartAt == t0 + .seconds(64), "ran over a minute: the ladder starts over")
     }
 
@@ -324,18 +324,18 @@ import Testing
     @Test func aFailedStartIsRetriedAsARestart() {
         var m = machine()
         m.membersTaken([Self.member("a", 1)], number: 1, firstChange: t0)
-        let r20 = m.applyFailed(at: t0)
-        #expect(r20 == .restart(at: t0))
-        let r21 = m.applyFailed(at: t0)
-        #expect(r21 == .restart(at: t0 + .seconds(1)))
-        let r22 = m.applyFailed(at: t0)
-        #expect(r22 == .restart(at: t0 + .seconds(2)))
+        let first = m.applyFailed(at: t0)
+        #expect(first == .restart(at: t0))
+        let second = m.applyFailed(at: t0)
+        #expect(second == .restart(at: t0 + .seconds(1)))
+        let third = m.applyFailed(at: t0)
+        #expect(third == .restart(at: t0 + .seconds(2)))
     }
 
     @Test func theExitOfAnotherProcessIsIgnored() {
         var (m, _) = running()
-        let r23 = m.haproxyExited(pid: 99, at: t0)
-        #expect(!r23)
+        let ours = m.haproxyExited(pid: 99, at: t0)
+        #expect(!ours)
         #expect(m.haproxyPID == 100)
         #expect(m.restartAt == nil)
     }
@@ -351,8 +351,8 @@ import Testing
     @Test func aStoppedHAProxyIsNotRestarted() {
         var (m, _) = running()
         m.haproxyStopped()
-        let r24 = m.haproxyExited(pid: 100, at: t0)
-        #expect(!r24)
+        let ours = m.haproxyExited(pid: 100, at: t0)
+        #expect(!ours)
         #expect(m.restartAt == nil)
     }
 
@@ -361,25 +361,25 @@ import Testing
     @Test func recoveryIsReportedOnceAndNotWhileTheTemplateIsBroken() {
         var (m, plan) = running()
         m.errorReported()
-        let r25 = m.applySucceeded(text: "x", plan: plan, templateBroken: true)
-        #expect(!r25)
-        let r26 = m.applySucceeded(text: "x", plan: plan, templateBroken: false)
-        #expect(r26)
-        let r27 = m.applySucceeded(text: "x", plan: plan, templateBroken: false)
-        #expect(!r27)
+        let whileBroken = m.applySucceeded(text: "x", plan: plan, templateBroken: true)
+        #expect(!whileBroken)
+        let fixed = m.applySucceeded(text: "x", plan: plan, templateBroken: false)
+        #expect(fixed)
+        let again = m.applySucceeded(text: "x", plan: plan, templateBroken: false)
+        #expect(!again)
     }
 
     @Test func aMemberLeftOutIsReportedOncePerReason() {
         var m = machine()
-        let r28 = m.newRejections([("a", "no port")])
-        #expect(r28.map(\.name) == ["a"])
-        let r29 = m.newRejections([("a", "no port")])
-        #expect(r29.isEmpty)
-        let r30 = m.newRejections([("a", "bad port")])
-        #expect(r30.map(\.reason) == ["bad port"])
-        let r31 = m.newRejections([])
-        #expect(r31.isEmpty)
-        let r32 = m.newRejections([("a", "bad port")])
-        #expect(r32.map(\.name) == ["a"], "left out again after it was fixed")
+        let first = m.newRejections([("a", "no port")])
+        #expect(first.map(\.name) == ["a"])
+        let same = m.newRejections([("a", "no port")])
+        #expect(same.isEmpty)
+        let newReason = m.newRejections([("a", "bad port")])
+        #expect(newReason.map(\.reason) == ["bad port"])
+        let fixed = m.newRejections([])
+        #expect(fixed.isEmpty)
+        let brokenAgain = m.newRejections([("a", "bad port")])
+        #expect(brokenAgain.map(\.name) == ["a"], "left out again after it was fixed")
     }
 }
