@@ -56,10 +56,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // MARK: Containers (issue: container action). Docker's API over its unix socket; app decisions are pure.
+        .target(
+            name: "RumorDocker",
+            dependencies: [
+                "RumorSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "RumorApps", dependencies: ["RumorSupport"]),
+        .target(
+            name: "RumorContainers",
+            dependencies: [
+                "RumorDocker", "RumorApps", "RumorActions", "RumorCore", "RumorSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "RumorCLI",
             dependencies: [
-                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions", "RumorSupport",
+                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions", "RumorSupport", "RumorContainers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -78,6 +100,12 @@ let package = Package(
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire"]),
+        .testTarget(name: "RumorDockerTests", dependencies: ["RumorDocker", "RumorSupport", "RumorTestSupport"]),
+        .testTarget(name: "RumorAppsTests", dependencies: ["RumorApps", "RumorSupport"]),
+        .testTarget(
+            name: "RumorContainersTests",
+            dependencies: ["RumorContainers", "RumorDocker", "RumorApps", "RumorActions", "RumorCore", "RumorSupport",
+                           "RumorTestSupport"]),
         .testTarget(
             name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire", "RumorTestSupport"],
             exclude: ["Golden"]),  // read from disk by path, not bundled

@@ -56,8 +56,7 @@ final class LoadBalancer: @unchecked Sendable {
 
     func startBackend(_ name: String, index: Int) async throws -> TestBackendServer {
         let backendHost = "127.0.\(subnet).\(10 + index)"
-        let port = try TestNetwork.freePort(host: backendHost)
-        let server = try await TestBackendServer.start(name: name, host: backendHost, port: port, directory: directory)
+        let server = try await TestBackendServer.start(name: name, host: backendHost, directory: directory)
         lock.withLock { backends[name] = server }
         return server
     }

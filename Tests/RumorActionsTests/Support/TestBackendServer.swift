@@ -29,36 +29,44 @@ final class TestBackendServer: @unchecked Sendable {
         self.process = process
     }
 
-    /// Starts and waits until it accepts connections.
-    static func start(name: String, host: String, port: Int, directory: TemporaryDirectory) async throws
-        -> TestBackendServer
-    {
-        let config = """
-            global
-                nbthread 1
-            defaults
-                mode http
-                timeout connect 2s
-                timeout client 30s
-                timeout server 30s
-            frontend \(name)
-                bind \(host):\(port)
-                http-request return status 200 content-type text/plain string "\(name)"
+    /// Starts and waits until it accepts connections. The port comes from `freePort`, which another process can
+    /// take before HAProxy binds it: when HAProxy exits instead of listening, try again on a new port.
+    static func start(name: String, host: String, directory: TemporaryDirectory) async throws -> TestBackendServer {
+        var failures: [String] = []
+        for _ in 1...3 {
+            let port = try TestNetwork.freePort(host: host)
+            let config = """
+                global
+                    nbthread 1
+                defaults
+                    mode http
+                    timeout connect 2s
+                    timeout client 30s
+                    timeout server 30s
+                frontend \(name)
+                    bind \(host):\(port)
+                    http-request return status 200 content-type text/plain string "\(name)"
 
-            """
-        let path = directory.file("backend-\(name).cfg")
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
-        let process = try Subprocess.spawn([haproxyBinary, "-db", "-f", path], captureOutput: false)
-        let server = TestBackendServer(name: name, host: host, port: port, process: process)
-        do {
-            try await eventually("backend \(name) listening on \(host):\(port)", timeout: .seconds(10)) {
-                try await offPool { TestNetwork.isListening(host: host, port: port) }
+                """
+            let path = directory.file("backend-\(name).cfg")
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            let process = try Subprocess.spawn([haproxyBinary, "-db", "-f", path], captureOutput: false)  // its errors go to the test log
+            let server = TestBackendServer(name: name, host: host, port: port, process: process)
+            do {
+                try await eventually("backend \(name) listening on \(host):\(port)", timeout: .seconds(10)) {
+                    if let status = process.reapIfExited() {
+                        server.stopped = true
+                        throw TestNetwork.Failure(description: "haproxy \(status) (its output is above)")
+                    }
+                    return try await offPool { TestNetwork.isListening(host: host, port: port) }
+                }
+                return server
+            } catch {
+                failures.append("\(error)")
+                server.kill()
             }
-        } catch {
-            server.kill()
-            throw error
         }
-        return server
+        throw TestNetwork.Failure(description: "backend \(name) did not start: \(failures.joined(separator: "; "))")
     }
 
     /// The member the agent would report for this backend's container.

@@ -1,0 +1,104 @@
+/// One app as its spec file describes it: Nebula's keys (`docker_image`, `containers_per`, `starting_ports`,
+/// `env_vars`, `volumes`, `networks`, `devices`, `privileged`, `running`) plus where it runs, how its health is
+/// judged, how restarts back off and how it is advertised.
+public struct AppSpec: Sendable, Equatable {
+    public var name: String
+    public var image: String
+    public var containersPer: ContainersPer = .server(1)
+    public var ports: [PortMapping] = []
+    public var env: [String: String] = [:]
+    public var volumes: [String] = []
+    public var networks: [String] = []
+    public var devices: [String] = []
+    public var privileged = false
+    /// `false` keeps the spec but runs no container (Nebula's stop).
+    public var running = true
+    public var command: [String]?
+    /// Tag name → regular expression a node's tag must contain a match of (Serf's filter semantics); empty: every
+    /// node that has the spec.
+    public var placement: [String: String] = [:]
+    public var healthcheck: Healthcheck?
+    public var restart = RestartPolicy()
+    /// SIGTERM → SIGKILL.
+    public var stopGrace: Duration = .seconds(10)
+    /// How long a container is out of the load balancer before it is stopped.
+    public var drain: Duration = .seconds(2)
+    public var advertise: Advertise = .host
+    /// Address host ports bind to ("" = all).
+    public var hostIP = ""
+
+    public init(name: String, image: String) {
+        self.name = name
+        self.image = image
+    }
+
+    public enum ContainersPer: Sendable, Equatable {
+        case server(Int)
+        /// Per CPU core of the node.
+        case cpu(Int)
+        /// One per this many MiB of the node's memory.
+        case memory(Int)
+    }
+
+    /// `{"81": "80"}`: host ports 81, 82, ... (one per container) for container port 80.
+    public struct PortMapping: Sendable, Equatable {
+        public var firstHostPort: Int
+        public var containerPort: Int
+        public init(firstHostPort: Int, containerPort: Int) {
+            self.firstHostPort = firstHostPort
+            self.containerPort = containerPort
+        }
+    }
+
+    public struct Healthcheck: Sendable, Equatable {
+        public var command: String
+        public var interval: Duration = .seconds(2)
+        public var timeout: Duration = .seconds(2)
+        public var retries = 2
+        public var startPeriod: Duration = .zero
+        public init(command: String) { self.command = command }
+    }
+
+    /// Swarm's restart policy keys; the delay doubles per failure up to `maxDelay`.
+    public struct RestartPolicy: Sendable, Equatable {
+        public var delay: Duration = .seconds(1)
+        public var maxDelay: Duration = .seconds(60)
+        /// Failures within `window` after which the slot stops restarting (0: never give up).
+        public var maxAttempts = 0
+        /// Running this long without failing forgives past failures.
+        public var window: Duration = .seconds(60)
+        public init() {}
+    }
+
+    public enum Advertise: Sendable, Equatable {
+        /// The node's address and the host port.
+        case host
+        /// The container's address on this Docker network and the container port.
+        case network(String)
+    }
+
+    /// How many containers this app runs on a node with these resources.
+    public func containerCount(cores: Int, memoryMiB: Int) -> Int {
+        guard running else { return 0 }
+        switch containersPer {
+        case .server(let n): return n
+        case .cpu(let n): return n * max(1, cores)
+        case .memory(let mib): return max(0, memoryMiB / max(1, mib))
+        }
+    }
+
+    /// Host ports of the container in `slot` (1-based), one per `starting_ports` entry.
+    public func hostPorts(slot: Int) -> [Int] { ports.map { $0.firstHostPort + slot - 1 } }
+
+    /// The port a load balancer sends to: the first mapping's host port, or its container port on a network.
+    public func advertisedPort(slot: Int) -> Int? {
+        guard let first = ports.first else { return nil }
+        switch advertise {
+        case .host: return first.firstHostPort + slot - 1
+        case .network: return first.containerPort
+        }
+    }
+
+    /// `rumor-<app>-<slot>`.
+    public func containerName(slot: Int) -> String { "rumor-\(name)-\(slot)" }
+}

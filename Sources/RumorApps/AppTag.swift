@@ -1,0 +1,41 @@
+/// How a node advertises its ready containers of one app in its Serf tags, so any load balancer in the cluster
+/// can route to them: key `app:<name>`, value one token per endpoint, space separated: `<slot>/<port>` (the
+/// node's own address) or `<slot>/<ip>:<port>` (a container address on a Docker network). Compact because all
+/// of a node's tags share memberlist's 512-byte meta.
+public enum AppTag {
+    public static let prefix = "app:"
+
+    public static func key(app: String) -> String { prefix + app }
+
+    public static func value(_ endpoints: [Endpoint]) -> String {
+        endpoints.sorted { $0.slot < $1.slot }.map { e in
+            e.host.map { "\(e.slot)/\($0):\(e.port)" } ?? "\(e.slot)/\(e.port)"
+        }.joined(separator: " ")
+    }
+
+    /// The endpoints in a tag value; unreadable tokens are skipped and returned as `rejected`, so one bad token
+    /// from a peer cannot hide the others.
+    public static func parse(_ value: String) -> (endpoints: [Endpoint], rejected: [String]) {
+        var endpoints: [Endpoint] = []
+        var rejected: [String] = []
+        for token in value.split(separator: " ") {
+            guard let slash = token.firstIndex(of: "/"), let slot = Int(token[..<slash]), slot > 0 else {
+                rejected.append(String(token))
+                continue
+            }
+            let rest = token[token.index(after: slash)...]
+            var host: String?
+            var portText = rest
+            if let colon = rest.lastIndex(of: ":") {
+                host = String(rest[..<colon])
+                portText = rest[rest.index(after: colon)...]
+            }
+            guard let port = Int(portText), (1...65535).contains(port), host.map({ !$0.isEmpty }) ?? true else {
+                rejected.append(String(token))
+                continue
+            }
+            endpoints.append(Endpoint(slot: slot, host: host, port: port))
+        }
+        return (endpoints, rejected)
+    }
+}

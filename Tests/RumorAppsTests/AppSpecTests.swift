@@ -1,0 +1,68 @@
+import RumorApps
+import Testing
+
+@Suite struct AppSpecTests {
+    @Test func nebulaSpecParses() throws {
+        let spec = try AppSpec.parse("""
+            {"app_name": "site", "docker_image": "nginx:1.25", "containers_per": {"server": 3},
+             "starting_ports": [{"8081": "80"}], "env_vars": {"MODE": "prod", "WORKERS": 4},
+             "volumes": ["/tmp:/data:ro"], "networks": ["web"], "devices": [], "privileged": false, "running": true,
+             "rolling_restart": false, "placement": {"role": "^worker$"},
+             "healthcheck": {"cmd": "wget -q -O- localhost/health", "interval": "1s", "retries": 3},
+             "restart": {"delay": "2s", "max_attempts": 5}, "stop_grace": "3s"}
+            """, name: "site", file: "apps/site.json")
+        #expect(spec.image == "nginx:1.25")
+        #expect(spec.containersPer == .server(3))
+        #expect(spec.hostPorts(slot: 3) == [8083])
+        #expect(spec.env == ["MODE": "prod", "WORKERS": "4"])
+        #expect(spec.healthcheck?.retries == 3)
+        #expect(spec.restart.delay == .seconds(2) && spec.restart.maxAttempts == 5)
+        #expect(spec.containerName(slot: 2) == "rumor-site-2")
+        #expect(spec.containerCount(cores: 8, memoryMiB: 1024) == 3)
+        #expect(spec.templateHash.count == 16)
+    }
+
+    @Test(arguments: [
+        (#"{"docker_image": "x", "colour": 1}"#, "apps/a.json: colour: unknown key"),
+        (#"{"containers_per": {"server": 1}}"#, "apps/a.json: docker_image: missing"),
+        (#"{"docker_image": 7}"#, "apps/a.json: docker_image: expected a string, got number 7"),
+        (#"{"docker_image": "x", "starting_ports": [{"http": "80"}]}"#, "starting_ports[0]: host port 'http' is not 1-65535"),
+        (#"{"docker_image": "x", "containers_per": {"server": -1}}"#, "containers_per.server: -1 is out of range"),
+        (#"{"docker_image": "x", "stop_grace": "9999999999h"}"#, "stop_grace: '9999999999h' is not a duration"),
+        (#"{"docker_image": "x", "placement": {"role": "(["}}"#, "placement.role: '([' is not a regular expression"),
+        (#"{"docker_image": "x", "restart": {"tries": 3}}"#, "restart.tries: unknown key"),
+        (#"{"docker_image": "x", "app_name": "other"}"#, "app_name: 'other' differs from the file's name 'a'"),
+        (#"[1, 2]"#, "apps/a.json: expected a JSON object, got array"),
+        (#"{"docker_image": "x""#, "apps/a.json: not JSON"),
+    ])
+    func badSpecsNameFileAndKey(text: String, message: String) {
+        #expect {
+            try AppSpec.parse(text, name: "a", file: "apps/a.json")
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test func templateHashFollowsWhatMakesTheContainer() throws {
+        let a = try AppSpec.parse(#"{"docker_image": "site:v1", "containers_per": {"server": 2}}"#, name: "s", file: "f")
+        var b = a
+        b.containersPer = .server(5)
+        b.drain = .seconds(9)
+        #expect(a.templateHash == b.templateHash)  // count and drain do not change a container
+        b.image = "site:v2"
+        #expect(a.templateHash != b.templateHash)
+        var c = a
+        c.env["X"] = "1"
+        #expect(a.templateHash != c.templateHash)
+    }
+
+    @Test func tagRoundTripsAndSkipsBadTokens() {
+        let endpoints = [Endpoint(slot: 1, host: nil, port: 8081), Endpoint(slot: 2, host: "172.18.0.3", port: 80)]
+        let value = AppTag.value(endpoints)
+        #expect(value == "1/8081 2/172.18.0.3:80")
+        #expect(AppTag.parse(value).endpoints == endpoints)
+        let parsed = AppTag.parse("1/80 x/81 2/99999 3/:80 4/82")
+        #expect(parsed.endpoints.map(\.slot) == [1, 4])
+        #expect(parsed.rejected == ["x/81", "2/99999", "3/:80"])
+    }
+}
