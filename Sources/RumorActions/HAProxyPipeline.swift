@@ -244,25 +244,13 @@ final class HAProxyPipeline {
         let backend = config.backendName
         let commands = try await offload { () throws(HAProxyActionError) -> [String] in
             let actual = try api.serversState(backend: backend)
-            var commands: [String] = []
-            for (i, slot) in plan.slots.enumerated() {
-                let name = SlotTable.serverName(index: i)
-                guard let server = actual[name] else {
-                    throw .runtimeAPI(
-                        socket: api.statsSocket, command: "show servers state \(backend)",
-                        message: "server \(backend)/\(name) is missing: does the template render every slot?")
-                }
-                if let member = slot.member {
-                    let moved = server.address != member.host || server.port != member.port
-                    if moved {
-                        commands.append("set server \(backend)/\(name) addr \(member.host) port \(member.port)")
-                    }
-                    if moved || server.state != slot.state {
-                        commands.append("set server \(backend)/\(name) state \(slot.state.rawValue)")
-                    }
-                } else if server.state != .maint {
-                    commands.append("set server \(backend)/\(name) state maint")
-                }
+            let commands: [String]
+            do throws(SlotTable.MissingServer) {
+                commands = try plan.reconcileCommands(actual: actual, backend: backend)
+            } catch {
+                throw .runtimeAPI(
+                    socket: api.statsSocket, command: "show servers state \(backend)",
+                    message: "server \(backend)/\(error.server) is missing: does the template render every slot?")
             }
             for command in commands { try api.execute(command) }
             return commands
