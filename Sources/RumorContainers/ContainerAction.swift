@@ -45,6 +45,7 @@ public final class ContainerAction: Sendable {
         var resources = (cores: 1, memoryMiB: 0)
         var generation = 0
         var reloadRequested = false
+        var stopRequested = false
     }
     private let shared = NIOLockedValueBox(Shared())
     private let directoryWakeup = Wakeup()
@@ -80,6 +81,12 @@ public final class ContainerAction: Sendable {
         directoryWakeup.signal()
     }
 
+    /// Makes `run()` return; containers keep running (an agent that stops never stops a workload).
+    public func stop() {
+        shared.withLockedValue { $0.stopRequested = true }
+        directoryWakeup.signal()
+    }
+
     /// Every app on this node, as `rumor apps ls` shows them.
     public func status() -> JSON {
         let (workers, invalid) = shared.withLockedValue { ($0.workers, $0.invalid) }
@@ -104,7 +111,7 @@ public final class ContainerAction: Sendable {
             group.addTask { await self.followEngine() }
             var known: [String: AppsDirectory.Entry] = [:]
             var first = true
-            while !Task.isCancelled {
+            while !Task.isCancelled, !shared.withLockedValue({ $0.stopRequested }) {
                 let reload = shared.withLockedValue { s -> Bool in
                     defer { s.reloadRequested = false }
                     if s.reloadRequested { s.generation += 1 }
@@ -123,6 +130,7 @@ public final class ContainerAction: Sendable {
                 }
                 await directoryWakeup.wait(timeout: configuration.poll)
             }
+            group.cancelAll()
         }
     }
 
