@@ -162,7 +162,7 @@ final class AppWorker: Sendable {
     }
 
     private func create(slot: Int, spec: AppSpec, docker: DockerClient, reconciler: inout AppReconciler, replacing: String?) async {
-        let name = spec.containerName(slot: slot)
+        let name = spec.containerName(slot: slot, node: host.nodeName)
         var created: String?
         do {
             if try await docker.imageID(spec.image) == nil {
