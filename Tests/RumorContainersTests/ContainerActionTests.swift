@@ -146,6 +146,38 @@ import Testing
         }
     }
 
+    /// The engine goes away (its socket through a proxy that the test closes: the real engine is shared) and a
+    /// container dies meanwhile; when the engine is back the action reconciles on its own.
+    @Test func anEngineThatGoesAwayIsReconnectedAndReconciled() async throws {
+        let sockets = try TemporaryDirectory("engine")
+        defer { sockets.remove() }
+        let proxy = UnixSocketProxy(path: sockets.path + "/docker.sock")
+        try proxy.up()
+        defer { proxy.down() }
+        try await ContainerHarness.with(dockerHost: "unix://" + proxy.path) { h in
+            let port = try ContainerHarness.freePorts(1)
+            try h.write("site", """
+                {"docker_image": "rumor-site:v1", "starting_ports": [{"\(port)": "80"}], "host_ip": "127.0.0.1"}
+                """)
+            try await eventually("serving", timeout: .seconds(30)) { h.host.endpoints("site").count == 1 }
+            let before = try #require(try await h.containers("site").first)
+            proxy.down()
+            try await eventually("the engine's absence is reported", timeout: .seconds(10)) {
+                h.status("site")?["last_error"]?.stringValue?.contains("unix://\(proxy.path)") == true
+            }
+            print("engine down: \(h.status("site")?["last_error"]?.stringValue ?? "")")
+            try await h.docker.kill(before.id)  // dies while the agent cannot see the engine
+            try proxy.up()
+            try await eventually("replaced after the engine returned", timeout: .seconds(40)) {
+                let now = try await h.containers("site").filter { $0.state == "running" }
+                return now.count == 1 && now[0].id != before.id && h.host.endpoints("site").count == 1
+            }
+            // What it shows now is the container's death, not the engine's absence.
+            let last = h.status("site")?["last_error"]?.stringValue ?? ""
+            #expect(!last.contains("Docker engine"), "\(last)")
+        }
+    }
+
     @Test func badInputIsNamedAndOtherAppsKeepRunning() async throws {
         try await ContainerHarness.with { h in
             let port = try ContainerHarness.freePorts(1)
