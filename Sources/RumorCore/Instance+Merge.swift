@@ -5,8 +5,8 @@ import RumorWire
 /// and acks for seconds. Up to `mergeSlice` nodes or intents are applied per input; the rest follow through the
 /// `.mergeSlice` timer, due at once, so other inputs interleave (docs/membership.md#push-pull-merge).
 extension Instance {
-    /// Nodes or intents applied per slice: a few milliseconds of work.
-    static let mergeSlice = 2000
+    /// Nodes or intents applied per slice: a few milliseconds of work, agent event handling included.
+    static let mergeSlice = 500
     /// User events taken from one slot of a remote event ring: serf never has more than a few at one Lamport time,
     /// and each is checked against the slot's others.
     static let maxEventsPerSlot = 256

@@ -26,6 +26,7 @@ public final class Runtime: @unchecked Sendable {
     var nextInbound: UInt64 = 1 << 48
     var stopped = false
     var warnings = WarningLimiter()
+    var loopBusy = LoopBusy()
     /// Limits on inbound gossip streams, and what is open now (by remote IP).
     public var streamLimits = StreamLimits()
     var openStreams: [[UInt8]: Int] = [:]
@@ -111,7 +112,9 @@ public final class Runtime: @unchecked Sendable {
     func handle(_ input: Input) {
         eventLoop.preconditionInEventLoop()
         guard !stopped, instance != nil else { return }
+        let start = LoopBusy.threadCPUNanoseconds()
         apply(instance.handle(input, at: now))
+        loopBusy.record(LoopBusy.threadCPUNanoseconds() - start, input, logger: logger)
     }
 
     // MARK: - Carrying out effects
