@@ -180,8 +180,6 @@ extension Instance {
         guard Double.random(in: 0..<1, using: &rng) <= probability, let target = failed.randomElement(using: &rng) else {
             return
         }
-        openStream(
-            .pushPull(join: nil), to: target.address, payload: localState(join: true), expectsReply: true,
-            timeout: settings.tcpTimeout)
+        openPushPull(.pushPull(join: nil), to: target.address, state: localStateSnapshot(join: true))
     }
 }

@@ -126,6 +126,12 @@ public final class Runtime: @unchecked Sendable {
             case .openStream(let id, let to, let payload, let expectsReply, let timeout):
                 openStream(id, to: to, payload: payload, expectsReply: expectsReply, timeout: timeout)
             case .replyStream(let id, let payload): replyStream(id, payload: payload)
+            case .openStreamState(let id, let to, let state, let timeout):
+                encodeOffLoop(state) { [self] payload in
+                    openStream(id, to: to, payload: payload, expectsReply: true, timeout: timeout)
+                }
+            case .replyStreamState(let id, let state):
+                encodeOffLoop(state) { [self] payload in replyStream(id, payload: payload) }
             case .schedule(let timer, let at):
                 let deadline = epoch + .nanoseconds(at.nanoseconds)
                 eventLoop.scheduleTask(deadline: deadline) { [self] in handle(.timer(timer)) }
