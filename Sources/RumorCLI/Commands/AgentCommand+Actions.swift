@@ -17,7 +17,7 @@ extension AgentCommand {
             for (name, _) in pairs where name != "haproxy" {
                 throw ConfigurationError("actions: unknown action '\(name)' (available: haproxy)")
             }
-            if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: ActionConfigValue(haproxy)) }
+            if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: haproxy) }
         }
         if let output = config.haproxyOutput {
             if result == nil { result = HAProxyActionConfiguration() }
@@ -52,20 +52,6 @@ extension AgentCommand {
             try? await agent.stopped.get()
             group.cancelAll()
             try await group.waitForAll()
-        }
-    }
-}
-
-extension ActionConfigValue {
-    /// The agent's parsed JSON, as the actions' configuration value.
-    init(_ json: JSON) {
-        switch json {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .number(let n): self = .number(n)
-        case .string(let s): self = .string(s)
-        case .array(let items): self = .array(items.map(ActionConfigValue.init))
-        case .object(let pairs): self = .object(Dictionary(pairs.map { ($0.0, ActionConfigValue($0.1)) }) { $1 })
         }
     }
 }
