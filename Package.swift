@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "RumorActions",
             dependencies: [
-                "RumorCore", "RumorWire", "RumorSupport",
+                "RumorCore", "RumorWire", "RumorSupport", "RumorApps",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

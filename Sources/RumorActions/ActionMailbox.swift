@@ -26,6 +26,8 @@ final class ActionMailbox: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         var waiterToken = 0
         var cancelled = false
+        var reloadRequested = false
+        var stopRequested = false
 
         /// Records a post; returns the waiter to resume (outside the lock).
         mutating func bump() -> CheckedContinuation<Void, Never>? {
@@ -65,6 +67,34 @@ final class ActionMailbox: Sendable {
         waiter?.resume()
     }
 
+    /// Asks the consumer to load its template again and render (SIGHUP).
+    func requestReload() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.reloadRequested = true
+            return s.bump()
+        }
+        waiter?.resume()
+    }
+
+    /// Returns whether a reload was requested since the last call.
+    func takeReloadRequest() -> Bool {
+        state.withLock { s in
+            defer { s.reloadRequested = false }
+            return s.reloadRequested
+        }
+    }
+
+    /// Asks the consumer to finish; from then on `wait` returns at once. A stopped mailbox stays stopped.
+    func requestStop() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.stopRequested = true
+            return s.bump()
+        }
+        waiter?.resume()
+    }
+
+    var stopRequested: Bool { state.withLock { $0.stopRequested } }
+
     var pendingTimes: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)? {
         state.withLock { s in s.pending.map { ($0.firstChange, $0.lastChange) } }
     }
@@ -88,7 +118,7 @@ final class ActionMailbox: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let token = state.withLock { s -> Int? in
-                    if s.sequence != seen || s.cancelled { return nil }
+                    if s.sequence != seen || s.cancelled || s.stopRequested { return nil }
                     s.waiterToken += 1
                     s.waiter = continuation
                     return s.waiterToken

@@ -36,19 +36,20 @@ public struct HAProxyActionStatistics: Sendable, Hashable {
 /// The built-in HAProxy action: keeps an HAProxy configuration (and, in `runtime` mode, a running HAProxy) in step
 /// with the cluster's membership.
 ///
-/// Use from the agent:
+/// Used by the agent through `AgentAction`:
 /// ```swift
 /// let action = HAProxyAction(configuration: config, nodeName: name, logger: logger)
 /// try action.preflight()                       // at startup: configuration and template errors, clearly
 /// _ = agent.addListener(token: { _ in action.membersChanged(agent.members()) })
 /// action.membersChanged(agent.members())       // the first snapshot starts HAProxy
-/// try await action.run()                       // until cancelled; then stops the HAProxy it started
+/// try await action.run()                       // until stop() or cancelled; then stops the HAProxy it started
 /// ```
+/// `reload()` (SIGHUP) loads the template again and renders; `stop()` ends `run()`.
 /// `membersChanged` never blocks and may be called from any thread, as often as members change: snapshots are
 /// debounced (`debounce.quiet`, at most `debounce.max`), so a burst of joins costs one render and at most one
 /// reload. All blocking work (HAProxy's config check, sockets, process supervision) runs on the action's own
 /// thread pool, never on an event loop.
-public final class HAProxyAction: Sendable {
+public final class HAProxyAction: AgentAction {
     public let configuration: HAProxyActionConfiguration
     let nodeName: String
     let logger: Logger
@@ -72,6 +73,8 @@ public final class HAProxyAction: Sendable {
         self.eventLoop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
     }
 
+    public var name: String { "haproxy" }
+
     /// Checks what can be checked before anything runs: the configuration, the template's syntax, and that the
     /// HAProxy binary (for the check command and, in runtime/reload mode, to run) can be found.
     public func preflight() throws {
@@ -94,13 +97,25 @@ public final class HAProxyAction: Sendable {
         stats.withLock { $0.snapshots = max($0.snapshots, number) }
     }
 
+    /// Loads the template again and renders with the current members (SIGHUP), even if the template file looks
+    /// unchanged; a failed apply waiting out its back-off is tried again at once. Non-blocking.
+    public func reload() {
+        mailbox.requestReload()
+    }
+
+    /// Makes `run()` stop the HAProxy it started and return, as cancelling its task does. Non-blocking; an
+    /// action stopped stays stopped (a later `run()` returns at once).
+    public func stop() {
+        mailbox.requestStop()
+    }
+
     public var statistics: HAProxyActionStatistics { stats.withLock { $0 } }
 
     func updateStatistics(_ body: (inout HAProxyActionStatistics) -> Void) {
         stats.withLock { body(&$0) }
     }
 
-    /// Runs the action until the calling task is cancelled, then stops the HAProxy it started (soft stop:
+    /// Runs the action until `stop()` or until the calling task is cancelled, then stops the HAProxy it started (soft stop:
     /// connections in flight finish). Throws only for errors that make the action unable to work at all
     /// (invalid configuration); failures of single renders or reloads are logged and retried on the next change.
     public func run() async throws {
@@ -112,7 +127,7 @@ public final class HAProxyAction: Sendable {
         let pool = NIOThreadPool(numberOfThreads: 3)
         pool.start()
         let pipeline = try HAProxyPipeline(action: self, pool: pool)
-        await pipeline.runUntilCancelled()
+        await pipeline.runUntilStopped()
         await pipeline.shutdown()
         try? await pool.shutdownGracefully()
     }

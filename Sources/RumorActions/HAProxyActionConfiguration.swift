@@ -42,6 +42,9 @@ public struct HAProxyActionConfiguration: Sendable, Hashable {
     public var template: String = HAProxyActionConfiguration.defaultTemplatePath
     /// The configuration file HAProxy reads.
     public var output: String = "/etc/haproxy/haproxy.cfg"
+    /// Balance the containers of this app (the container action's `app:<name>` tags: one server per endpoint)
+    /// instead of one server per member.
+    public var app: String?
     /// The tag holding a backend's service port, and the port used when a member lacks it.
     public var portTag: String = "port"
     public var defaultPort: Int = 80
@@ -105,6 +108,10 @@ public struct HAProxyActionConfiguration: Sendable, Hashable {
             throw HAProxyActionConfigurationError(key: prefix, message: "expected an object, got \(json.typeName)")
         }
         var reader = FieldReader(prefix: prefix, fields: fields)
+        if let v = try reader.string("app") {
+            app = v
+            selector = [:]  // any member advertising the app, unless a selector narrows it
+        }
         if let selector = try reader.stringMap("selector") { self.selector = selector }
         if let v = try reader.string("template") { template = v }
         if let v = try reader.string("output") { output = v }

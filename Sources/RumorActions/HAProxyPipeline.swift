@@ -10,7 +10,9 @@ import Logging
 import NIOPosix
 import RumorCore
 
-/// The action's single consumer: debounce → render → skip if unchanged → check → install → apply.
+/// The action's single consumer and the thin driver of `HAProxyStateMachine`: it reads the clock, feeds the
+/// machine what happened (member snapshots, template edits, HAProxy exits, outcomes of each step) and carries out
+/// what the machine decides (render → install → start, reload or runtime update), logging and counting as it goes.
 ///
 /// Owned by the task inside `HAProxyAction.run()` and never shared, so its state needs no locks; the agent talks
 /// to it only through the mailbox. Blocking work goes to the thread pool through `offload`.
@@ -23,35 +25,11 @@ final class HAProxyPipeline {
     private var logger: Logger { action.logger }
     private var mailbox: ActionMailbox { action.mailbox }
 
-    /// How often the template file is checked for edits (a fixed template is picked up without a member change).
-    static let templateCheckInterval = Duration.seconds(1)
-
+    private var state: HAProxyStateMachine
     private var renderer: HAProxyTemplateRenderer?
     /// Set while the template on disk does not parse (the last good one is used meanwhile).
     private var templateError: HAProxyActionError?
-    private var templateFingerprint: [Int]?
-    private var nextTemplateCheck = ContinuousClock.now
-
-    private var latestMembers: [Member]?
-    private var latestNumber = 0
-    private var dirty = false
-    private var batchStartedAt: ContinuousClock.Instant?
-    private var retryAt: ContinuousClock.Instant?
-    private var retryBackoff = Duration.seconds(1)
-
-    /// Slots as HAProxy has them, the file on disk, and what the running HAProxy loaded.
-    private var applied = SlotTable(count: 0)
-    private var installedText: String?
-    private var loadedText: String?
-    private var loadedKey: String?
-
     private var master: HAProxyMaster?
-    private var masterStartedAt: ContinuousClock.Instant?
-    private var restartAt: ContinuousClock.Instant?
-    private var restartBackoff = Duration.zero
-    private var crashed = false
-    private var reportedRejections: [String: String] = [:]
-    private var failing = false
 
     init(action: HAProxyAction, pool: NIOThreadPool) throws {
         self.action = action
@@ -60,64 +38,35 @@ final class HAProxyPipeline {
         self.selector = try MemberSelector(configuration: config)
         self.installer = ConfigInstaller(
             output: config.output, checkCommand: config.checkCommand, haproxyBinary: config.haproxyBinary)
-        loadTemplate(initial: true)
+        self.state = HAProxyStateMachine(configuration: config, now: .now)
+        checkTemplate(initial: true)
     }
 
     // MARK: Loop
 
-    func runUntilCancelled() async {
-        while !Task.isCancelled {
+    /// Runs until the task is cancelled or the action is stopped.
+    func runUntilStopped() async {
+        while !Task.isCancelled && !mailbox.stopRequested {
             let seen = mailbox.sequence
-            let now = ContinuousClock.now
-            var wake: [ContinuousClock.Instant] = []
-
             for exit in mailbox.takeExits() { handleExit(pid: exit.pid, status: exit.status) }
-
-            if now >= nextTemplateCheck {
-                loadTemplate(initial: false)
-                nextTemplateCheck = now + Self.templateCheckInterval
+            if mailbox.takeReloadRequest() {
+                logger.info("reload requested; loading the template and rendering again")
+                state.reloadRequested(at: .now)
             }
-            wake.append(nextTemplateCheck)
-
-            if let times = mailbox.pendingTimes {
-                let due = min(times.last + config.debounceQuiet, times.first + config.debounceMax)
-                if now >= due, let taken = mailbox.takeMembers() {
-                    latestMembers = taken.members
-                    latestNumber = taken.number
-                    if batchStartedAt == nil { batchStartedAt = times.first }
-                    dirty = true
-                } else {
-                    wake.append(due)
+            let pending = mailbox.pendingTimes
+            switch state.next(now: .now, pending: pending) {
+            case .checkTemplate:
+                checkTemplate(initial: false)
+            case .takeMembers:
+                // Only this loop takes, so what `pending` saw is still there (perhaps with a later change).
+                if let taken = mailbox.takeMembers(), let first = pending?.first {
+                    state.membersTaken(taken.members, number: taken.number, firstChange: first)
                 }
-            }
-            if let expiry = applied.nextDrainExpiry(drainTimeout: config.drainTimeout) {
-                if now >= expiry { dirty = true } else { wake.append(expiry) }
-            }
-            if let at = retryAt {
-                if now >= at {
-                    retryAt = nil
-                    dirty = true
-                } else {
-                    wake.append(at)
-                }
-            }
-            var waitingForRestart = false
-            if let at = restartAt {
-                if now >= at {
-                    restartAt = nil
-                    dirty = true
-                } else {
-                    wake.append(at)
-                    waitingForRestart = true
-                }
-            }
-
-            if dirty, latestMembers != nil, !waitingForRestart {
-                dirty = false
+            case .apply:
                 await apply()
-                continue
+            case .wait(let until):
+                await mailbox.wait(after: seen, until: until, on: action.eventLoop)
             }
-            await mailbox.wait(after: seen, until: wake.min(), on: action.eventLoop)
         }
     }
 
@@ -125,6 +74,7 @@ final class HAProxyPipeline {
     func shutdown() async {
         guard let master else { return }
         self.master = nil
+        state.haproxyStopped()
         let grace = min(config.drainTimeout, .seconds(10))
         logger.info("stopping HAProxy", metadata: ["pid": "\(master.pid)"])
         _ = await offload { () throws(HAProxyActionError) in master.stop(grace: grace) }
@@ -133,36 +83,32 @@ final class HAProxyPipeline {
     // MARK: Apply
 
     private func apply() async {
-        guard let members = latestMembers else { return }
+        guard let members = state.members else { return }
         guard let renderer else { return }  // the template never parsed; its error was logged
-        let now = ContinuousClock.now
         let (backends, rejectedMembers) = selector.select(members)
-        reportRejected(rejectedMembers)
-        let plan = applied.planned(
-            for: backends, now: now, drainTimeout: config.drainTimeout, minimumSlots: config.slots)
+        for r in state.newRejections(rejectedMembers) {
+            logger.warning("member left out of HAProxy: \(r.reason)", metadata: ["member": "\(r.name)"])
+        }
+        let plan = state.plan(for: backends, now: .now)
         let localTags = members.first { $0.name == action.nodeName }?.tags ?? [:]
         let context = HAProxyTemplateContext.make(
             configuration: config, table: plan, backends: backends, localName: action.nodeName,
             localTags: localTags, templateName: renderer.name)
         let text = renderer.render(context)
 
-        let needsStart = config.apply.startsHAProxy && master == nil
-        let needsLoad = config.apply != .none && config.apply != .runtime && text != loadedText
-        if text == installedText && plan == applied && !needsStart && !needsLoad {
+        let steps: HAProxyStateMachine.Steps
+        switch state.decide(text: text, plan: plan) {
+        case .unchanged:
             action.updateStatistics { $0.unchanged += 1 }
-            finishBatch(now: now)
-            return
+            return finishBatch()
+        case .unsuitable(let reason):
+            report(.unsuitableTemplate(template: renderer.name, reason: reason), rejected: true)
+            return finishBatch()
+        case .apply(let s):
+            steps = s
         }
 
-        if config.apply == .runtime,
-            let problem = StructureKey.runtimeProblem(
-                text, backend: config.backendName, slotCount: plan.slots.count, statsSocket: config.statsSocket)
-        {
-            report(.unsuitableTemplate(template: renderer.name, reason: problem), rejected: true)
-            finishBatch(now: now)
-            return
-        }
-        if text != installedText {
+        if steps.install {
             let installer = self.installer
             let name = renderer.name
             let result = await offload { () throws(HAProxyActionError) in
@@ -172,84 +118,61 @@ final class HAProxyPipeline {
                 // Not retried on a timer: the same members render the same text. The next change or a template
                 // edit tries again.
                 report(error, rejected: true)
-                finishBatch(now: now)
-                return
+                return finishBatch()
             }
-            installedText = text
+            state.installed(text)
             action.updateStatistics { $0.writes += 1 }
         }
 
         do {
-            switch config.apply {
-            case .none:
+            switch steps.load {
+            case .nothing:
                 break
             case .signal:
-                if text != loadedText {
-                    try signalReload()
-                    loadedText = text
-                }
+                try signalReload()
+            case .start:
+                try await startMaster()
+                state.haproxyLoaded(structureKey: steps.structureKey)
+                if steps.reconcile { try await reconcile(plan) }
             case .reload:
-                if master == nil {
-                    try await startMaster()
-                } else if text != loadedText {
-                    try await reload()
-                }
-                loadedText = text
-            case .runtime:
-                let key = StructureKey.of(text, backend: config.backendName)
-                if master == nil {
-                    try await startMaster()
-                    loadedKey = key
+                try await reload()
+                state.haproxyLoaded(structureKey: steps.structureKey)
+                if steps.reconcile { try await reconcile(plan) }
+            case .runtimeUpdate:
+                do {
+                    try await pushRuntime(from: state.applied, to: plan)
+                    // Catches drift (someone used the stats page or socket by hand); normally a no-op.
                     try await reconcile(plan)
-                } else if key != loadedKey || plan.slots.count != applied.slots.count {
+                } catch {
+                    logger.warning("runtime update failed, reloading instead: \(error)")
                     try await reload()
-                    loadedKey = key
                     try await reconcile(plan)
-                } else {
-                    do {
-                        try await pushRuntime(from: applied, to: plan)
-                        // Catches drift (someone used the stats page or socket by hand); normally a no-op.
-                        try await reconcile(plan)
-                    } catch {
-                        logger.warning("runtime update failed, reloading instead: \(error)")
-                        try await reload()
-                        try await reconcile(plan)
-                    }
                 }
-                loadedText = text
             }
         } catch {
             report(error, rejected: false)
-            if config.apply.startsHAProxy && master == nil {
-                scheduleRestart(now: ContinuousClock.now)
-            } else {
-                // Backing off keeps a persistent failure from turning into a reload every second.
-                retryAt = ContinuousClock.now + retryBackoff
-                retryBackoff = min(retryBackoff * 2, .seconds(60))
-            }
-            finishBatch(now: now)
-            return
+            // Backing off keeps a persistent failure from turning into a reload every second.
+            _ = state.applyFailed(at: .now)
+            return finishBatch()
         }
-        applied = plan
-        retryBackoff = .seconds(1)
+        if state.applySucceeded(text: text, plan: plan, templateBroken: templateError != nil) {
+            logger.notice("HAProxy configuration applied again after the earlier error")
+        }
         if let templateError {
             logger.warning(
                 "rendered with the last good template; \(renderer.name) still has an error: \(templateError)")
-        } else if failing {
-            failing = false
-            logger.notice("HAProxy configuration applied again after the earlier error")
         }
         let stillBroken = templateError?.description
+        let started = state.batchStartedAt
         action.updateStatistics {
             $0.lastError = stillBroken
-            if let start = self.batchStartedAt { $0.lastApplyLatency = ContinuousClock.now - start }
+            if let started { $0.lastApplyLatency = ContinuousClock.now - started }
         }
-        finishBatch(now: now)
+        finishBatch()
     }
 
-    private func finishBatch(now: ContinuousClock.Instant) {
-        batchStartedAt = nil
-        let number = latestNumber
+    private func finishBatch() {
+        let number = state.finishBatch()
         action.updateStatistics {
             $0.applies += 1
             $0.appliedSnapshot = number
@@ -270,9 +193,7 @@ final class HAProxyPipeline {
         }
         let started = try result.get()
         master = started
-        masterStartedAt = .now
-        let restarted = crashed
-        crashed = false
+        let restarted = state.haproxyStarted(pid: started.pid, at: .now)
         action.updateStatistics {
             $0.starts += 1
             if restarted { $0.restarts += 1 }
@@ -325,25 +246,13 @@ final class HAProxyPipeline {
         let backend = config.backendName
         let commands = try await offload { () throws(HAProxyActionError) -> [String] in
             let actual = try api.serversState(backend: backend)
-            var commands: [String] = []
-            for (i, slot) in plan.slots.enumerated() {
-                let name = SlotTable.serverName(index: i)
-                guard let server = actual[name] else {
-                    throw .runtimeAPI(
-                        socket: api.statsSocket, command: "show servers state \(backend)",
-                        message: "server \(backend)/\(name) is missing: does the template render every slot?")
-                }
-                if let member = slot.member {
-                    let moved = server.address != member.host || server.port != member.port
-                    if moved {
-                        commands.append("set server \(backend)/\(name) addr \(member.host) port \(member.port)")
-                    }
-                    if moved || server.state != slot.state {
-                        commands.append("set server \(backend)/\(name) state \(slot.state.rawValue)")
-                    }
-                } else if server.state != .maint {
-                    commands.append("set server \(backend)/\(name) state maint")
-                }
+            let commands: [String]
+            do throws(SlotTable.MissingServer) {
+                commands = try plan.reconcileCommands(actual: actual, backend: backend)
+            } catch {
+                throw .runtimeAPI(
+                    socket: api.statsSocket, command: "show servers state \(backend)",
+                    message: "server \(backend)/\(error.server) is missing: does the template render every slot?")
             }
             for command in commands { try api.execute(command) }
             return commands
@@ -355,39 +264,26 @@ final class HAProxyPipeline {
     }
 
     private func handleExit(pid: Int32, status: ExitStatus) {
-        guard let master, master.pid == pid else { return }
+        guard let master, state.haproxyExited(pid: pid, at: .now) else { return }
         self.master = nil
-        loadedKey = nil
-        loadedText = nil
-        crashed = true
-        let now = ContinuousClock.now
-        if let started = masterStartedAt, now - started > .seconds(60) { restartBackoff = .zero }
         logger.error(
             "HAProxy exited unexpectedly (\(status)); restarting",
             metadata: ["pid": "\(pid)", "output": "\(master.recentOutput)"])
         action.updateStatistics { $0.lastError = "HAProxy exited unexpectedly (\(status))" }
-        scheduleRestart(now: now)
-    }
-
-    private func scheduleRestart(now: ContinuousClock.Instant) {
-        restartAt = now + restartBackoff
-        restartBackoff = min(max(restartBackoff * 2, .seconds(1)), .seconds(30))
-        dirty = true
     }
 
     // MARK: Template and errors
 
-    private func loadTemplate(initial: Bool) {
+    private func checkTemplate(initial: Bool) {
         let path = config.template
         let fingerprint = path.hasPrefix("builtin:") ? [] : FileSystem.fingerprint(path)
-        if !initial, fingerprint == templateFingerprint { return }
-        templateFingerprint = fingerprint
+        guard state.templateChecked(fingerprint: fingerprint, at: .now) else { return }
         do {
             renderer = try HAProxyTemplateRenderer.load(path)
             templateError = nil
             if !initial {
                 logger.info("template changed; rendering again", metadata: ["template": "\(path)"])
-                dirty = true
+                state.templateReloaded()
             }
         } catch {
             // Keep rendering with the last good template, so membership is still followed while it is fixed.
@@ -396,19 +292,8 @@ final class HAProxyPipeline {
         }
     }
 
-    private func reportRejected(_ rejected: [(name: String, reason: String)]) {
-        var now: [String: String] = [:]
-        for r in rejected {
-            now[r.name] = r.reason
-            if reportedRejections[r.name] != r.reason {
-                logger.warning("member left out of HAProxy: \(r.reason)", metadata: ["member": "\(r.name)"])
-            }
-        }
-        reportedRejections = now
-    }
-
     private func report(_ error: HAProxyActionError, rejected: Bool) {
-        failing = true
+        state.errorReported()
         logger.error("\(error)")
         action.updateStatistics {
             $0.lastError = error.description

@@ -1,3 +1,4 @@
+import RumorApps
 import RumorCore
 import RumorWire
 
@@ -16,11 +17,14 @@ struct MemberSelector {
     private let rules: [(tag: String, regex: Regex<AnyRegexOutput>)]
     let portTag: String
     let defaultPort: Int
+    /// Set: one backend per advertised container of this app, from the `app:<name>` tag.
+    let app: String?
 
     init(configuration: HAProxyActionConfiguration) throws {
         rules = try configuration.selector.sorted { $0.key < $1.key }.map { (tag: $0.key, regex: try Regex($0.value)) }
         portTag = configuration.portTag
         defaultPort = configuration.defaultPort
+        app = configuration.app
     }
 
     func matches(_ member: Member) -> Bool {
@@ -37,6 +41,17 @@ struct MemberSelector {
         var rejected: [(name: String, reason: String)] = []
         for member in members where member.status == .alive || member.status == .leaving {
             guard matches(member) else { continue }
+            if let app {
+                guard let value = member.tags[AppTag.key(app: app)] else { continue }
+                let (endpoints, bad) = AppTag.parse(value)
+                for token in bad { rejected.append((member.name, "tag \(AppTag.key(app: app)) has an unreadable endpoint \"\(token)\"")) }
+                for e in endpoints {
+                    backends.append(BackendMember(
+                        name: "\(member.name)-\(e.slot)", host: e.host ?? member.address.host, port: e.port,
+                        tags: member.tags, status: member.status))
+                }
+                continue
+            }
             var port = defaultPort
             if let text = member.tags[portTag] {
                 guard let p = Int(text), (1...65535).contains(p) else {

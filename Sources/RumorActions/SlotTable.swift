@@ -107,4 +107,31 @@ struct SlotTable: Sendable, Hashable {
         }
         return commands
     }
+
+    /// A slot's server that HAProxy does not have (`show servers state` lacks it).
+    struct MissingServer: Error, Equatable {
+        var server: String
+    }
+
+    /// Runtime API commands that make HAProxy's servers, as `show servers state` reports them (`actual`), match
+    /// this table whatever HAProxy loaded: after a start or reload, and when someone changed servers by hand.
+    func reconcileCommands(actual: [String: ServerRuntimeState], backend: String) throws(MissingServer) -> [String] {
+        var commands: [String] = []
+        for (i, slot) in slots.enumerated() {
+            let name = Self.serverName(index: i)
+            guard let server = actual[name] else { throw MissingServer(server: name) }
+            if let member = slot.member {
+                let moved = server.address != member.host || server.port != member.port
+                if moved {
+                    commands.append("set server \(backend)/\(name) addr \(member.host) port \(member.port)")
+                }
+                if moved || server.state != slot.state {
+                    commands.append("set server \(backend)/\(name) state \(slot.state.rawValue)")
+                }
+            } else if server.state != .maint {
+                commands.append("set server \(backend)/\(name) state maint")
+            }
+        }
+        return commands
+    }
 }

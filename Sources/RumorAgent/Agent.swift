@@ -33,6 +33,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var snapshotter: Snapshotter?
     let stoppedPromise: EventLoopPromise<Void>
     var isStopping = false
+    /// Answers `apps` RPC calls when the container action runs.
+    var appsProvider: (@Sendable (String, String) throws -> String)?
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 

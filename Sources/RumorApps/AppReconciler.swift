@@ -49,6 +49,8 @@ public struct AppReconciler: Sendable {
 
     public private(set) var history: [Int: SlotHistory] = [:]
     private var healthySeen: Set<String> = []
+    /// When each container was first seen ready (a roll waits until the others have been ready `update.delay`).
+    private var readySince: [String: Duration] = [:]
 
     public init() {}
 
@@ -80,6 +82,7 @@ public struct AppReconciler: Sendable {
         let bySlot = Dictionary(grouping: observed.filter { c in c.slot.map(wanted.contains) ?? false }, by: { $0.slot! })
         var outdated: [ObservedContainer] = []
         var allReady = true
+        var unsettledUntil: Duration?  // when every ready container will have been ready for the update delay
 
         for slot in wanted.sorted() {
             let ranked = (bySlot[slot] ?? []).sorted { Self.rank($0, hash) > Self.rank($1, hash) }
@@ -125,19 +128,35 @@ public struct AppReconciler: Sendable {
                 healthySeen.insert(c.id)
                 plan.notices.append(.healthy(c))
             }
-            if !c.isReady { allReady = false }
+            if c.running, c.health == .starting {
+                // Health changes arrive as engine events; look again soon anyway, in case one is lost.
+                plan.wakeAt = earliest(plan.wakeAt, now + .seconds(1))
+            }
+            if c.isReady {
+                let since = readySince[c.id] ?? now
+                readySince[c.id] = since
+                if now - since < spec.updateDelay { unsettledUntil = max(unsettledUntil ?? .zero, since + spec.updateDelay) }
+            } else {
+                allReady = false
+                readySince[c.id] = nil
+            }
             if c.templateHash != hash { outdated.append(c) }
         }
-        // One outdated container at a time, and only when nothing else is missing or starting.
+        // One outdated container at a time, and only when nothing else is missing, starting or just started.
         if plan.steps.isEmpty, allReady, let next = outdated.first {
-            plan.steps.append(.replace(id: next.id, name: next.name, slot: next.slot!, drain: true, reason: "spec changed"))
-            leaving.insert(next.id)
+            if let until = unsettledUntil {
+                plan.wakeAt = earliest(plan.wakeAt, until)
+            } else {
+                plan.steps.append(.replace(id: next.id, name: next.name, slot: next.slot!, drain: true, reason: "spec changed"))
+                leaving.insert(next.id)
+            }
         }
         for (slot, c) in kept.sorted(by: { $0.key < $1.key }) where c.isReady && !leaving.contains(c.id) {
             if let endpoint = Self.endpoint(of: c, slot: slot, spec: spec) { plan.endpoints.append(endpoint) }
         }
         plan.converged = plan.steps.isEmpty && allReady && outdated.isEmpty && kept.count == wanted.count
         healthySeen.formIntersection(observed.map(\.id))
+        readySince = readySince.filter { id, _ in observed.contains { $0.id == id } }
         return plan
     }
 
@@ -170,12 +189,14 @@ public struct AppReconciler: Sendable {
     private func earliest(_ a: Duration?, _ b: Duration) -> Duration { a.map { min($0, b) } ?? b }
 }
 
-/// The wait before restarting a slot after its `failures`-th failure: `delay`, doubling, capped at `max_delay`,
-/// spread ±10% so slots that failed together do not restart together. Deterministic (slot and count pick the
-/// spread), so tests need no randomness.
+/// The wait before restarting a slot after its `failures`-th failure within the window: none after the first (a
+/// killed container comes back at once, as Docker's own restart policy does), then `delay`, doubling, capped at
+/// `max_delay`, spread ±10% so slots that failed together do not restart together. Deterministic (slot and count
+/// pick the spread), so tests need no randomness.
 public enum RestartBackoff {
     public static func delay(failures: Int, policy: AppSpec.RestartPolicy, slot: Int) -> Duration {
-        let doublings = min(max(failures - 1, 0), 30)
+        guard failures > 1 else { return .zero }
+        let doublings = min(failures - 2, 30)
         var d = policy.delay * (1 << doublings)
         if d > policy.maxDelay || d < .zero { d = policy.maxDelay }
         let spread = Double((slot &* 7919 &+ failures &* 104_729) % 21 - 10) / 100

@@ -10,7 +10,7 @@ extension AppSpec {
     static let keys: Set<String> = [
         "app_name", "docker_image", "containers_per", "starting_ports", "env_vars", "volumes", "networks", "devices",
         "privileged", "running", "command", "placement", "healthcheck", "restart", "stop_grace", "drain", "advertise",
-        "host_ip",
+        "host_ip", "update",
         // Nebula keys accepted for compatibility and ignored, so an existing Nebula spec parses.
         "rolling_restart", "network_mode",
     ]
@@ -130,6 +130,11 @@ private struct Reader {
         if let v = json["stop_grace"] { spec.stopGrace = try duration(v, "stop_grace") }
         if let v = json["drain"] { spec.drain = try duration(v, "drain") }
         if let v = json["host_ip"] { spec.hostIP = try string(v, "host_ip") }
+        if let v = json["update"] {
+            for (key, value) in try object(v, "update", allowed: ["delay"]) where key == "delay" {
+                spec.updateDelay = try duration(value, "update.delay")
+            }
+        }
         if let v = json["advertise"] { spec.advertise = try advertise(v, networks: spec.networks) }
         for volume in spec.volumes where !volume.contains(":") {
             throw fail("volumes", "'\(volume)' is not host:container[:mode]")

@@ -23,6 +23,9 @@ public struct AppSpec: Sendable, Equatable {
     public var stopGrace: Duration = .seconds(10)
     /// How long a container is out of the load balancer before it is stopped.
     public var drain: Duration = .seconds(2)
+    /// Swarm's update delay: during a roll, the next container is replaced only once every other one has been
+    /// ready this long (load balancers run their own checks before they send traffic to a new server).
+    public var updateDelay: Duration = .seconds(3)
     public var advertise: Advertise = .host
     /// Address host ports bind to ("" = all).
     public var hostIP = ""

@@ -204,6 +204,12 @@ public final class RPCClient {
         try call(RPCProtocol.Command.event, RPCEventRequest(name: name, payload: payload, coalesce: coalesce))
     }
 
+    /// The container action's apps on the agent's node, as JSON text.
+    public func apps(op: String, name: String = "") throws(RPCClientError) -> String {
+        let body = try call(RPCProtocol.Command.apps, RPCAppsRequest(op: op, name: name), hasResponseBody: true)
+        return try decode { try RPCAppsResponse(from: body ?? .null).json }
+    }
+
     public func updateTags(set tags: [String: String], delete: [String]) throws(RPCClientError) {
         try call(RPCProtocol.Command.tags, RPCTagsRequest(tags: tags, deleteTags: delete))
     }

@@ -12,7 +12,7 @@ public enum RumorCommand {
     static let subcommands: [any Subcommand.Type] = [
         AgentCommand.self, MembersCommand.self, JoinCommand.self, LeaveCommand.self, ForceLeaveCommand.self,
         EventCommand.self, QueryCommand.self, TagsCommand.self, KeysCommand.self, MonitorCommand.self,
-        ReachabilityCommand.self, InfoCommand.self, KeygenCommand.self, VersionCommand.self,
+        ReachabilityCommand.self, InfoCommand.self, KeygenCommand.self, VersionCommand.self, AppsCommand.self,
     ]
 
     /// Entry point for the executable: runs the subcommand and exits with its status.

@@ -5,6 +5,9 @@
 /// probability in an epidemic (SWIM §4.1). Fresh messages go first; within a transmit tier the largest message that
 /// still fits is taken, so small packets fill tightly. A named message (memberlist's alive/suspect/dead, keyed by
 /// node) replaces any queued message with the same name: only the newest news about a node is worth sending.
+///
+/// Every operation but `take` costs amortised constant time however deep the queue is: a 100,000-node push-pull
+/// queues 100,000 alive messages in a row, and a linear scan or shift per message would stall the event loop.
 struct BroadcastQueue: Sendable {
     struct Item: Sendable {
         var bytes: [UInt8]
@@ -16,45 +19,63 @@ struct BroadcastQueue: Sendable {
         var notify: UInt64?
     }
 
-    private(set) var items: [Item] = []
+    /// Items in insertion order from `head` on; nil where one was replaced, sent out or evicted.
+    private var slots: [Item?] = []
+    private var head = 0
+    /// Where the queued item with each name sits in `slots`.
+    private var byName: [String: Int] = [:]
+    private(set) var count = 0
     private var nextID: UInt64 = 0
     let maxDepth: Int
 
     init(maxDepth: Int = 4096) { self.maxDepth = maxDepth }
 
-    var count: Int { items.count }
-    var isEmpty: Bool { items.isEmpty }
+    var isEmpty: Bool { count == 0 }
 
     /// Queues `bytes`. Returns the notify tokens of messages that were replaced (they will never be sent).
     @discardableResult
     mutating func enqueue(_ bytes: [UInt8], name: String? = nil, notify: UInt64? = nil) -> [UInt64] {
         var dropped: [UInt64] = []
-        if let name {
-            items.removeAll { item in
-                guard item.name == name else { return false }
-                if let n = item.notify { dropped.append(n) }
-                return true
-            }
-        }
+        if let name, let index = byName[name], let old = remove(at: index), let n = old.notify { dropped.append(n) }
         nextID += 1
-        items.append(Item(bytes: bytes, name: name, transmits: 0, id: nextID, notify: notify))
-        if items.count > maxDepth {
-            // Oldest first: they have had the most chances to spread already.
-            items.sort { $0.id < $1.id }
-            for item in items.prefix(items.count - maxDepth) { if let n = item.notify { dropped.append(n) } }
-            items.removeFirst(items.count - maxDepth)
+        slots.append(Item(bytes: bytes, name: name, transmits: 0, id: nextID, notify: notify))
+        if let name { byName[name] = slots.count - 1 }
+        count += 1
+        // Oldest first: they have had the most chances to spread already.
+        while count > maxDepth {
+            if let old = remove(at: head), let n = old.notify { dropped.append(n) }
+            head += 1
         }
+        compactIfSparse()
         return dropped
+    }
+
+    private mutating func remove(at index: Int) -> Item? {
+        guard index >= head, index < slots.count, let item = slots[index] else { return nil }
+        slots[index] = nil
+        count -= 1
+        if let name = item.name, byName[name] == index { byName[name] = nil }
+        return item
+    }
+
+    /// Drops the holes once they outnumber the items, so memory and `take` stay proportional to `count`.
+    private mutating func compactIfSparse() {
+        while head < slots.count && slots[head] == nil { head += 1 }
+        guard slots.count - head > 2 * count + 64 else { return }
+        slots = slots[head...].filter { $0 != nil }
+        head = 0
+        byName.removeAll(keepingCapacity: true)
+        for (i, item) in slots.enumerated() { if let name = item?.name { byName[name] = i } }
     }
 
     /// Takes messages that fit in `limit` bytes, each costing `overhead` extra, and counts a transmission for each.
     /// Returns the messages and the notify tokens of messages that have now been sent as often as they will be
     /// (memberlist's "finished"): a graceful leave waits for that, so its news has really spread.
     mutating func take(overhead: Int, limit: Int, transmitLimit: Int) -> (messages: [[UInt8]], sent: [UInt64]) {
-        guard !items.isEmpty else { return ([], []) }
-        var order = Array(items.indices)
+        guard count > 0 else { return ([], []) }
+        var order = (head..<slots.count).filter { slots[$0] != nil }
         order.sort { a, b in
-            let x = items[a], y = items[b]
+            let x = slots[a]!, y = slots[b]!
             if x.transmits != y.transmits { return x.transmits < y.transmits }
             if x.bytes.count != y.bytes.count { return x.bytes.count > y.bytes.count }
             return x.id > y.id
@@ -62,24 +83,28 @@ struct BroadcastQueue: Sendable {
         var used = 0
         var out: [[UInt8]] = []
         var sent: [UInt64] = []
-        var exhausted: [Int] = []
         for i in order {
-            let cost = items[i].bytes.count + overhead
+            let cost = slots[i]!.bytes.count + overhead
             guard used + cost <= limit else { continue }
             used += cost
-            out.append(items[i].bytes)
-            items[i].transmits += 1
-            if items[i].transmits >= transmitLimit {
-                exhausted.append(i)
-                if let n = items[i].notify { sent.append(n) }
+            out.append(slots[i]!.bytes)
+            slots[i]!.transmits += 1
+            if slots[i]!.transmits >= transmitLimit {
+                if let n = slots[i]!.notify { sent.append(n) }
+                _ = remove(at: i)
             }
             if limit - used <= overhead { break }
         }
-        for i in exhausted.sorted(by: >) { items.remove(at: i) }
+        compactIfSparse()
         return (out, sent)
     }
 
-    mutating func removeAll() { items.removeAll() }
+    mutating func removeAll() {
+        slots.removeAll()
+        byName.removeAll()
+        head = 0
+        count = 0
+    }
 }
 
 /// memberlist's retransmit limit: `mult * ceil(log10(n + 1))`.

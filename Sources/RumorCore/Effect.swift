@@ -31,6 +31,8 @@ public enum Timer: Hashable, Sendable {
     case leaveStep(generation: UInt64)
     case prune(node: String)
     case queryDeadline(ltime: UInt64, id: UInt32)
+    /// Apply the next slice of a large push-pull (due at once; it only lets other inputs in between).
+    case mergeSlice
 }
 
 /// What the core asks its driver to do. A small, uniform vocabulary so one interpreter serves the runtime and the

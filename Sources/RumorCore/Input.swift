@@ -6,8 +6,12 @@ public enum Input: Sendable {
     case packet([UInt8], from: Address)
     /// A TCP stream arrived and its one message was read (already decrypted). Answer with `Effect.replyStream`.
     case stream(StreamID, payload: [UInt8], from: Address)
+    /// The same, decoded already (by `DecodedStream.decode`, which a driver may run off its event loop).
+    case decodedStream(StreamID, DecodedStream, from: Address)
     /// The reply to an `Effect.openStream`, or why there is none.
     case streamReply(StreamID, Result<[UInt8], StreamFailure>)
+    /// The same, decoded already (off the driver's event loop, for a large reply).
+    case decodedStreamReply(StreamID, Result<DecodedStream, StreamFailure>)
     case timer(Timer)
     case command(Command)
 }

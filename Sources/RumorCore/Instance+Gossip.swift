@@ -66,11 +66,11 @@ extension Instance {
         return settings.enableCompression ? MemberlistCodec.compress(message) : message
     }
 
-    mutating func receiveStream(_ id: StreamID, _ payload: [UInt8], from: Address) {
+    mutating func receiveStream(_ id: StreamID, _ decoded: DecodedStream, from: Address) {
         let message: MemberlistMessage
-        do {
-            message = try MemberlistCodec.decodeStream(payload)
-        } catch {
+        switch decoded.message {
+        case .success(let m): message = m
+        case .failure(let error):
             warn("dropped malformed stream from \(from): \(error)")
             effects.append(.replyStream(id, payload: MemberlistCodec.encode(.err("\(error)"))))
             return
@@ -78,7 +78,7 @@ extension Instance {
         switch message {
         case .pushPull(let remote):
             effects.append(.replyStream(id, payload: localState(join: remote.join)))
-            mergeRemoteState(remote, ignoreOldEvents: false)
+            mergeRemoteState(remote, serf: decoded.serfState, ignoreOldEvents: false)
         case .ping(let ping):
             guard ping.node.isEmpty || ping.node == name else {
                 warn("got TCP ping for unexpected node '\(ping.node)' from \(from)")
@@ -95,7 +95,7 @@ extension Instance {
         }
     }
 
-    mutating func receiveStreamReply(_ id: StreamID, _ result: Result<[UInt8], StreamFailure>) {
+    mutating func receiveStreamReply(_ id: StreamID, _ result: Result<DecodedStream, StreamFailure>) {
         guard let purpose = streams.removeValue(forKey: id) else { return }
         switch purpose {
         case .tcpPing(let seq):
@@ -104,12 +104,12 @@ extension Instance {
             var failure: String?
             switch result {
             case .failure(let f): failure = f.reason
-            case .success(let bytes):
-                switch Result(catching: { try MemberlistCodec.decodeStream(bytes) }) {
+            case .success(let decoded):
+                switch decoded.message {
                 case .success(.pushPull(let remote)):
                     // Serf's agent joins without replay: events from before our join are history, not news.
                     let replay = joinID.flatMap { joins[$0]?.replay } ?? true
-                    mergeRemoteState(remote, ignoreOldEvents: !replay)
+                    mergeRemoteState(remote, serf: decoded.serfState, ignoreOldEvents: !replay)
                 case .success(.err(let text)): failure = "remote error: \(text)"
                 case .success: failure = "unexpected reply to push-pull"
                 case .failure(let e): failure = "malformed push-pull reply: \(e)"
@@ -137,23 +137,5 @@ extension Instance {
             schedule(.postJoinSync, after: settings.probeInterval + randomStagger(settings.probeInterval * 2))
         }
         emit(.joinFinished(id: id, joined: progress.joined, errors: progress.errors))
-    }
-
-    /// Applies a peer's full state (memberlist `mergeState`, then Serf's `MergeRemoteState`).
-    mutating func mergeRemoteState(_ remote: PushPull, ignoreOldEvents: Bool) {
-        for n in remote.nodes {
-            switch n.state {
-            case .alive:
-                aliveNode(Alive(incarnation: n.incarnation, node: n.name, addr: n.addr, port: n.port, meta: n.meta, vsn: n.vsn),
-                    bootstrap: false)
-            case .left:
-                deadNode(Dead(incarnation: n.incarnation, node: n.name, from: n.name))
-            case .dead, .suspect:
-                // A remote "dead" is only a suspicion here: we give the node the chance to refute it.
-                suspectNode(Suspect(incarnation: n.incarnation, node: n.name, from: name))
-            }
-        }
-        guard !remote.userState.isEmpty else { return }
-        serfMergeRemoteState(remote.userState, ignoreOldEvents: ignoreOldEvents)
     }
 }

@@ -146,7 +146,7 @@ extension Instance {
     mutating func setTags(_ newTags: [String: String]) {
         tags = newTags
         meta = SerfCodec.encodeTags(newTags)
-        incarnation &+= 1
+        incarnation = incarnation.saturatingAdd(1)
         announceSelf()
         if let me = nodes[name] { serfNodeUpdated(me) }
     }

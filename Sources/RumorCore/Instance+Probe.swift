@@ -171,8 +171,8 @@ extension Instance {
         }
     }
 
-    mutating func tcpPingReplied(seq: UInt32, _ result: Result<[UInt8], StreamFailure>) {
-        guard case .success(let bytes) = result, case .ack(let ack)? = try? MemberlistCodec.decodeStream(bytes),
+    mutating func tcpPingReplied(seq: UInt32, _ result: Result<DecodedStream, StreamFailure>) {
+        guard case .success(let decoded) = result, case .success(.ack(let ack)) = decoded.message,
             ack.seqNo == seq, case .probe(let target, _, _, _) = pendingAcks[seq]
         else { return }
         warn("node '\(target)' answered a TCP ping but not UDP: the network may be misconfigured (UDP blocked?)")

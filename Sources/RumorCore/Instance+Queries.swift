@@ -7,6 +7,19 @@ extension Instance {
         settings.gossipInterval * Double(serfSettings.queryTimeoutMult) * Double(nodes.count + 1).log10Ceil
     }
 
+    /// The longest a query may run, ours or a peer's: a timeout from the wire or an RPC client is clamped into
+    /// `0...maxQueryTimeout`, so its deadline is always a time we can schedule (serf takes any int64; an hour is
+    /// far beyond any real query, whose default is seconds).
+    public static let maxQueryTimeout: Duration = .seconds(3600)
+
+    /// A timeout clamped to `0...maxQueryTimeout`, warning when it was outside.
+    mutating func admitQueryTimeout(_ nanoseconds: Int64, of what: @autoclosure () -> String) -> Duration {
+        let asked = Duration.nanoseconds(nanoseconds)
+        let timeout = asked.clamped(to: .zero...Self.maxQueryTimeout)
+        if timeout != asked { warn("\(what()) asked for timeout \(nanoseconds)ns: clamped to \(timeout)") }
+        return timeout
+    }
+
     func queryMessage(_ q: OutgoingQuery, id: UInt32) -> QueryMessage {
         var filters: [[UInt8]] = []
         if !q.filterNodes.isEmpty { filters.append(SerfCodec.encodeFilter(.nodes(q.filterNodes))) }
@@ -16,7 +29,8 @@ extension Instance {
         return QueryMessage(
             ltime: queryClock.time, id: id, addr: address.ip, port: address.port, sourceNode: name,
             filters: filters.isEmpty ? nil : filters, flags: q.requestAck ? QueryMessage.flagAck : 0,
-            relayFactor: q.relayFactor, timeout: (q.timeout ?? defaultQueryTimeout).nanoseconds, name: q.name,
+            relayFactor: q.relayFactor,
+            timeout: (q.timeout ?? defaultQueryTimeout).clamped(to: .zero...Self.maxQueryTimeout).nanoseconds, name: q.name,
             payload: q.payload)
     }
 
@@ -28,7 +42,7 @@ extension Instance {
 
     mutating func startQuery(_ q: OutgoingQuery, id request: RequestID) {
         let message = queryMessage(q, id: UInt32.random(in: 0...UInt32(Int32.max), using: &rng))
-        let timeout = Duration.nanoseconds(message.timeout)
+        let timeout = admitQueryTimeout(q.timeout?.nanoseconds ?? message.timeout, of: "query '\(q.name)'")
         let raw = SerfCodec.encode(.query(message))
         if let error = queryError(q) {
             warn(error)
@@ -71,7 +85,8 @@ extension Instance {
             sendQueryResponse(ack, to: source, relayFactor: q.relayFactor)
         }
         let key = QueryKey(ltime: q.ltime, id: q.id)
-        let deadline = now + .nanoseconds(max(q.timeout, 0))
+        let timeout = admitQueryTimeout(q.timeout, of: "query '\(q.name)' from '\(q.sourceNode)'")
+        let deadline = now + timeout
         switch q.name {
         case "_serf_ping":
             return rebroadcast  // the ack above is the whole answer
@@ -90,7 +105,7 @@ extension Instance {
         default:
             incomingQueries[key] = IncomingQueryState(source: source, relayFactor: q.relayFactor, deadline: deadline)
             emit(.query(IncomingQuery(ltime: q.ltime, id: q.id, name: q.name, payload: q.payload ?? [], deadline: deadline,
-                timeout: .nanoseconds(max(q.timeout, 0)), source: q.sourceNode)))
+                timeout: timeout, source: q.sourceNode)))
             return rebroadcast
         }
     }

@@ -11,6 +11,7 @@ extension Instance {
             warn("dropped malformed serf message from \(from): \(error)")
             return
         }
+        if let ltime = message.lamportTime, !admitLTime(ltime, in: "\(message.kindName) from \(from)") { return }
         switch message {
         case .join(let intent):
             if handleJoinIntent(intent) { intentQueue.enqueue(bytes) }
@@ -48,28 +49,30 @@ extension Instance {
             events: eventBuffer, queryLTime: queryClock.time)
         return SerfCodec.encode(.pushPull(pp))
     }
+}
 
-    mutating func serfMergeRemoteState(_ bytes: [UInt8], ignoreOldEvents: Bool) {
-        guard case .pushPull(let pp)? = try? SerfCodec.decode(bytes) else {
-            warn("dropped malformed serf push-pull state")
-            return
+extension SerfMessage {
+    /// The Lamport time a message would make us witness (responses and relays make us witness nothing).
+    var lamportTime: UInt64? {
+        switch self {
+        case .join(let i): i.ltime
+        case .leave(let i): i.ltime
+        case .userEvent(let e): e.ltime
+        case .query(let q): q.ltime
+        case .queryResponse, .relay, .pushPull: nil
         }
-        if pp.ltime > 0 { clock.witness(pp.ltime - 1) }
-        if pp.eventLTime > 0 { eventClock.witness(pp.eventLTime - 1) }
-        if pp.queryLTime > 0 { queryClock.witness(pp.queryLTime - 1) }
-        // Left members first, one past their last known time: the leave must have come after it.
-        let left = Set(pp.leftMembers)
-        for node in pp.leftMembers {
-            _ = handleLeaveIntent(LeaveIntent(ltime: (pp.statusLTimes[node] ?? 0) + 1, node: node))
-        }
-        for (node, ltime) in pp.statusLTimes.sorted(by: { $0.key < $1.key }) where !left.contains(node) {
-            _ = handleJoinIntent(JoinIntent(ltime: ltime, node: node))
-        }
-        if ignoreOldEvents && pp.eventLTime > eventMinTime { eventMinTime = pp.eventLTime }
-        for case let slot? in pp.events {
-            for e in slot.events {
-                _ = handleUserEvent(UserEventMessage(ltime: slot.ltime, name: e.name, payload: e.payload, cc: false))
-            }
+    }
+
+    /// What the message is, for warnings.
+    var kindName: String {
+        switch self {
+        case .join(let i): "join intent for '\(i.node)'"
+        case .leave(let i): "leave intent for '\(i.node)'"
+        case .userEvent(let e): "user event '\(e.name)'"
+        case .query(let q): "query '\(q.name)'"
+        case .queryResponse: "query response"
+        case .relay: "relay"
+        case .pushPull: "push-pull state"
         }
     }
 }

@@ -31,8 +31,11 @@ extension Instance {
             // Unknown: enter it as dead at incarnation 0, so this alive reads as a join below.
             nodes[a.node] = NodeState(
                 name: a.node, address: addr, meta: a.meta, vsn: a.vsn, incarnation: 0, state: .dead, stateChange: now)
+            // At a random place, by swapping with the node there (as memberlist does): an insert would shift the
+            // rest, quadratic over a 100,000-node push-pull.
             let at = probeOrder.isEmpty ? 0 : Int.random(in: 0...probeOrder.count, using: &rng)
-            probeOrder.insert(a.node, at: at)
+            probeOrder.append(a.node)
+            probeOrder.swapAt(at, probeOrder.count - 1)
         }
         guard var state = nodes[a.node] else { return }
         if isLocal {
@@ -138,7 +141,9 @@ extension Instance {
     /// Gossips a higher incarnation of ourselves, disproving a suspicion or death. Being accused also suggests we
     /// may be the slow one, so Lifeguard raises our health score.
     mutating func refute(accusedIncarnation: UInt32) {
-        incarnation = max(incarnation &+ 1, accusedIncarnation &+ 1)
+        // Saturating: an accusation at UInt32.max (anyone can send one) must not wrap us back below it. There we
+        // can only tie; memberlist's uint32 wraps instead.
+        incarnation = max(incarnation.saturatingAdd(1), accusedIncarnation.saturatingAdd(1))
         adjustAwareness(1)
         announceSelf()
     }

@@ -41,6 +41,8 @@ public struct Instance: Sendable {
     var streams: [StreamID: StreamPurpose] = [:]
     var nextStream: UInt64 = 0
     var joins: [RequestID: JoinProgress] = [:]
+    /// Push-pulls received and not yet fully applied (see Instance+Merge).
+    var pendingMerges: [PendingMerge] = []
 
     // MARK: Serf state
     var members: [String: MemberState] = [:]
@@ -113,8 +115,10 @@ public struct Instance: Sendable {
         begin(now)
         switch input {
         case .packet(let bytes, let from): receivePacket(bytes, from: from)
-        case .stream(let id, let payload, let from): receiveStream(id, payload, from: from)
-        case .streamReply(let id, let result): receiveStreamReply(id, result)
+        case .stream(let id, let payload, let from): receiveStream(id, DecodedStream.decode(payload), from: from)
+        case .decodedStream(let id, let decoded, let from): receiveStream(id, decoded, from: from)
+        case .streamReply(let id, let result): receiveStreamReply(id, result.map(DecodedStream.decode))
+        case .decodedStreamReply(let id, let result): receiveStreamReply(id, result)
         case .timer(let timer): fire(timer)
         case .command(let command): run(command)
         }
@@ -148,6 +152,7 @@ public struct Instance: Sendable {
         case .leaveStep(let gen): leaveStepFired(generation: gen)
         case .prune(let node): pruneFired(node)
         case .queryDeadline(let ltime, let id): queryDeadlinePassed(QueryKey(ltime: ltime, id: id))
+        case .mergeSlice: continueMerges()
         }
     }
 
@@ -297,20 +302,4 @@ struct OutgoingQueryState: Sendable {
     var deadline: Instant
     var acks: Set<String> = []
     var responses: Set<String> = []
-}
-
-/// Serf's Lamport clock: `witness(v)` moves past any time seen, `increment()` ticks for a local event.
-public struct LamportClock: Sendable, Hashable {
-    public private(set) var time: UInt64 = 0
-    public init() {}
-
-    @discardableResult
-    public mutating func increment() -> UInt64 {
-        time += 1
-        return time
-    }
-
-    public mutating func witness(_ v: UInt64) {
-        if v >= time { time = v &+ 1 }
-    }
 }

@@ -101,6 +101,12 @@ public struct DockerClient: Sendable {
         JSON.object([("label", .array(labels.map(JSON.string)))]).serialized()
     }
 
+    /// The engine host's CPU count and memory (`containers_per` cpu and memory count these).
+    public func resources() async throws -> (cores: Int, memoryMiB: Int) {
+        let info = try await call(.GET, "/info")
+        return (info?["NCPU"]?.intValue ?? 1, (info?["MemTotal"]?.intValue ?? 0) >> 20)
+    }
+
     // MARK: Containers
 
     /// Containers (running or not) carrying every one of `labels` (`key` or `key=value`).
@@ -162,16 +168,20 @@ public struct DockerClient: Sendable {
     public func pull(_ reference: String, registryAuth: String? = nil) async throws {
         let (name, tag) = Self.split(reference)
         let failure = NIOLockedValueBox<String?>(nil)
+        let head = NIOLockedValueBox<[UInt8]>([])  // the start of the body, for an error answer's message
         let response = try await http.send(
             .POST, uri("/images/create", [("fromImage", name), ("tag", tag)]),
             headers: registryAuth.map { [("X-Registry-Auth", $0)] } ?? [], timeout: .seconds(600),
             onChunk: { bytes in
+                head.withLockedValue { if $0.count < 65536 { $0 += bytes } }
                 for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                    if let message = (try? JSON.parse(String(line)))?["error"]?.stringValue { failure.withLockedValue { $0 = message } }
+                    if let message = (try? JSON.parse(String(line)))?["error"]?.stringValue {
+                        failure.withLockedValue { $0 = message }
+                    }
                 }
             })
         guard (200..<300).contains(response.status) else {
-            throw DockerError(.status(response.status), failure.withLockedValue { $0 } ?? "pull answered HTTP \(response.status)")
+            throw Self.error(status: response.status, body: head.withLockedValue { $0 })
         }
         if let message = failure.withLockedValue({ $0 }) { throw DockerError(.pullFailed, message) }
     }

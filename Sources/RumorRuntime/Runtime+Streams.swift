@@ -6,9 +6,19 @@ import RumorWire
 
 /// TCP: one message per connection (push-pull, fallback ping, reliable user message), as memberlist does.
 extension Runtime {
+    /// Streams at least this large are decoded off the event loop.
+    static let offLoopDecodeBytes = 64 << 10
+
     func openStream(_ id: StreamID, to: Address, payload: [UInt8], expectsReply: Bool, timeout: Duration) {
         let report = ReportOnce { [self] result in
-            if expectsReply { handle(.streamReply(id, result)) }
+            guard expectsReply else { return }
+            guard case .success(let bytes) = result, bytes.count >= Self.offLoopDecodeBytes else {
+                return handle(.streamReply(id, result))
+            }
+            decodeOffLoop(bytes) { [self] decoded in
+                guard let decoded else { return handle(.streamReply(id, result)) }
+                handle(.decodedStreamReply(id, .success(decoded)))
+            }
         }
         guard let target = to.socketAddress else { return report(.failure(StreamFailure("bad address \(to)"))) }
         let message: [UInt8]
@@ -67,8 +77,20 @@ extension Runtime {
             inbound[id] = channel
             // Closing for any reason forgets the stream, so a late reply finds nothing to write to.
             channel.closeFuture.whenComplete { [self] _ in inbound[id] = nil }
-            handle(.stream(id, payload: bytes, from: remote))
+            guard bytes.count >= Self.offLoopDecodeBytes else { return handle(.stream(id, payload: bytes, from: remote)) }
+            // A large stream (a push-pull of thousands of nodes) is decoded on a pool thread: 10 MB of msgpack
+            // would otherwise hold up probes and acks on the loop for a good part of a second.
+            decodeOffLoop(bytes) { [self] decoded in
+                guard let decoded else { return handle(.stream(id, payload: bytes, from: remote)) }
+                handle(.decodedStream(id, decoded, from: remote))
+            }
         }
+    }
+
+    /// Decodes `bytes` on a pool thread and hands the result back on the loop (nil if the pool is shut down).
+    func decodeOffLoop(_ bytes: [UInt8], then body: @escaping (DecodedStream?) -> Void) {
+        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) { DecodedStream.decode(bytes) }
+            .assumeIsolated().whenComplete { result in body(try? result.get()) }
     }
 
     func replyStream(_ id: StreamID, payload: [UInt8]?) {
@@ -93,50 +115,6 @@ extension Runtime {
         do { return .success(try security.openStream(bytes)) } catch {
             return .failure(StreamFailure("\(error)"))
         }
-    }
-}
-
-/// Collects one stream message: reports as soon as a complete message has arrived (peers do not half-close),
-/// or at end of input, or on error. Refuses more than `limit` bytes.
-final class StreamCollector: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: used only on its channel's event loop.
-    typealias InboundIn = ByteBuffer
-
-    static let limit = 20 << 20
-    static let closedEarly = StreamFailure("connection closed before a message arrived")
-    private var bytes: [UInt8] = []
-    private var done = false
-    private let onMessage: (Result<[UInt8], StreamFailure>, any Channel) -> Void
-
-    init(onMessage: @escaping (Result<[UInt8], StreamFailure>, any Channel) -> Void) {
-        self.onMessage = onMessage
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !done else { return }
-        var buffer = unwrapInboundIn(data)
-        bytes.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
-        if bytes.count > Self.limit {
-            finish(.failure(StreamFailure("stream message larger than \(Self.limit) bytes")), context)
-        } else if MemberlistCodec.isCompleteStreamMessage(bytes) {
-            finish(.success(bytes), context)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        finish(bytes.isEmpty ? .failure(Self.closedEarly) : .success(bytes), context)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(.failure(StreamFailure("\(error)")), context)
-        context.close(promise: nil)
-    }
-
-    private func finish(_ result: Result<[UInt8], StreamFailure>, _ context: ChannelHandlerContext) {
-        guard !done else { return }
-        done = true
-        onMessage(result, context.channel)
     }
 }
 

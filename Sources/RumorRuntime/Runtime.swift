@@ -26,6 +26,11 @@ public final class Runtime: @unchecked Sendable {
     var nextInbound: UInt64 = 1 << 48
     var stopped = false
     var warnings = WarningLimiter()
+    /// Limits on inbound gossip streams, and what is open now (by remote IP).
+    public var streamLimits = StreamLimits()
+    var openStreams: [[UInt8]: Int] = [:]
+    var openStreamTotal = 0
+    lazy var streamBudget = StreamBudget(limit: streamLimits.bufferedBytes)
 
     public init(eventLoop: any EventLoop, security: (any PacketSecurity)? = nil, logger: Logger) {
         self.eventLoop = eventLoop
@@ -51,11 +56,19 @@ public final class Runtime: @unchecked Sendable {
             boundPort = actual
             return ServerBootstrap(group: eventLoop)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { [self] channel in
+                .serverChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(StreamCollector { [self] result, channel in
+                        try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, what: "gossip"))
+                    }
+                }
+                .childChannelInitializer { [self] channel in
+                    guard admitStream(channel) else { return channel.close() }
+                    let deadline = TimeAmount.nanoseconds((instance?.settings.tcpTimeout ?? .seconds(10)).nanoseconds)
+                    return channel.eventLoop.makeCompletedFuture {
+                        let collector = StreamCollector(deadline: deadline, budget: streamBudget) { [self] result, channel in
                             receiveStream(result, on: channel)
-                        })
+                        }
+                        try channel.pipeline.syncOperations.addHandler(collector)
                     }
                 }
                 .bind(host: host, port: actual)

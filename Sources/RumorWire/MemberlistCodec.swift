@@ -280,42 +280,8 @@ public enum MemberlistCodec {
     /// for encrypt (10): 5-byte header + len bytes). Lets the runtime know when to stop reading without waiting for
     /// EOF. Malformed input also returns true, so the caller goes on to decode it and gets the error at once.
     public static func isCompleteStreamMessage(_ bytes: [UInt8]) -> Bool {
-        guard let typeByte = bytes.first else { return false }
-        if typeByte == MessageType.encrypt.rawValue {
-            guard bytes.count >= 5 else { return false }
-            let length = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
-            return length > maxEncryptedStreamLength || bytes.count - 5 >= length
-        }
-        var r = MessagePackReader(bytes, offset: 1)
-        do {
-            switch MessageType(rawValue: typeByte) {
-            case .compress?, .ping?, .ack?, .err?:
-                try r.skipValue()
-                return true
-            case .pushPull?:
-                let header = try MessagePackFields(r.read(), context: "pushPullHeader")
-                let nodes = try header.int("Nodes")
-                let userStateLength = try header.int("UserStateLen")
-                guard nodes >= 0, userStateLength >= 0 else { return true }
-                // Each node state takes at least one byte, so this loop is bounded by the bytes present.
-                var k: Int64 = 0
-                while k < nodes {
-                    try r.skipValue()
-                    k += 1
-                }
-                return Int64(r.remaining) >= userStateLength
-            case .user?:
-                let header = try MessagePackFields(r.read(), context: "userMsgHeader")
-                let length = try header.int("UserMsgLen")
-                return Int64(r.remaining) >= length
-            default:
-                return true
-            }
-        } catch let e as WireError where e == .truncated {
-            return false
-        } catch {
-            return true
-        }
+        var framer = StreamFramer()
+        return framer.scan(bytes) != .needMore
     }
 
     // MARK: - Bodies

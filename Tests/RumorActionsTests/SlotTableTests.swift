@@ -178,6 +178,32 @@ import Testing
             HAProxyMaster.level(of: "[WARNING]  (2) : Proxy http stopped (cumulated conns: FE: 3, BE: 0).") == .info)
         #expect(HAProxyMaster.level(of: "[NOTICE]   (1) : New worker (3) forked") == .debug)
     }
+
+    static func server(_ name: String, _ address: String, _ port: Int, admin: Int) -> ServerRuntimeState {
+        ServerRuntimeState(name: name, address: address, port: port, operationalState: 2, adminState: admin)
+    }
+
+    @Test func reconcilingSetsOnlyTheServersThatDifferFromTheTable() throws {
+        let a = SlotTableTests.backend("a", "10.0.0.1"), b = SlotTableTests.backend("b", "10.0.0.2")
+        let table = SlotTable(count: 0).planned(for: [a, b], now: .now, drainTimeout: .seconds(30), minimumSlots: 3)
+        let actual = [
+            "srv1": Self.server("srv1", "10.0.0.1", 3000, admin: 0),  // as planned: untouched
+            "srv2": Self.server("srv2", "10.0.0.9", 3000, admin: 0),  // moved: address, then state
+            "srv3": Self.server("srv3", "127.0.0.1", 1, admin: 0),  // free but ready: to maint
+        ]
+        #expect(try table.reconcileCommands(actual: actual, backend: "be") == [
+            "set server be/srv2 addr 10.0.0.2 port 3000", "set server be/srv2 state ready",
+            "set server be/srv3 state maint",
+        ])
+    }
+
+    @Test func reconcilingNamesAServerHAProxyDoesNotHave() {
+        let table = SlotTable(count: 2)
+        let actual = ["srv1": Self.server("srv1", "127.0.0.1", 1, admin: 1)]
+        #expect(throws: SlotTable.MissingServer(server: "srv2")) {
+            try table.reconcileCommands(actual: actual, backend: "be")
+        }
+    }
 }
 
 extension String {

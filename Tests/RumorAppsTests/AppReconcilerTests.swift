@@ -34,6 +34,11 @@ import Testing
 
     @Test func anExitedContainerIsReplacedAfterTheBackoffWhichDoubles() {
         var r = AppReconciler()
+        // The first failure is replaced at once.
+        let killed = container(1, running: false, status: "exited", health: .none, id: "k1", exit: 137)
+        let zero = r.plan(spec: spec, count: 1, observed: [killed], now: .seconds(9))
+        #expect(zero.steps == [.replace(id: "k1", name: "rumor-site-1", slot: 1, drain: false, reason: "exited with code 137")])
+        #expect(zero.notices == [.exited(killed)])
         let dead = container(1, running: false, status: "exited", health: .none, id: "d1", exit: 137)
         let first = r.plan(spec: spec, count: 1, observed: [dead], now: .seconds(10))
         #expect(first.steps.isEmpty)
@@ -106,14 +111,18 @@ import Testing
         var v2 = spec
         v2.image = "site:v2"
         let old = [container(1), container(2), container(3)]
-        let plan = r.plan(spec: v2, count: 3, observed: old, now: .zero)
+        _ = r.plan(spec: spec, count: 3, observed: old, now: .zero)
+        let plan = r.plan(spec: v2, count: 3, observed: old, now: .seconds(10))
         #expect(plan.steps == [.replace(id: "c1", name: "rumor-site-1", slot: 1, drain: true, reason: "spec changed")])
         #expect(plan.endpoints.map(\.slot) == [2, 3])  // withdrawn before it stops
         // Slot 1 is new but still starting: slot 2 waits.
         let next = [container(1, hash: v2.templateHash, health: .starting, id: "n1"), container(2), container(3)]
-        #expect(r.plan(spec: v2, count: 3, observed: next, now: .seconds(1)).steps.isEmpty)
+        #expect(r.plan(spec: v2, count: 3, observed: next, now: .seconds(11)).steps.isEmpty)
+        // Ready, but load balancers have not had the update delay (3 s) to take it in: wait until then.
         let ready = [container(1, hash: v2.templateHash, id: "n1"), container(2), container(3)]
-        #expect(r.plan(spec: v2, count: 3, observed: ready, now: .seconds(2)).steps.first
+        let waiting = r.plan(spec: v2, count: 3, observed: ready, now: .seconds(12))
+        #expect(waiting.steps.isEmpty && waiting.wakeAt == .seconds(15))
+        #expect(r.plan(spec: v2, count: 3, observed: ready, now: .seconds(15)).steps.first
             == .replace(id: "c2", name: "rumor-site-2", slot: 2, drain: true, reason: "spec changed"))
     }
 

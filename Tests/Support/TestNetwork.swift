@@ -30,6 +30,21 @@ package enum TestNetwork {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A listening TCP socket on `host:port` (to hold a port taken); close it when done.
+    package static func listen(host: String, port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var address = try socketAddress(host: host, port: port)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
+            close(fd)
+            throw Failure(description: "listen \(host):\(port): \(String(cString: strerror(errno)))")
+        }
+        return fd
+    }
+
     package static func socketAddress(host: String, port: Int) throws -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -21,6 +21,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var replayOnJoin = false
     public var tags: [String: String] = [:]
     public var tagsFile: String?
+    /// The container action's app specs (one `<app>.json` each); nil: the action is off.
+    public var appsDir: String?
     public var profile = "lan"
     public var protocolVersion = 5
     public var rpcAddr = "127.0.0.1:7373"
@@ -53,6 +55,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// The `--haproxy-*` flags, applied on top of `actions.haproxy`.
     public var haproxyOutput: String?
     public var haproxyTemplate: String?
+    /// `--haproxy-app`: balance this app's containers.
+    public var haproxyApp: String?
     public var haproxySelectors: [String] = []
 
     public init() {}

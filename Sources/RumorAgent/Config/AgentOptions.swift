@@ -38,6 +38,9 @@ extension AgentOption {
         text(["tags-file"], key: "tags_file", value: "path", "JSON object of tags, rewritten by `rumor tags`.") {
             $0.tagsFile = $1
         },
+        text(["apps-dir"], key: "apps_dir", value: "path", "Run the app specs in this directory (one <app>.json each) as Docker containers.") {
+            $0.appsDir = $1
+        },
         text(["role"], key: "role", value: "value", maxBytes: 512, "Deprecated Serf setting: the tag role=VALUE.") {
             $0.tags["role"] = $1
         },
@@ -128,6 +131,9 @@ extension AgentOption {
         },
         text(["haproxy-template"], key: nil, value: "path", "Mustache template for the HAProxy config.") {
             $0.haproxyTemplate = $1
+        },
+        text(["haproxy-app"], key: nil, value: "name", "Balance this app's containers: one server per container.") {
+            $0.haproxyApp = $1
         },
         list(["haproxy-selector"], key: nil, value: "tag=regexp", "Members the HAProxy action balances.") {
             $0.haproxySelectors += $1

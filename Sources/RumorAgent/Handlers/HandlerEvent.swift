@@ -33,6 +33,8 @@ public enum HandlerEvent: Sendable {
     case member(MemberEventType, [Member])
     case user(UserEvent)
     case query(HandlerQuery)
+    /// An action's own event (`container-start`, ...): its type and the variables it adds to the environment.
+    case action(type: String, environment: [String: String])
 
     /// Converts a core event; nil for events handlers never see (command outcomes, diagnostics, internal queries).
     public init?(_ event: Event, respond: @escaping @Sendable (_ ltime: UInt64, _ id: UInt32, [UInt8]) -> Void) {
@@ -58,6 +60,7 @@ public enum HandlerEvent: Sendable {
         case .member(let type, _): type.rawValue
         case .user: "user"
         case .query: "query"
+        case .action(let type, _): type
         }
     }
 }
@@ -68,6 +71,7 @@ extension HandlerEvent: CustomStringConvertible {
         case .member(let type, let members): "\(type.rawValue) [\(members.map(\.name).joined(separator: ", "))]"
         case .user(let e): "user-event '\(e.name)' ltime \(e.ltime)"
         case .query(let q): "query '\(q.name)' ltime \(q.ltime) id \(q.id)"
+        case .action(let type, let env): "\(type) \(env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
         }
     }
 }

@@ -19,9 +19,17 @@ public enum EventFilter: Hashable, Sendable, CustomStringConvertible {
     case user(name: String?)
     /// `query` (nil) or `query:NAME`.
     case query(name: String?)
+    /// Rumor's container events: `container` (nil, all of them) or `container-start`, `container-exit`, ...
+    /// Not matched by `*`: Serf's scripts switch on Serf's event types and must not meet new ones.
+    case container(type: String?)
+
+    static let containerTypes: Set<String> = [
+        "container-start", "container-healthy", "container-unhealthy", "container-exit", "container-replaced",
+    ]
 
     static let expected =
-        "member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME, query, query:NAME or *"
+        "member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME, query, query:NAME, "
+        + "container, container-start, container-healthy, container-unhealthy, container-exit, container-replaced or *"
 
     /// Parses one comma-separated item; nil if it is not an event type.
     init?(item: String) {
@@ -29,6 +37,10 @@ public enum EventFilter: Hashable, Sendable, CustomStringConvertible {
             self = .all
         } else if let type = MemberEventType(rawValue: item) {
             self = .member(type)
+        } else if item == "container" {
+            self = .container(type: nil)
+        } else if Self.containerTypes.contains(item) {
+            self = .container(type: item)
         } else if item == "user" {
             self = .user(name: nil)
         } else if item == "query" {
@@ -47,6 +59,8 @@ public enum EventFilter: Hashable, Sendable, CustomStringConvertible {
 
     public func matches(_ event: HandlerEvent) -> Bool {
         switch (self, event) {
+        case (.all, .action): false
+        case (.container(let type), .action(let actual, _)): type == nil || type == actual
         case (.all, _): true
         case (.member(let type), .member(let actual, _)): type == actual
         case (.user(let name), .user(let e)): name == nil || name == e.name
@@ -62,6 +76,7 @@ public enum EventFilter: Hashable, Sendable, CustomStringConvertible {
         case .member(let type): "\(type.rawValue):"
         case .user(let name): "user:\(name ?? "")"
         case .query(let name): "query:\(name ?? "")"
+        case .container(let type): "\(type ?? "container"):"
         }
     }
 
@@ -71,6 +86,7 @@ public enum EventFilter: Hashable, Sendable, CustomStringConvertible {
         case .member(let type): type.rawValue
         case .user(let name): name.map { "user:\($0)" } ?? "user"
         case .query(let name): name.map { "query:\($0)" } ?? "query"
+        case .container(let type): type ?? "container"
         }
     }
 }

@@ -155,10 +155,6 @@ final class RunningScript {
 
 extension UInt64 {
     /// A monotonic time plus a duration, saturating (a huge or negative configured timeout must not trap).
+    /// (The UInt64 overload is RumorCore's.)
     func saturatingAdd(_ d: Duration) -> UInt64 { saturatingAdd(UInt64(clamping: d.nanoseconds)) }
-
-    func saturatingAdd(_ ns: UInt64) -> UInt64 {
-        let (sum, overflow) = addingReportingOverflow(ns)
-        return overflow ? .max : sum
-    }
 }

@@ -31,6 +31,9 @@ public struct ScriptInvocation: Sendable {
             vars.append(("SERF_QUERY_NAME", q.name))
             vars.append(("SERF_QUERY_LTIME", String(q.ltime)))
             stdin = Self.payloadStdin(q.payload)
+        case .action(_, let environment):
+            for (name, value) in environment.sorted(by: { $0.key < $1.key }) { vars.append((name, value)) }
+            stdin = []
         }
         variables = vars
     }

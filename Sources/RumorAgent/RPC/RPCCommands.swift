@@ -30,6 +30,7 @@ enum RPCCommands {
         Command.removeKey: keyCommand(.remove),
         Command.listKeys: keyCommand(.list),
         Command.getCoordinate: .init(hasBody: true, run: getCoordinate),
+        Command.apps: .init(hasBody: true, run: apps),
     ]
 
     // MARK: Session
@@ -117,6 +118,13 @@ enum RPCCommands {
     }
 
     // MARK: Introspection
+
+    static func apps(_ call: RPCCall) throws -> EventLoopFuture<RPCReply> {
+        let req = try RPCAppsRequest(from: call.body)
+        return call.backend.apps(op: req.op, name: req.name)
+            .map { RPCReply(body: RPCAppsResponse(json: $0)) }
+            .recover { RPCReply(error: $0.rpcErrorText, body: RPCAppsResponse(json: "")) }
+    }
 
     static func stats(_ call: RPCCall) throws -> EventLoopFuture<RPCReply> {
         call.reply(body: RPCStatsResponse(sections: call.backend.stats()))

@@ -29,9 +29,18 @@ final class RPCConnection: ChannelInboundHandler {
     private let authKey: String?
     private(set) var logger: Logger
 
+    /// A client must finish its handshake, and every request it starts, within this (memberlist's TCP timeout for
+    /// gossip streams): an idle or dripping connection is closed instead of holding a descriptor for ever.
+    static let requestDeadline: TimeAmount = .seconds(10)
+
     private var context: ChannelHandlerContext?
     private var state = State.idle
+    /// Bytes received and not yet consumed start at `consumed`; `scanner` finds where the next object ends,
+    /// resuming where it stopped, so a request dripped byte by byte costs linear time.
     private var pending: [UInt8] = []
+    private var consumed = 0
+    private var scanner = MessagePackScanner(offset: 0)
+    private var deadline: Scheduled<Void>?
     private var isProcessing = false
     private(set) var didHandshake = false
     private(set) var didAuth = false
@@ -63,10 +72,33 @@ final class RPCConnection: ChannelInboundHandler {
         self.context = context
         if let remote = context.channel.remoteAddress { logger[metadataKey: "rpc-client"] = "\(remote)" }
         logger.info("RPC: accepted client")
+        armDeadline()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
         self.context = nil
+    }
+
+    /// Runs while a handshake or a request is outstanding; closes the connection when it passes.
+    private func armDeadline() {
+        guard deadline == nil, let context else { return }
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: Self.requestDeadline) { [self] in
+            deadline = nil
+            let what = didHandshake ? "a complete request" : "a handshake"
+            fail("no \(what) within \(Self.requestDeadline.nanoseconds / 1_000_000_000) s", level: .info)
+        }
+    }
+
+    /// Called after each read and each request: the clock runs only while something is unfinished.
+    private func updateDeadline() {
+        if !didHandshake || consumed < pending.count {
+            armDeadline()
+        } else {
+            deadline?.cancel()
+            deadline = nil
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -84,7 +116,7 @@ final class RPCConnection: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .closed = state { return }
         let buffer = unwrapInboundIn(data)
-        guard pending.count + buffer.readableBytes <= Self.maxBufferedBytes else {
+        guard pending.count - consumed + buffer.readableBytes <= Self.maxBufferedBytes else {
             return fail("more than \(Self.maxBufferedBytes) bytes of unprocessed requests")
         }
         pending.append(contentsOf: buffer.readableBytesView)
@@ -98,7 +130,10 @@ final class RPCConnection: ChannelInboundHandler {
     private func processBuffered() {
         if isProcessing { return }
         isProcessing = true
-        defer { isProcessing = false }
+        defer {
+            isProcessing = false
+            updateDeadline()
+        }
         do {
             while true {
                 switch state {
@@ -119,9 +154,19 @@ final class RPCConnection: ChannelInboundHandler {
 
     /// One complete msgpack object from the buffer, or nil until more bytes arrive.
     private func nextObject() throws -> MessagePack? {
-        var reader = MessagePackReader(pending)
-        guard let value = try reader.readIfComplete() else { return nil }
-        pending.removeFirst(reader.offset)
+        guard try scanner.scan(pending) else { return nil }
+        var reader = MessagePackReader(Array(pending[consumed..<scanner.offset]))
+        let value = try reader.read()
+        consumed = scanner.offset
+        // Drop consumed bytes once they are most of the buffer: amortised linear, however requests are pipelined.
+        if consumed == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            consumed = 0
+        } else if consumed > 4096 && consumed * 2 > pending.count {
+            pending.removeFirst(consumed)
+            consumed = 0
+        }
+        scanner = MessagePackScanner(offset: consumed)
         return value
     }
 

@@ -26,6 +26,8 @@ public enum RPCProtocol {
         public static let listKeys = "list-keys"
         public static let stats = "stats"
         public static let getCoordinate = "get-coordinate"
+        /// Rumor's own: the container action's apps on this node (`rumor apps`). serf has no such command.
+        public static let apps = "apps"
     }
 
     /// Error strings the agent puts in `responseHeader.Error` (docs/agent.md#rpc-errors).

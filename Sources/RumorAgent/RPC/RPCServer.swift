@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import RumorRuntime
 import Synchronization
 
 /// The agent's RPC listener (Serf's IPC, docs/agent.md#rpc), on the backend's event loop so handlers can call the
@@ -10,7 +11,12 @@ public final class RPCServer: Sendable {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var closed = false
+        var refused = 0
     }
+
+    /// Clients connected at once; more are closed as they arrive. Idle ones that never finish a handshake go after
+    /// `RPCConnection.requestDeadline`, so a flood cannot lock the CLI out for longer than that.
+    public static let maxClients = 2048
 
     private let backend: any AgentRPCBackend
     private let authKey: String?
@@ -44,6 +50,7 @@ public final class RPCServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, what: "RPC"))
                     try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(logger: logger))
                 }
             }
@@ -90,10 +97,18 @@ public final class RPCServer: Sendable {
     /// Remembers a client channel until it closes; refuses it when the server is closing.
     private func track(_ channel: any Channel) -> Bool {
         let id = ObjectIdentifier(channel)
-        let accepted = state.withLock { state in
-            if state.closed { return false }
+        let (accepted, refused) = state.withLock { state -> (Bool, Int) in
+            if state.closed { return (false, 0) }
+            guard state.connections.count < Self.maxClients else {
+                state.refused += 1
+                return (false, state.refused)
+            }
             state.connections[id] = channel
-            return true
+            return (true, 0)
+        }
+        // Logged at the 1st, 10th, 100th... refusal: a flood cannot fill the log.
+        if refused > 0, String(refused).dropFirst().allSatisfy({ $0 == "0" }) {
+            logger.warning("RPC: refused a client: \(Self.maxClients) connected already (\(refused) refused so far)")
         }
         if accepted {
             channel.closeFuture.whenComplete { [weak self] _ in

@@ -82,11 +82,13 @@ final class RPCEventStream {
     private func deliver(_ events: [HandlerEvent]) {
         guard let connection else { return stop() }
         for event in events where filters.contains(where: { $0.matches(event) }) {
-            connection.sendRecord(seq: seq, record(for: event, connection: connection))
+            guard let record = record(for: event, connection: connection) else { continue }
+            connection.sendRecord(seq: seq, record)
         }
     }
 
-    private func record(for event: HandlerEvent, connection: RPCConnection) -> RPCStreamRecord {
+    /// nil for actions' own events, which serf's stream protocol has no record for.
+    private func record(for event: HandlerEvent, connection: RPCConnection) -> RPCStreamRecord? {
         switch event {
         case .member(let type, let members):
             return .member(event: type.rawValue, members: members.map(RPCMember.init))
@@ -95,6 +97,8 @@ final class RPCEventStream {
         case .query(let q):
             let id = connection.registerQuery(ltime: q.ltime, id: q.id)
             return .query(id: id, ltime: q.ltime, name: q.name, payload: q.payload.nilIfEmpty)
+        case .action:
+            return nil
         }
     }
 

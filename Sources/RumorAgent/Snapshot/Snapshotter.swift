@@ -4,46 +4,6 @@ import Glibc
 import Logging
 import NIOCore
 import RumorCore
-import RumorWire
-
-/// One remembered alive node: the name and its `ip:port` (IPv6 in brackets), as Serf writes them.
-public struct SnapshotNode: Sendable, Hashable, CustomStringConvertible {
-    public var name: String
-    public var address: String
-    public init(name: String, address: String) {
-        self.name = name
-        self.address = address
-    }
-    /// How Serf names a node it re-joins: `name/addr` (memberlist accepts `name/ip:port`).
-    public var joinAddress: String { "\(name)/\(address)" }
-    public var description: String { "\(name): \(address)" }
-}
-
-/// What replaying a snapshot file yields.
-public struct SnapshotState: Sendable, Equatable {
-    /// Alive nodes in file order of their last `alive:` line.
-    public var alive: [SnapshotNode]
-    public var memberClock: UInt64
-    public var eventClock: UInt64
-    public var queryClock: UInt64
-    /// A `leave` line was replayed (and honoured: rejoin not requested) with no `alive:` line after it. Serf writes a
-    /// `clock:` line after `leave` on shutdown, so clock lines do not clear this.
-    public var left: Bool
-    /// Lines that were neither a known record nor a comment, or had a bad number (skipped, like Serf does).
-    public var skippedLines: Int
-
-    public init(
-        alive: [SnapshotNode] = [], memberClock: UInt64 = 0, eventClock: UInt64 = 0, queryClock: UInt64 = 0,
-        left: Bool = false, skippedLines: Int = 0
-    ) {
-        self.alive = alive
-        self.memberClock = memberClock
-        self.eventClock = eventClock
-        self.queryClock = queryClock
-        self.left = left
-        self.skippedLines = skippedLines
-    }
-}
 
 public struct SnapshotError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -53,34 +13,29 @@ public struct SnapshotError: Error, CustomStringConvertible, Sendable {
 /// Serf's snapshot (`-snapshot=path`, serf/snapshot.go): an append-only text log of alive nodes and Lamport clocks,
 /// replayed at start so a restarted agent can re-join and does not re-deliver old user events or queries.
 ///
+/// The IO around three pure parts: `SnapshotFormat` (lines in and out), `SnapshotRecorder` (what is recorded) and
+/// `SnapshotCompaction` (when the log is rewritten and to what). This class owns the file, the write buffer and
+/// the 500 ms flush timer.
+///
 /// Confined to one event loop: every method must be called on `eventLoop` (the flush timer runs there too), except
 /// `replay`, which is static and meant for start-up.
 public final class Snapshotter: @unchecked Sendable {
     public static let flushInterval: TimeAmount = .milliseconds(500)
     public static let defaultMinCompactSize = 128 * 1024
-    static let bytesPerNode = 128
-    static let compactionThreshold = 2
-    static let errorRecoveryInterval: TimeAmount = .seconds(30)
     static let compactSuffix = ".compact"
 
     public let path: String
     private let eventLoop: any EventLoop
     private let logger: Logger
-    private let minCompactSize: Int
 
     private var fd: Int32
     private var buffer: [UInt8] = []
     /// Bytes in the file, counting what is still buffered (Serf's `offset`).
     private var offset: Int
-    private var alive = OrderedAlive()
-    private var lastClock: UInt64 = 0
-    private var lastEventClock: UInt64 = 0
-    private var lastQueryClock: UInt64 = 0
-    private var leaving = false
-    private let rejoinAfterLeave: Bool
+    private var recorder: SnapshotRecorder
+    private var compaction: SnapshotCompaction
     private var closed = false
     private var flushTask: RepeatedTask?
-    private var lastRecoveryAttempt: NIODeadline?
 
     /// Polled every flush tick (500 ms, like Serf's clock ticker); its result goes to `recordClock(member:)`.
     /// Set it to the core's current member Lamport time.
@@ -105,14 +60,10 @@ public final class Snapshotter: @unchecked Sendable {
         self.path = path
         self.eventLoop = eventLoop
         self.logger = logger
-        self.minCompactSize = minCompactSize
-        self.rejoinAfterLeave = rejoinAfterLeave
         self.fd = fd
         self.offset = Int(st.st_size)
-        for node in initial.alive { alive.set(node.name, node.address) }
-        lastClock = initial.memberClock
-        lastEventClock = initial.eventClock
-        lastQueryClock = initial.queryClock
+        recorder = SnapshotRecorder(initial: initial, rejoinAfterLeave: rejoinAfterLeave)
+        compaction = SnapshotCompaction(minimumSize: minCompactSize)
         flushTask = eventLoop.scheduleRepeatedTask(initialDelay: Self.flushInterval, delay: Self.flushInterval) {
             [weak self] _ in
             self?.tick()
@@ -135,60 +86,7 @@ public final class Snapshotter: @unchecked Sendable {
 
     /// `replay(path:)` on bytes already in memory.
     public static func replay(bytes: [UInt8], rejoinAfterLeave: Bool, logger: Logger? = nil) -> SnapshotState {
-        var state = SnapshotState()
-        var alive = OrderedAlive()
-        var start = 0
-        func number(_ line: Substring, _ prefix: String) -> UInt64? {
-            let text = line.dropFirst(prefix.count)
-            // Go's ParseUint: digits only (Swift would also take a leading "+").
-            guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let n = UInt64(text) else {
-                logger?.warning("snapshot: bad number in line: \(line)")
-                state.skippedLines += 1
-                return nil
-            }
-            return n
-        }
-        while let nl = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            let line = Substring(String(decoding: bytes[start..<nl], as: UTF8.self))
-            start = nl + 1
-            if line.hasPrefix("alive: ") {
-                let info = line.dropFirst("alive: ".count)
-                guard let space = info.lastIndex(of: " ") else {
-                    logger?.warning("snapshot: failed to parse address: \(line)")
-                    state.skippedLines += 1
-                    continue
-                }
-                alive.set(String(info[..<space]), String(info[info.index(after: space)...]))
-                state.left = false
-            } else if line.hasPrefix("not-alive: ") {
-                alive.remove(String(line.dropFirst("not-alive: ".count)))
-            } else if line.hasPrefix("clock: ") {
-                if let n = number(line, "clock: ") { state.memberClock = n }
-            } else if line.hasPrefix("event-clock: ") {
-                if let n = number(line, "event-clock: ") { state.eventClock = n }
-            } else if line.hasPrefix("query-clock: ") {
-                if let n = number(line, "query-clock: ") { state.queryClock = n }
-            } else if line.hasPrefix("coordinate: ") {
-                continue  // legacy, ignored
-            } else if line == "leave" {
-                if rejoinAfterLeave {
-                    logger?.info("snapshot: ignoring previous leave in snapshot")
-                    continue
-                }
-                alive = OrderedAlive()
-                state.memberClock = 0
-                state.eventClock = 0
-                state.queryClock = 0
-                state.left = true
-            } else if line.hasPrefix("#") {
-                continue
-            } else {
-                logger?.warning("snapshot: unrecognized snapshot line: \(line)")
-                state.skippedLines += 1
-            }
-        }
-        state.alive = alive.nodes
-        return state
+        SnapshotFormat.replay(bytes, rejoinAfterLeave: rejoinAfterLeave, logger: logger)
     }
 
     // MARK: Recording
@@ -196,56 +94,34 @@ public final class Snapshotter: @unchecked Sendable {
     /// Member join → `alive:`, leave or failure → `not-alive:`, user event → `event-clock:`, query → `query-clock:`
     /// (clocks only when they grew). Updates and reaps are not recorded, as in Serf. Nothing is recorded after a leave.
     public func record(_ event: Event) {
-        guard !closed, !leaving else { return }
-        switch event {
-        case .memberJoined(let m):
-            let address = Self.goAddress(m.address)
-            alive.set(m.name, address)
-            append("alive: \(m.name) \(address)\n")
-            pollClock()
-        case .memberLeft(let m), .memberFailed(let m):
-            alive.remove(m.name)
-            append("not-alive: \(m.name)\n")
-            pollClock()
-        case .userEvent(let e):
-            recordEventClock(e.ltime)
-        case .query(let q):
-            recordQueryClock(q.ltime)
-        default:
-            return
-        }
+        guard !closed, let record = recorder.record(event) else { return }
+        append(record)
+        if record.changesMembers { pollClock() }
     }
 
     /// `event-clock:` for a user event at `ltime`, if newer than the last one recorded.
     func recordEventClock(_ ltime: UInt64) {
-        guard !closed, !leaving, ltime > lastEventClock else { return }
-        lastEventClock = ltime
-        append("event-clock: \(ltime)\n")
+        guard !closed, let record = recorder.userEvent(ltime: ltime) else { return }
+        append(record)
     }
 
     /// `query-clock:` for a query at `ltime`, if newer than the last one recorded.
     func recordQueryClock(_ ltime: UInt64) {
-        guard !closed, !leaving, ltime > lastQueryClock else { return }
-        lastQueryClock = ltime
-        append("query-clock: \(ltime)\n")
+        guard !closed, let record = recorder.query(ltime: ltime) else { return }
+        append(record)
     }
 
     /// Given the core's current member clock, writes `clock: member-1` if that grew (Serf's `updateClock`).
     public func recordClock(member: UInt64) {
-        guard !closed, member > 0 else { return }
-        let lastSeen = member - 1
-        guard lastSeen > lastClock else { return }
-        lastClock = lastSeen
-        append("clock: \(lastSeen)\n")
+        guard !closed, let record = recorder.memberClock(member) else { return }
+        append(record)
     }
 
     /// Writes `leave` and flushes it to disk at once. Afterwards events are no longer recorded (clocks still are);
     /// unless rejoining after a leave, the alive set is forgotten.
     public func recordLeave() {
         guard !closed else { return }
-        leaving = true
-        if !rejoinAfterLeave { alive = OrderedAlive() }
-        append("leave\n")
+        append(recorder.leave())
         flush()
         if fsync(fd) != 0 { logger.error("snapshot: failed to sync leave to \(path): \(snapshotErrno())") }
     }
@@ -275,34 +151,9 @@ public final class Snapshotter: @unchecked Sendable {
     }
 
     /// Current alive set (for tests and diagnostics).
-    public var aliveNodes: [SnapshotNode] { alive.nodes }
+    public var aliveNodes: [SnapshotNode] { recorder.alive.nodes }
 
     // MARK: Internals
-
-    /// `ip:port` as Go's `net.TCPAddr.String()` writes it (what Serf puts in the file): IPv4-mapped IPv6 as dotted
-    /// IPv4, other IPv6 in brackets with the longest run of two or more zero groups compressed (RFC 5952).
-    static func goAddress(_ address: Address) -> String {
-        let ip = address.ip
-        if ip.count == 16, ip[0..<10].allSatisfy({ $0 == 0 }), ip[10] == 0xff, ip[11] == 0xff {
-            return "\(ip[12]).\(ip[13]).\(ip[14]).\(ip[15]):\(address.port)"
-        }
-        guard ip.count == 16 else { return address.description }
-        let groups = (0..<8).map { UInt16(ip[2 * $0]) << 8 | UInt16(ip[2 * $0 + 1]) }
-        var bestStart = -1, bestLength = 0, i = 0
-        while i < 8 {
-            if groups[i] == 0 {
-                var j = i
-                while j < 8 && groups[j] == 0 { j += 1 }
-                if j - i > bestLength && j - i >= 2 { (bestStart, bestLength) = (i, j - i) }
-                i = j
-            } else {
-                i += 1
-            }
-        }
-        func hex(_ range: Range<Int>) -> String { groups[range].map { String($0, radix: 16) }.joined(separator: ":") }
-        let host = bestStart < 0 ? hex(0..<8) : hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
-        return "[\(host)]:\(address.port)"
-    }
 
     private func tick() {
         guard !closed else { return }
@@ -314,11 +165,11 @@ public final class Snapshotter: @unchecked Sendable {
         if let source = memberClockSource { recordClock(member: source()) }
     }
 
-    private func append(_ line: String) {
-        let bytes = Array(line.utf8)
+    private func append(_ record: SnapshotRecord) {
+        let bytes = Array(record.line.utf8)
         buffer += bytes
         offset += bytes.count
-        if offset > maxSize {
+        if compaction.isDue(size: offset, aliveNodes: recorder.alive.count) {
             do {
                 try compact()
             } catch {
@@ -327,17 +178,12 @@ public final class Snapshotter: @unchecked Sendable {
         }
     }
 
-    var maxSize: Int { max(minCompactSize, alive.count * Self.bytesPerNode * Self.compactionThreshold) }
+    var maxSize: Int { compaction.maxSize(aliveNodes: recorder.alive.count) }
 
-    /// Rewrites the file as the alive lines plus the three clocks, through `<path>.compact` and a rename.
+    /// Rewrites the file as `SnapshotCompaction.content`, through `<path>.compact` and a rename.
     func compact() throws {
         let tmp = path + Self.compactSuffix
-        var text = ""
-        for node in alive.nodes { text += "alive: \(node.name) \(node.address)\n" }
-        text += "clock: \(lastClock)\n"
-        text += "event-clock: \(lastEventClock)\n"
-        text += "query-clock: \(lastQueryClock)\n"
-        let bytes = Array(text.utf8)
+        let bytes = SnapshotCompaction.content(of: recorder)
         let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard out >= 0 else { throw SnapshotError("failed to open new snapshot \(tmp): \(snapshotErrno())") }
         if let error = Self.writeAll(out, bytes) {
@@ -363,9 +209,7 @@ public final class Snapshotter: @unchecked Sendable {
 
     /// After a write error, try a compaction at most every 30 s (Serf's recovery).
     private func recover() {
-        let now = NIODeadline.now()
-        if let last = lastRecoveryAttempt, now - last < Self.errorRecoveryInterval { return }
-        lastRecoveryAttempt = now
+        guard compaction.shouldRecover(at: .now) else { return }
         logger.info("snapshot: attempting compaction to recover from error")
         do {
             try compact()
@@ -411,19 +255,3 @@ public final class Snapshotter: @unchecked Sendable {
 }
 
 private func snapshotErrno() -> String { String(cString: strerror(errno)) }
-
-/// Name → address, remembering the order of each name's latest `set`.
-private struct OrderedAlive {
-    private var entries: [String: (address: String, order: UInt64)] = [:]
-    private var next: UInt64 = 0
-
-    mutating func set(_ name: String, _ address: String) {
-        entries[name] = (address, next)
-        next += 1
-    }
-    mutating func remove(_ name: String) { entries[name] = nil }
-    var count: Int { entries.count }
-    var nodes: [SnapshotNode] {
-        entries.sorted { $0.value.order < $1.value.order }.map { SnapshotNode(name: $0.key, address: $0.value.address) }
-    }
-}

@@ -1,27 +1,130 @@
 import RumorSupport
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RumorActions
 import RumorAgent
+import RumorContainers
 import RumorCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A built-in action the agent can run: its key under `"actions"` and how to make it from that section (nil when
+/// absent), the command's flags and the agent's configuration. Returns nil when the action is not asked for.
+struct BuiltinAction: Sendable {
+    var name: String
+    var make: @Sendable (_ section: JSON?, _ config: AgentConfiguration, _ context: Context) throws -> (any AgentAction)?
+
+    struct Context: Sendable {
+        var logger: Logger
+        var eventLoop: any EventLoop
+        /// The agent, once started (actions are made and preflighted before it starts).
+        var agent: AgentBinding
+    }
+}
+
+extension BuiltinAction {
+    /// Every built-in action. Adding one is a folder in Sources/ and one line here.
+    static let all: [BuiltinAction] = [.haproxy, .containers]
+
+    static let haproxy = BuiltinAction(name: "haproxy") { section, config, context in
+        guard let haproxy = try AgentCommand.haproxyConfiguration(section, config) else { return nil }
+        return HAProxyAction(
+            configuration: haproxy, nodeName: config.resolvedNodeName, logger: context.logger,
+            eventLoop: context.eventLoop)
+    }
+
+    /// `apps_dir` / `--apps-dir` (its settings are agent options, so its `actions` section stays empty).
+    static let containers = BuiltinAction(name: "containers") { section, config, context in
+        guard let appsDir = config.appsDir else {
+            if section != nil { throw ConfigurationError("actions: containers: set apps_dir (or --apps-dir) to run app containers") }
+            return nil
+        }
+        var settings = ContainerActionConfiguration(appsDir: appsDir)
+        settings.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
+        settings.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
+        let host = AgentContainerHost(nodeName: config.resolvedNodeName, binding: context.agent)
+        let action = ContainerAction(configuration: settings, host: host, logger: context.logger)
+        context.agent.onBind { agent in
+            agent.setAppsProvider { op, name in try AgentCommand.answerApps(action.status(), op: op, name: name) }
+        }
+        return action
+    }
+}
+
+/// The agent as actions made before it started see it: bound once it runs.
+final class AgentBinding: Sendable {
+    private struct State {
+        var agent: Agent?
+        var hooks: [@Sendable (Agent) -> Void] = []
+    }
+    private let state = NIOLockedValueBox(State())
+
+    var agent: Agent? { state.withLockedValue { $0.agent } }
+
+    func onBind(_ hook: @escaping @Sendable (Agent) -> Void) { state.withLockedValue { $0.hooks.append(hook) } }
+
+    func bind(_ agent: Agent) {
+        let hooks = state.withLockedValue { s -> [@Sendable (Agent) -> Void] in
+            s.agent = agent
+            return s.hooks
+        }
+        for hook in hooks { hook(agent) }
+    }
+}
+
+/// The agent as the container action sees it: tags it owns, and handler events.
+struct AgentContainerHost: ContainerHost {
+    let nodeName: String
+    let binding: AgentBinding
+
+    func setTags(_ changes: [String: String?]) async throws {
+        guard let agent = binding.agent else { throw CommandError("the agent is not running yet") }
+        try await agent.updateActionTags(changes).get()
+    }
+
+    func fire(_ event: ContainerEvent) {
+        binding.agent?.fireActionEvent(type: event.kind.rawValue, environment: event.environment)
+    }
+}
+
+extension ContainerAction: AgentAction {
+    public var name: String { "containers" }
+}
 
 extension AgentCommand {
-    /// The HAProxy action from `actions.haproxy` in the config files, overridden by the `--haproxy-*` flags; nil
-    /// when neither asks for one.
-    func haproxyConfiguration(_ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
-        var result: HAProxyActionConfiguration?
+    /// The actions `"actions"` in the config files and the flags ask for, in `BuiltinAction.all` order.
+    func configuredActions(_ config: AgentConfiguration, context: BuiltinAction.Context) throws -> [any AgentAction] {
+        var sections: [String: JSON] = [:]
         if let json = config.actions {
             guard case .object(let pairs) = json else {
                 throw ConfigurationError("actions: expected an object such as {\"haproxy\": {...}}")
             }
-            for (name, _) in pairs where name != "haproxy" {
-                throw ConfigurationError("actions: unknown action '\(name)' (available: haproxy)")
+            let names = BuiltinAction.all.map(\.name)
+            for (name, section) in pairs {
+                guard names.contains(name) else {
+                    throw ConfigurationError("actions: unknown action '\(name)' (available: \(names.joined(separator: ", ")))")
+                }
+                sections[name] = section
             }
-            if let haproxy = json["haproxy"] { result = try HAProxyActionConfiguration(json: haproxy) }
         }
+        return try BuiltinAction.all.compactMap { try $0.make(sections[$0.name], config, context) }
+    }
+
+    /// The HAProxy action from its `actions.haproxy` section, overridden by the `--haproxy-*` flags; nil when
+    /// neither asks for one.
+    static func haproxyConfiguration(_ section: JSON?, _ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
+        var result: HAProxyActionConfiguration?
+        if let section { result = try HAProxyActionConfiguration(json: section) }
         if let output = config.haproxyOutput {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
+        }
+        if let app = config.haproxyApp {
+            guard result != nil else { throw ConfigurationError("--haproxy-app needs --haproxy-config") }
+            result?.app = app
+            if config.haproxySelectors.isEmpty && section?["selector"] == nil { result?.selector = [:] }
         }
         if let template = config.haproxyTemplate {
             guard result != nil else { throw ConfigurationError("--haproxy-template needs --haproxy-config") }
@@ -35,23 +138,53 @@ extension AgentCommand {
         return result
     }
 
-    /// Feeds member snapshots to the action on every membership change, and runs it until the agent stops.
-    static func run(_ action: HAProxyAction, with agent: Agent) async throws {
+    /// `rumor apps ls|inspect` answered from the container action's status.
+    static func answerApps(_ all: JSON, op: String, name: String) throws -> String {
+        switch op {
+        case "ls": return all.serialized()
+        case "inspect":
+            guard let app = all.arrayValue?.first(where: { $0["app"]?.stringValue == name }) else {
+                throw CommandError("no app named '\(name)' on this node")
+            }
+            return app.serialized(indent: 2)
+        default: throw CommandError("unknown apps operation '\(op)' (ls, inspect)")
+        }
+    }
+
+    /// Feeds member snapshots to the actions on every membership change, and runs them until the agent stops.
+    /// Returns whether an action failed (it logged why).
+    static func run(_ actions: [any AgentAction], with agent: Agent, logger: Logger) async -> Bool {
+        guard !actions.isEmpty else { return false }
         agent.eventLoop.execute {
             _ = agent.addListener(token: { event in
                 switch event {
                 case .memberJoined, .memberLeft, .memberFailed, .memberUpdated, .memberReaped:
-                    action.membersChanged(agent.members())
+                    let members = agent.members()
+                    for action in actions { action.membersChanged(members) }
                 default: break
                 }
             })
-            action.membersChanged(agent.members())
+            let members = agent.members()
+            for action in actions { action.membersChanged(members) }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await action.run() }
+        return await withTaskGroup(of: Bool.self) { group in
+            for action in actions {
+                group.addTask {
+                    do {
+                        try await action.run()
+                        return false
+                    } catch {
+                        logger.error("agent: \(action.name) action stopped: \(error)")
+                        return true
+                    }
+                }
+            }
             try? await agent.stopped.get()
+            for action in actions { action.stop() }
             group.cancelAll()
-            try await group.waitForAll()
+            var failed = false
+            for await f in group { failed = failed || f }
+            return failed
         }
     }
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOConcurrencyHelpers
+import RumorContainers
 import RumorCore
 import RumorActions
 import RumorAgent
@@ -60,18 +61,18 @@ public struct AgentCommand: Subcommand {
         let level = Logger.Level(serfName: config.logLevel) ?? .info
         LoggingSystem.bootstrap { _ in AgentLogHandler(level: level) }
         let logger = Logger(label: "rumor")
+        FileLimit.raiseToHard(logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
 
         let agent: Agent
-        var action: HAProxyAction?
+        let actions: [any AgentAction]
+        let binding = AgentBinding()
         do {
-            if let haproxy = try haproxyConfiguration(config) {
-                let a = HAProxyAction(configuration: haproxy, nodeName: config.resolvedNodeName, logger: logger, eventLoop: loop)
-                try a.preflight()
-                action = a
-            }
+            actions = try configuredActions(config, context: .init(logger: logger, eventLoop: loop, agent: binding))
+            for action in actions { try action.preflight() }
             agent = try await Agent.start(configuration: config, eventLoop: loop, logger: logger).get()
+            binding.bind(agent)
             logger.info("agent: Rumor agent running as '\(agent.name)'")
             agent.rejoinFromSnapshot()
             let joined = try await agent.joinAtStartup().get()
@@ -86,16 +87,11 @@ public struct AgentCommand: Subcommand {
         }
         // The parsed flags never change after start; re-reading only the files is what SIGHUP needs.
         let command = self
-        let signals = SignalHandling(agent: agent, config: config, logger: logger) {
+        let signals = SignalHandling(agent: agent, config: config, actions: actions, logger: logger) {
             try? command.resolvedConfiguration()
         }
         signals.install()
-        if let action {
-            do { try await Self.run(action, with: agent) } catch {
-                logger.error("agent: haproxy action stopped: \(error)")
-                _ = agent.shutdown()
-            }
-        }
+        if await Self.run(actions, with: agent, logger: logger) { _ = agent.shutdown() }
         try? await agent.stopped.get()
         logger.info("agent: shutdown complete")
         try? await group.shutdownGracefully()
@@ -108,16 +104,19 @@ final class SignalHandling: @unchecked Sendable {
     // @unchecked: the sources are created once and only read afterwards.
     let agent: Agent
     let config: AgentConfiguration
+    /// Reloaded with the agent on SIGHUP.
+    let actions: [any AgentAction]
     let logger: Logger
     var sources: [any DispatchSourceSignal] = []
     let signalled = NIOLockedValueBox(false)
     /// Re-reads the configuration files and flags for SIGHUP.
     let reloadConfiguration: @Sendable () -> AgentConfiguration?
 
-    init(agent: Agent, config: AgentConfiguration, logger: Logger,
+    init(agent: Agent, config: AgentConfiguration, actions: [any AgentAction], logger: Logger,
          reloadConfiguration: @escaping @Sendable () -> AgentConfiguration?) {
         self.agent = agent
         self.config = config
+        self.actions = actions
         self.logger = logger
         self.reloadConfiguration = reloadConfiguration
     }
@@ -131,6 +130,7 @@ final class SignalHandling: @unchecked Sendable {
                 return logger.error("agent: reload failed: the configuration no longer validates, keeping the old one")
             }
             agent.reload(config)
+            for action in actions { action.reload() }
         }
         hup.resume()
         sources.append(hup)

@@ -51,7 +51,7 @@ final class HAProxyLab: @unchecked Sendable {
     private(set) var lb: E2ECluster.Node?
 
     init(subnet: Int, frontendPort: Int, statsPort: Int) throws {
-        precondition(subnet == 96 || subnet == 97, "HAProxyAgentTests own 127.0.96.x and 127.0.97.x")
+        precondition([96, 97, 98].contains(subnet), "HAProxyAgentTests own 127.0.96.x and 127.0.97.x, ContainerAgentTests 127.0.98.x")
         cluster = try E2ECluster(subnet: subnet)
         lbIP = "127.0.\(subnet).1"
         self.frontendPort = frontendPort
@@ -76,11 +76,12 @@ final class HAProxyLab: @unchecked Sendable {
     }
 
     /// Writes the config file and starts the LB agent; waits until HAProxy serves the stats page.
-    func startLB() async throws {
+    func startLB(app: String? = nil) async throws {
+        var selection: [String: Any] = ["selector": ["role": "backend"]]
+        if let app { selection = ["app": app] }
         let config: [String: Any] = [
             "actions": [
-                "haproxy": [
-                    "selector": ["role": "backend"],
+                "haproxy": selection.merging([
                     "template": Self.shippedTemplate,
                     "output": outputPath,
                     "frontend_bind": "\(lbIP):\(frontendPort)",
@@ -88,7 +89,7 @@ final class HAProxyLab: @unchecked Sendable {
                     "master_socket": cluster.file("master.sock"),
                     "stats_socket": cluster.file("admin.sock"),
                     "apply": "runtime",
-                ]
+                ]) { $1 }
             ]
         ]
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
@@ -145,6 +146,19 @@ final class HAProxyLab: @unchecked Sendable {
     }
 
     func agent(_ name: String) -> E2ECluster.Node? { lock.withLock { agents[name] } }
+
+    /// A worker agent running the container action on `appsDir`, joined to the LB; its containers publish on its
+    /// own loopback address.
+    func startWorker(_ name: String, appsDir: String) async throws -> E2ECluster.Node {
+        guard let lb = lock.withLock({ lb }) else { throw E2EError("start the LB first") }
+        let expected = nextIP()
+        let node = try await cluster.startRumor(name, [
+            "--join", lb.gossipAddr, "--tag", "role=worker", "--apps-dir", appsDir, "--log-level", "debug",
+        ])
+        guard node.ip == expected else { throw E2EError("\(name) got \(node.ip), expected \(expected)") }
+        lock.withLock { agents[name] = node }
+        return node
+    }
 
     /// Sends `signal` to the backend's agent (by PID) and waits for it to exit.
     func signalAgent(_ name: String, _ sig: Int32, timeout: Duration = .seconds(15)) async throws {

@@ -250,4 +250,25 @@ import RumorTestSupport
         #expect(lab.upAddresses().count == 3, "\(lab.servers())")
         #expect(lab.lbErrors().isEmpty, "LB agent logged errors:\n\(lab.lbErrors().joined(separator: "\n"))")
     }
+
+    /// (6) The agent drives the action through `AgentAction`: SIGHUP reloads it (the template is loaded again and
+    /// rendered), and when the agent exits the HAProxy the action started is stopped with it.
+    @Test func sighupReloadsTheActionAndTheAgentsExitStopsItsHAProxy() async throws {
+        let lab = try Self.lab(97, 28130)
+        defer { lab.shutdown() }
+        try await lab.startLB()
+        guard let lb = lab.lb, let process = lab.cluster.process(lb) else { throw E2EError("no LB agent") }
+        #expect(!lab.haproxyPIDs().isEmpty)
+
+        kill(process.processIdentifier, SIGHUP)
+        try await lab.cluster.poll("the action to load its template again", timeout: .seconds(10)) {
+            lab.cluster.log(of: lb).contains("reload requested; loading the template and rendering again")
+        }
+        #expect(process.isRunning)
+
+        kill(process.processIdentifier, SIGTERM)
+        try await lab.cluster.waitForExit(lb, timeout: .seconds(15))
+        #expect(lab.haproxyPIDs().isEmpty, "HAProxy outlived the agent")
+        #expect(lab.lbErrors().isEmpty, "\(lab.lbErrors())")
+    }
 }

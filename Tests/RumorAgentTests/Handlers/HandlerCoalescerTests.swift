@@ -18,6 +18,7 @@ struct HandlerCoalescerTests {
             case .member(let type, let members): "\(type.rawValue) \(members.map(\.name).joined(separator: ","))"
             case .user(let e): "user \(e.name)@\(e.ltime) \(String(decoding: e.payload, as: UTF8.self))"
             case .query(let q): "query \(q.name)"
+            case .action(let type, _): type
             }
         }
     }

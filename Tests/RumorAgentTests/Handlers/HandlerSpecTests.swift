@@ -2,13 +2,14 @@ import Foundation
 import RumorAgent
 import RumorCore
 import RumorTestSupport
+import RumorWire
 import Testing
 
 @Suite("Handler specs: [FILTER=]SCRIPT")
 struct HandlerSpecTests {
     static let expected =
         "(expected member-join, member-leave, member-failed, member-update, member-reap, user, user:NAME, query, "
-        + "query:NAME or *)"
+        + "query:NAME, container, container-start, container-healthy, container-unhealthy, container-exit, container-replaced or *)"
 
     @Test("every filter form parses", arguments: [
         ("/x.sh", [EventFilter.all], "/x.sh"),
@@ -130,5 +131,19 @@ struct HandlerSpecTests {
         let specs = try HandlerSpec.parseAll(
             ["member-join=/bin/true", "user=/nonexistent/x.sh"], validateScripts: false)
         #expect(specs.count == 2)
+    }
+}
+
+@Suite("Container events reach only handlers that name them") struct ContainerHandlerFilterTests {
+    @Test func starDoesNotMatchButContainerFiltersDo() throws {
+        let event = HandlerEvent.action(type: "container-exit", environment: ["RUMOR_APP": "site", "RUMOR_EXIT_CODE": "137"])
+        #expect(try !HandlerSpec.parse("/x.sh").matches(event))
+        #expect(try HandlerSpec.parse("container=/x.sh").matches(event))
+        #expect(try HandlerSpec.parse("container-exit,member-join=/x.sh").matches(event))
+        #expect(try !HandlerSpec.parse("container-start=/x.sh").matches(event))
+        let member = Member(name: "n", address: Address(host: "10.0.0.1", port: 7946)!, tags: [:], status: .alive, vsn: [])
+        let invocation = ScriptInvocation(script: "/x.sh", event: event, selfMember: member)
+        #expect(invocation.variables.first { $0.name == "SERF_EVENT" }?.value == "container-exit")
+        #expect(invocation.variables.contains { $0 == ("RUMOR_EXIT_CODE", "137") })
     }
 }

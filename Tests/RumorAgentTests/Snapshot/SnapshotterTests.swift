@@ -265,15 +265,15 @@ struct SnapshotterTests {
     }
 
     @Test func addressesAreWrittenLikeGo() {
-        #expect(Snapshotter.goAddress(Address(ip: [10, 0, 0, 1], port: 7946)) == "10.0.0.1:7946")
-        #expect(Snapshotter.goAddress(Address(ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1], port: 1)) == "10.0.0.1:1")
-        #expect(Snapshotter.goAddress(Address(ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], port: 2)) == "[::1]:2")
-        #expect(Snapshotter.goAddress(Address(ip: [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], port: 3)) == "[fe80::]:3")
+        #expect(SnapshotFormat.goAddress(Address(ip: [10, 0, 0, 1], port: 7946)) == "10.0.0.1:7946")
+        #expect(SnapshotFormat.goAddress(Address(ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1], port: 1)) == "10.0.0.1:1")
+        #expect(SnapshotFormat.goAddress(Address(ip: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], port: 2)) == "[::1]:2")
+        #expect(SnapshotFormat.goAddress(Address(ip: [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], port: 3)) == "[fe80::]:3")
         #expect(
-            Snapshotter.goAddress(Address(ip: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], port: 4))
+            SnapshotFormat.goAddress(Address(ip: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], port: 4))
                 == "[2001:db8:0:1::1]:4")
         #expect(
-            Snapshotter.goAddress(Address(ip: [0x20, 0x01, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1], port: 5))
+            SnapshotFormat.goAddress(Address(ip: [0x20, 0x01, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1], port: 5))
                 == "[2001:0:1::1:0:1]:5")
     }
 

@@ -185,6 +185,14 @@ final class Cluster: @unchecked Sendable {
         return exitDescription(node) ?? "?"
     }
 
+    /// SIGTERM: what a service manager sends; both agents leave gracefully, then exit. Returns how it ended.
+    @discardableResult
+    func terminate(_ node: Node, timeout: Duration = .seconds(20)) async throws -> String {
+        try signal(node, SIGTERM)
+        try await waitForExit(node, timeout: timeout)
+        return exitDescription(node) ?? "?"
+    }
+
     /// Marks an exit the test caused some other way (e.g. `serf leave` over RPC) as expected.
     func expectExit(_ node: Node) {
         _ = lock.withLock { exitExpected.insert(node.name) }

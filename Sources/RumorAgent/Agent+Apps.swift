@@ -1,0 +1,42 @@
+import NIOCore
+import RumorCore
+import RumorRuntime
+import RumorWire
+
+extension Agent {
+    /// Set by the container action: answers `apps` RPC calls (JSON text), or throws a message for the CLI.
+    public func setAppsProvider(_ provider: @escaping @Sendable (_ op: String, _ name: String) throws -> String) {
+        eventLoop.execute { self.appsProvider = provider }
+    }
+
+    public func apps(op: String, name: String) -> EventLoopFuture<String> {
+        eventLoop.submit { [self] in
+            guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
+            return try appsProvider(op, name)
+        }
+    }
+
+    /// Tags an action owns (`app:<name>`): gossiped like `serf tags`, but not written to the tags file, since the
+    /// action sets them again from what actually runs each time it starts.
+    public func updateActionTags(_ changes: [String: String?]) -> EventLoopFuture<Void> {
+        eventLoop.submit { [self] in
+            var tags = runtime.withInstance { $0.tags }
+            for (key, value) in changes { tags[key] = value }
+            let encoded = SerfCodec.encodeTags(tags).count
+            guard encoded <= 512 else {
+                throw CommandError(
+                    "tags would take \(encoded) bytes, over memberlist's 512-byte limit for member meta: "
+                        + "advertise fewer containers per node or shorten other tags")
+            }
+            if tags != runtime.withInstance({ $0.tags }) { runtime.submit(.setTags(tags)) }
+        }
+    }
+
+    /// Runs the handlers whose filter names this event (`container-start`, ...): Rumor's own events, which `*`
+    /// does not match, so existing Serf scripts never see an event type they do not know.
+    public func fireActionEvent(type: String, environment: [String: String]) {
+        eventLoop.execute { [self] in
+            handlers?.handle(.action(type: type, environment: environment), selfMember: runtime.instance.localMember)
+        }
+    }
+}

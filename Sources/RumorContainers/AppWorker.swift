@@ -1,0 +1,201 @@
+import Logging
+import NIOConcurrencyHelpers
+import RumorApps
+import RumorDocker
+
+/// Runs one app on this node: a single-flight loop that observes the engine, asks the reconciler what to do,
+/// advertises the ready endpoints and executes the steps. Woken by spec or placement changes and Docker events
+/// for the app's containers; otherwise it looks again at the reconciler's deadline or every resync interval.
+final class AppWorker: Sendable {
+    let app: String
+    private let host: any ContainerHost
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    private let resync: Duration
+    private let start = ContinuousClock.now
+    private let registryAuth: String?
+
+    /// What the loop works towards, set from outside.
+    struct Desired: Sendable, Equatable {
+        /// nil: the spec is gone (or invalid at first sight): remove this app's containers.
+        var spec: AppSpec?
+        /// The node's tags match the spec's placement.
+        var placed = true
+        var cores = 1
+        var memoryMiB = 0
+        /// Bumped by a reload: forget back-offs and give-ups.
+        var generation = 0
+    }
+
+    private let desired: NIOLockedValueBox<Desired>
+    private let docker: NIOLockedValueBox<DockerClient?>
+    let status: NIOLockedValueBox<AppStatus>
+
+    init(app: String, desired: Desired, host: any ContainerHost, resync: Duration, registryAuth: String?, logger: Logger) {
+        self.app = app
+        self.host = host
+        self.resync = resync
+        self.registryAuth = registryAuth
+        self.logger = logger
+        self.desired = NIOLockedValueBox(desired)
+        self.docker = NIOLockedValueBox(nil)
+        self.status = NIOLockedValueBox(AppStatus(app: app, image: desired.spec?.image ?? ""))
+    }
+
+    func update(_ change: (inout Desired) -> Void) {
+        let changed = desired.withLockedValue { d -> Bool in
+            let before = d
+            change(&d)
+            return d != before
+        }
+        if changed { wakeup.signal() }
+    }
+
+    /// The engine is (back) up, or gone (nil).
+    func use(_ client: DockerClient?) {
+        docker.withLockedValue { $0 = client }
+        wakeup.signal()
+    }
+
+    func poke() { wakeup.signal() }
+
+    private var now: Duration { ContinuousClock.now - start }
+
+    /// Runs until cancelled; with the spec gone it removes the app's containers and returns.
+    func run() async {
+        var reconciler = AppReconciler()
+        var applied = Desired()
+        var advertised: String?? = .none  // not yet published
+        while !Task.isCancelled {
+            let want = desired.withLockedValue { $0 }
+            if want.generation != applied.generation || want.spec?.templateHash != applied.spec?.templateHash {
+                reconciler.reset()
+            }
+            applied = want
+            guard let docker = docker.withLockedValue({ $0 }) else {
+                status.withLockedValue { $0.engineError = "the Docker engine is not reachable" }
+                await wakeup.wait(timeout: resync)
+                continue
+            }
+            var wake = resync
+            do {
+                let observed = try await observe(docker)
+                let spec = want.spec ?? AppSpec(name: app, image: "")
+                let count = want.spec != nil && want.placed ? spec.containerCount(cores: want.cores, memoryMiB: want.memoryMiB) : 0
+                let plan = reconciler.plan(spec: spec, count: count, observed: observed, now: now)
+                for notice in plan.notices { fire(notice) }
+                let value = plan.endpoints.isEmpty ? nil : AppTag.value(plan.endpoints)
+                if advertised != .some(value) {
+                    do {
+                        try await host.setTags([AppTag.key(app: app): value])
+                        advertised = .some(value)
+                        status.withLockedValue { $0.advertiseError = nil }
+                    } catch {
+                        logger.error("apps: \(app): cannot advertise \(value ?? "nothing"): \(error)")
+                        status.withLockedValue { $0.advertiseError = "\(error)" }
+                    }
+                }
+                status.withLockedValue {
+                    $0.update(spec: want.spec, wanted: count, observed: observed, history: reconciler.history, converged: plan.converged)
+                    $0.engineError = nil
+                }
+                if want.spec == nil && observed.isEmpty { return }
+                for step in plan.steps {
+                    await execute(step, spec: spec, docker: docker, reconciler: &reconciler)
+                }
+                if !plan.steps.isEmpty { continue }
+                if let at = plan.wakeAt { wake = min(wake, max(.milliseconds(10), at - now)) }
+            } catch where Task.isCancelled {
+                return
+            } catch let error as DockerError where error.isEngineDown {
+                status.withLockedValue { $0.engineError = error.description }
+            } catch {
+                logger.error("apps: \(app): \(error)")
+                status.withLockedValue { $0.engineError = "\(error)" }
+            }
+            await wakeup.wait(timeout: wake)
+        }
+    }
+
+    private func observe(_ docker: DockerClient) async throws -> [ObservedContainer] {
+        let listed = try await docker.listContainers(labels: ["\(RumorLabel.app)=\(app)", "\(RumorLabel.node)=\(host.nodeName)"])
+        var observed: [ObservedContainer] = []
+        for summary in listed {
+            do { observed.append(ObservedContainer(try await docker.inspect(summary.id))) } catch let e as DockerError where e.isNotFound {
+                continue  // removed between list and inspect
+            }
+        }
+        return observed
+    }
+
+    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: DockerClient, reconciler: inout AppReconciler) async {
+        switch step {
+        case .create(let slot):
+            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: nil)
+        case .remove(let id, let name, let drain, let reason):
+            logger.info("apps: \(app): removing \(name) (\(reason))")
+            await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker)
+        case .replace(let id, let name, let slot, let drain, let reason):
+            logger.info("apps: \(app): replacing \(name) (\(reason))")
+            guard await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker) else { return }
+            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: id)
+        }
+    }
+
+    @discardableResult
+    private func stopAndRemove(id: String, name: String, drain: Bool, spec: AppSpec, docker: DockerClient) async -> Bool {
+        // The endpoint was withdrawn when the plan was published; give load balancers time to let go of it.
+        if drain, spec.drain > .zero { try? await Task.sleep(for: spec.drain) }
+        do {
+            try await docker.stop(id, grace: spec.stopGrace)
+        } catch let e as DockerError where e.isNotFound {
+        } catch {
+            logger.warning("apps: \(app): stop \(name): \(error)")
+        }
+        do {
+            try await docker.remove(id)
+            return true
+        } catch {
+            logger.error("apps: \(app): remove \(name): \(error)")
+            return false
+        }
+    }
+
+    private func create(slot: Int, spec: AppSpec, docker: DockerClient, reconciler: inout AppReconciler, replacing: String?) async {
+        let name = spec.containerName(slot: slot)
+        var created: String?
+        do {
+            if try await docker.imageID(spec.image) == nil {
+                logger.info("apps: \(app): pulling \(spec.image)")
+                do { try await docker.pull(spec.image, registryAuth: registryAuth) } catch let e as DockerError {
+                    throw e.during("pull \(spec.image)")
+                }
+            }
+            do { created = try await docker.create(name: name, spec.containerConfig(slot: slot, node: host.nodeName)) } catch let e as DockerError {
+                throw e.during("create \(name)")
+            }
+            do { try await docker.start(created!) } catch let e as DockerError { throw e.during("start \(name)") }
+            logger.info("apps: \(app): started \(name) (\(created!.prefix(12)))")
+            let kind: ContainerEvent.Kind = replacing == nil ? .start : .replaced
+            host.fire(ContainerEvent(kind: kind, app: app, container: name, containerID: created!, slot: slot))
+        } catch {
+            // A container that was created but did not start is ours: remove it, so the slot is simply missing.
+            if let created { try? await docker.remove(created) }
+            logger.error("apps: \(app): \(error)")
+            reconciler.failed(slot: slot, message: "\(error)", spec: spec, now: now)
+        }
+    }
+
+    private func fire(_ notice: AppReconciler.Notice) {
+        let (kind, c): (ContainerEvent.Kind, ObservedContainer)
+        switch notice {
+        case .exited(let x): (kind, c) = (.exit, x)
+        case .unhealthy(let x): (kind, c) = (.unhealthy, x)
+        case .healthy(let x): (kind, c) = (.healthy, x)
+        }
+        if kind != .healthy { logger.warning("apps: \(app): \(c.name) \(kind == .exit ? "exited with code \(c.exitCode)" : "is unhealthy")") }
+        host.fire(ContainerEvent(
+            kind: kind, app: app, container: c.name, containerID: c.id, slot: c.slot ?? 0,
+            exitCode: kind == .exit ? c.exitCode : nil))
+    }
+}

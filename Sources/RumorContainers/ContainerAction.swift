@@ -1,0 +1,247 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RumorApps
+import RumorCore
+import RumorDocker
+import RumorSupport
+
+/// `apps_dir`: the app specs this node runs, and how to reach the engine.
+public struct ContainerActionConfiguration: Sendable, Equatable {
+    public var appsDir: String
+    /// `DOCKER_HOST` (`unix:///path`); nil: /var/run/docker.sock.
+    public var dockerHost: String?
+    /// Look at every app this often even without events (Swarm's reconciliation also polls).
+    public var resync: Duration = .seconds(30)
+    /// How often the apps directory is read for changes.
+    public var poll: Duration = .seconds(1)
+    /// `X-Registry-Auth` for pulls (base64 JSON, as the docker CLI sends it).
+    public var registryAuth: String?
+
+    public init(appsDir: String, dockerHost: String? = nil) {
+        self.appsDir = appsDir
+        self.dockerHost = dockerHost
+    }
+}
+
+/// The container action: runs each app's containers on this node through the Docker Engine API, heals them, and
+/// advertises the ready ones in this node's tags. Each app has its own worker, so one app's trouble (a bad spec,
+/// a missing image, a taken port) never holds up another. The engine can come and go: workers pause while it is
+/// away and reconcile on their own when it returns. Containers outlive the agent and are adopted on restart.
+public final class ContainerAction: Sendable {
+    public let configuration: ContainerActionConfiguration
+    private let host: any ContainerHost
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let directory: AppsDirectory
+
+    private struct Shared {
+        var workers: [String: AppWorker] = [:]
+        /// Spec errors of apps that have no worker (invalid from the start).
+        var invalid: [String: String] = [:]
+        var nodeTags: [String: String] = [:]
+        var engine: DockerClient?
+        var resources = (cores: 1, memoryMiB: 0)
+        var generation = 0
+        var reloadRequested = false
+        var stopRequested = false
+    }
+    private let shared = NIOLockedValueBox(Shared())
+    private let directoryWakeup = Wakeup()
+
+    public init(configuration: ContainerActionConfiguration, host: any ContainerHost, logger: Logger,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.host = host
+        self.logger = logger
+        self.group = group
+        self.directory = AppsDirectory(path: configuration.appsDir)
+    }
+
+    /// Checks what can be checked before the agent starts: the apps directory is readable, DOCKER_HOST is usable.
+    public func preflight() throws {
+        _ = try DockerClient.socketPath(dockerHost: configuration.dockerHost)
+        _ = try directory.load()
+    }
+
+    /// The node's own tags decide placement.
+    public func membersChanged(_ members: [Member]) {
+        guard let me = members.first(where: { $0.name == host.nodeName }) else { return }
+        let workers = shared.withLockedValue { s -> [AppWorker] in
+            s.nodeTags = me.tags
+            return Array(s.workers.values)
+        }
+        for worker in workers { worker.update { $0.placed = Self.placed($0.spec, tags: me.tags) } }
+    }
+
+    /// SIGHUP: re-read the specs now and give every slot that gave up a fresh try.
+    public func reload() {
+        shared.withLockedValue { $0.reloadRequested = true }
+        directoryWakeup.signal()
+    }
+
+    /// Makes `run()` return; containers keep running (an agent that stops never stops a workload).
+    public func stop() {
+        shared.withLockedValue { $0.stopRequested = true }
+        directoryWakeup.signal()
+    }
+
+    /// Every app on this node, as `rumor apps ls` shows them.
+    public func status() -> JSON {
+        let (workers, invalid) = shared.withLockedValue { ($0.workers, $0.invalid) }
+        var apps: [(String, JSON)] = workers.map { ($0.key, $0.value.status.withLockedValue { $0.json }) }
+        for (app, error) in invalid {
+            apps.append((app, .object([("app", .string(app)), ("last_error", .string(error)), ("containers", .array([]))])))
+        }
+        return .array(apps.sorted { $0.0 < $1.0 }.map(\.1))
+    }
+
+    static func placed(_ spec: AppSpec?, tags: [String: String]) -> Bool {
+        guard let spec else { return false }
+        return spec.placement.allSatisfy { tag, pattern in
+            guard let value = tags[tag], let regex = try? Regex(pattern) else { return false }
+            return value.contains(regex)
+        }
+    }
+
+    /// Runs until the task is cancelled. Containers keep running after it returns.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.followEngine() }
+            var known: [String: AppsDirectory.Entry] = [:]
+            var first = true
+            while !Task.isCancelled, !shared.withLockedValue({ $0.stopRequested }) {
+                let reload = shared.withLockedValue { s -> Bool in
+                    defer { s.reloadRequested = false }
+                    if s.reloadRequested { s.generation += 1 }
+                    return s.reloadRequested
+                }
+                do {
+                    let entries = try directory.load()
+                    if entries != known || reload || first {
+                        apply(entries, previous: known, group: &group)
+                        known = entries
+                    }
+                    if first { first = false; await warnAboutOrphans(specs: Set(entries.keys)) }
+                } catch {
+                    if reload || first { logger.error("apps: \(error); keeping the apps as they are") }
+                    first = false
+                }
+                await directoryWakeup.wait(timeout: configuration.poll)
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func apply(_ entries: [String: AppsDirectory.Entry], previous: [String: AppsDirectory.Entry],
+                       group: inout DiscardingTaskGroup) {
+        let (generation, tags, resources) = shared.withLockedValue { ($0.generation, $0.nodeTags, $0.resources) }
+        for (app, entry) in entries.sorted(by: { $0.key < $1.key }) {
+            let worker = shared.withLockedValue { $0.workers[app] }
+            switch entry {
+            case .invalid(let error):
+                // Nothing already accepted is lost: a running app keeps its last good spec.
+                if entry != previous[app] { logger.error("apps: \(error)\(worker == nil ? "" : "; \(app) keeps running its last good spec")") }
+                if let worker { worker.status.withLockedValue { $0.specError = error } } else {
+                    shared.withLockedValue { $0.invalid[app] = error }
+                }
+            case .spec(let spec):
+                if entry != previous[app] { logger.info("apps: \(app): spec loaded (\(spec.image), template \(spec.templateHash))") }
+                shared.withLockedValue { _ = $0.invalid.removeValue(forKey: app) }
+                if let worker {
+                    worker.status.withLockedValue { $0.specError = nil }
+                    worker.update {
+                        $0.spec = spec
+                        $0.placed = Self.placed(spec, tags: tags)
+                        $0.generation = generation
+                    }
+                } else {
+                    start(app, spec: spec, placed: Self.placed(spec, tags: tags), resources: resources, generation: generation, group: &group)
+                }
+            }
+        }
+        // A spec file deleted while we run: its containers go (an app missing at start is left alone, see below).
+        for (app, worker) in shared.withLockedValue({ $0.workers }) where entries[app] == nil {
+            logger.info("apps: \(app): spec removed, removing its containers")
+            worker.update { $0.spec = nil }
+        }
+        for app in shared.withLockedValue({ Array($0.invalid.keys) }) where entries[app] == nil {
+            shared.withLockedValue { _ = $0.invalid.removeValue(forKey: app) }
+        }
+    }
+
+    private func start(_ app: String, spec: AppSpec, placed: Bool, resources: (cores: Int, memoryMiB: Int), generation: Int,
+                       group: inout DiscardingTaskGroup) {
+        let worker = AppWorker(
+            app: app,
+            desired: .init(spec: spec, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB, generation: generation),
+            host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger)
+        let engine = shared.withLockedValue { s -> DockerClient? in
+            s.workers[app] = worker
+            return s.engine
+        }
+        worker.use(engine)
+        group.addTask {
+            await worker.run()
+            // Returns only once its spec is gone and its containers removed.
+            self.shared.withLockedValue { s in if s.workers[app] === worker { s.workers[app] = nil } }
+        }
+    }
+
+    /// Containers of this node whose app has no spec at start: never removed on a guess (the directory may be
+    /// half-deployed); said once, so an operator can decide.
+    private func warnAboutOrphans(specs: Set<String>) async {
+        guard let engine = shared.withLockedValue({ $0.engine }) else { return }
+        guard let all = try? await engine.listContainers(labels: ["\(RumorLabel.node)=\(host.nodeName)"]) else { return }
+        for c in all {
+            guard let app = c.labels[RumorLabel.app], !specs.contains(app) else { continue }
+            logger.warning("apps: container \(c.name) belongs to app '\(app)', which has no spec in \(configuration.appsDir); left as it is")
+        }
+    }
+
+    /// Keeps a connection to the engine: connect, learn its resources, follow this node's container events;
+    /// when the engine goes away, workers pause, and every reconnect makes them look again (events are not replayed).
+    private func followEngine() async {
+        var backoff: Duration = .seconds(1)
+        var reported: String?
+        while !Task.isCancelled {
+            do {
+                let path = try DockerClient.socketPath(dockerHost: configuration.dockerHost)
+                let client = try await DockerClient.connect(socketPath: path, group: group)
+                let resources = try await client.resources()
+                logger.info("apps: Docker engine API \(client.apiVersion) at \(path) (\(resources.cores) cores, \(resources.memoryMiB) MiB)")
+                reported = nil
+                backoff = .seconds(1)
+                try await client.followEvents(label: "\(RumorLabel.node)=\(host.nodeName)", opened: {
+                    let workers = self.shared.withLockedValue { s -> [AppWorker] in
+                        s.engine = client
+                        s.resources = resources
+                        return Array(s.workers.values)
+                    }
+                    for worker in workers {
+                        worker.update { ($0.cores, $0.memoryMiB) = resources }
+                        worker.use(client)
+                    }
+                    self.directoryWakeup.signal()
+                }) { event in
+                    guard let app = event.attributes[RumorLabel.app] else { return }
+                    self.shared.withLockedValue { $0.workers[app] }?.poke()
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                let text = "\(error)"
+                if text != reported { logger.error("apps: \(text); retrying"); reported = text }
+                let workers = shared.withLockedValue { s -> [AppWorker] in
+                    s.engine = nil
+                    return Array(s.workers.values)
+                }
+                for worker in workers { worker.use(nil) }
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(30))
+        }
+    }
+}
