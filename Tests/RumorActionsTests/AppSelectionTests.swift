@@ -1,4 +1,5 @@
 import RumorCore
+import RumorSupport
 import RumorWire
 import Testing
 @testable import RumorActions
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func theConfigKeyClearsTheDefaultSelector() throws {
-        let config = try HAProxyActionConfiguration(json: .object(["app": .string("site")]))
+        let config = try HAProxyActionConfiguration(json: .object([("app", .string("site"))]))
         #expect(config.app == "site" && config.selector.isEmpty)
     }
 }

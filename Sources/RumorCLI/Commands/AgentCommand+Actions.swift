@@ -116,7 +116,7 @@ extension AgentCommand {
     /// neither asks for one.
     static func haproxyConfiguration(_ section: JSON?, _ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
         var result: HAProxyActionConfiguration?
-        if let section { result = try HAProxyActionConfiguration(json: ActionConfigValue(section)) }
+        if let section { result = try HAProxyActionConfiguration(json: section) }
         if let output = config.haproxyOutput {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
@@ -185,20 +185,6 @@ extension AgentCommand {
             var failed = false
             for await f in group { failed = failed || f }
             return failed
-        }
-    }
-}
-
-extension ActionConfigValue {
-    /// The agent's parsed JSON, as the actions' configuration value.
-    init(_ json: JSON) {
-        switch json {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .number(let n): self = .number(n)
-        case .string(let s): self = .string(s)
-        case .array(let items): self = .array(items.map(ActionConfigValue.init))
-        case .object(let pairs): self = .object(Dictionary(pairs.map { ($0.0, ActionConfigValue($0.1)) }) { $1 })
         }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RumorTestSupport
 import RumorAgent
 @testable import RumorCLI
 import Synchronization
@@ -300,12 +301,10 @@ final class StreamingCommand: @unchecked Sendable {
     func waitFor(_ what: String, timeout: Duration = .seconds(10), _ condition: @escaping @Sendable (String) -> Bool)
         async throws
     {
-        let deadline = ContinuousClock.now + timeout
-        while !condition(text) {
-            guard ContinuousClock.now < deadline else {
-                throw E2EError("timed out waiting for \(what); output so far:\n\(text)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await eventually(what, timeout: timeout, every: .milliseconds(50)) { condition(text) }
+        } catch {
+            throw E2EError("timed out waiting for \(what); output so far:\n\(text)")
         }
     }
 
