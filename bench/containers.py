@@ -41,6 +41,15 @@ def get(host, port, path="/", timeout=1.0):
         while chunk := s.recv(65536):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():  # HAProxy's stats page answers chunked even to HTTP/1.0
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size.split(b";")[0] or b"0", 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
     return int(head.split()[1]), body.decode(errors="replace")
 
 
@@ -50,12 +59,16 @@ def up_servers():
     except OSError:
         return set()
     lines = body.splitlines()
+    if not lines or not lines[0].startswith("#"):
+        return set()
     cols = lines[0].lstrip("# ").split(",")
+    if "addr" not in cols:
+        return set()
     ix = {c: i for i, c in enumerate(cols)}
     out = set()
     for line in lines[1:]:
         f = line.split(",")
-        if len(f) > ix["addr"] and f[0] == "backends" and f[1].startswith("srv") and f[ix["status"]] == "UP":
+        if len(f) > ix["addr"] and f[0] == "backends" and f[1].startswith("srv") and f[ix["status"]].startswith("UP"):
             out.add(f[ix["addr"]])
     return out
 
@@ -73,10 +86,10 @@ def docker(*args):
     return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -131,7 +144,11 @@ def main():
         worker = agent("bench-w1", WORKER, "--join", LB, "--apps-dir", apps)
         bare = agent("bench-bare", BARE, "--join", LB)
         addrs = {f"{WORKER}:{PORT + i}" for i in range(3)}
-        wait("three containers UP in HAProxy", lambda: up_servers() == addrs, 60)
+        try:
+            wait("three containers UP in HAProxy", lambda: up_servers() == addrs, 60)
+        except SystemExit:
+            print("HAProxy's view:", up_servers(), get(LB, STATS, "/;csv")[1][:3000])
+            raise
         loop = Loop()
         loop.start()
         times = []
@@ -160,6 +177,9 @@ def main():
         loop.join()
         time.sleep(10)  # idle: the action's loops waiting on events and resync
         on, off = rss_kib(worker.pid), rss_kib(bare.pid)
+        anon = rss_kib(worker.pid, "RssAnon") - rss_kib(bare.pid, "RssAnon")
+        files = rss_kib(worker.pid, "RssFile") - rss_kib(bare.pid, "RssFile")
+        threads = (rss_kib(worker.pid, "Threads"), rss_kib(bare.pid, "Threads"))
         print(f"docker kill -> replacement serving through HAProxy, {len(times)} kills:")
         print(f"  {'':28} {'p50 (s)':>8} {'max (s)':>8}")
         print(f"  {'Rumor':28} {statistics.median(times):8.2f} {max(times):8.2f}")
@@ -167,7 +187,8 @@ def main():
         print(f"  {'Nebula (health poll)':28} {10.0:8.2f} {'':>8}   documented default, not run here")
         print(f"requests through HAProxy meanwhile: {loop.ok + len(loop.failed)}, failed {len(loop.failed)} {loop.failed[:3]}")
         print(f"agent resident memory, idle: container action on (3 containers) {on / 1024:.1f} MiB, "
-              f"off {off / 1024:.1f} MiB, difference {(on - off) / 1024:+.2f} MiB")
+              f"off {off / 1024:.1f} MiB, difference {(on - off) / 1024:+.2f} MiB (anonymous {anon / 1024:+.2f}, "
+              f"file-backed code {files / 1024:+.2f}; threads {threads[0]} vs {threads[1]})")
     finally:
         for p in procs:
             p.terminate()

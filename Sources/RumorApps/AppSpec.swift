@@ -68,8 +68,8 @@ public struct AppSpec: Sendable, Equatable {
         public var maxDelay: Duration = .seconds(60)
         /// Failures within `window` after which the slot stops restarting (0: never give up).
         public var maxAttempts = 0
-        /// Running this long without failing forgives past failures.
-        public var window: Duration = .seconds(60)
+        /// Running this long without failing forgives past failures (Docker resets its own back-off after 10 s).
+        public var window: Duration = .seconds(10)
         public init() {}
     }
 

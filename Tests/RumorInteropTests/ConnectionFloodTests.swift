@@ -6,7 +6,7 @@ import RumorWire
 import Testing
 
 extension InteropTests.Range {
-    static let connectionFlood = 62
+    static let connectionFlood = 83
 }
 
 extension InteropTests {

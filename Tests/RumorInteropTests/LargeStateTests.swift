@@ -6,7 +6,7 @@ import RumorWire
 import Testing
 
 extension InteropTests.Range {
-    static let largeState = 61
+    static let largeState = 82
 }
 
 extension InteropTests {

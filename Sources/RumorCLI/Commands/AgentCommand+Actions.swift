@@ -45,7 +45,8 @@ extension BuiltinAction {
         settings.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
         settings.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
         let host = AgentContainerHost(nodeName: config.resolvedNodeName, binding: context.agent)
-        let action = ContainerAction(configuration: settings, host: host, logger: context.logger)
+        // The agent's own event loop carries the engine's sockets: no second thread pool for a few local requests.
+        let action = ContainerAction(configuration: settings, host: host, logger: context.logger, group: context.eventLoop)
         context.agent.onBind { agent in
             agent.setAppsProvider { op, name in try AgentCommand.answerApps(action.status(), op: op, name: name) }
         }

@@ -30,7 +30,7 @@ import RumorTestSupport
     }
 
     @Test func haproxyFollowsTheContainersThroughAKillARollAndAnAgentCrash() async throws {
-        let lab = try HAProxyLab(subnet: 98, frontendPort: 28130, statsPort: 28131)
+        let lab = try HAProxyLab(subnet: 88, frontendPort: 28130, statsPort: 28131)
         let appsDir = lab.cluster.file("apps")
         try FileManager.default.createDirectory(atPath: appsDir, withIntermediateDirectories: true)
         var workerNode: E2ECluster.Node?
@@ -42,7 +42,7 @@ import RumorTestSupport
             }
         }
         try await lab.startLB(app: "shop")
-        let workerIP = "127.0.98.2"
+        let workerIP = "127.0.88.2"
         let port = 28140
         try Self.spec(ip: workerIP, port: port, image: "rumor-site:v1").write(toFile: appsDir + "/shop.json", atomically: true, encoding: .utf8)
         let worker = try await lab.startWorker("w1", appsDir: appsDir)
