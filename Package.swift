@@ -72,7 +72,7 @@ let package = Package(
         // Helpers several test targets share (loopback HTTP, polling with deadlines, wrk's report, hex vectors).
         .target(name: "RumorTestSupport", path: "Tests/Support"),
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire", "RumorTestSupport"]),
-        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
+        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),

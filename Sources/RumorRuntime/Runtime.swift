@@ -57,6 +57,8 @@ public final class Runtime: @unchecked Sendable {
             boundPort = actual
             return ServerBootstrap(group: eventLoop)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                // Room for a burst of connections (a flood, or many joins at once) without dropped SYNs.
+                .serverChannelOption(ChannelOptions.backlog, value: 1024)
                 .serverChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, what: "gossip"))

@@ -47,7 +47,7 @@ public final class RPCServer: Sendable {
         let streamSettings = self.streamSettings
         return ServerBootstrap(group: backend.eventLoop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, what: "RPC"))
