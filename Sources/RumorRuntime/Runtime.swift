@@ -114,9 +114,11 @@ public final class Runtime: @unchecked Sendable {
     func handle(_ input: Input) {
         eventLoop.preconditionInEventLoop()
         guard !stopped, instance != nil else { return }
-        let start = LoopBusy.threadCPUNanoseconds()
+        let (start, wallStart) = (LoopBusy.threadCPUNanoseconds(), NIODeadline.now().uptimeNanoseconds)
         apply(instance.handle(input, at: now))
-        loopBusy.record(LoopBusy.threadCPUNanoseconds() - start, input, logger: logger)
+        loopBusy.record(
+            cpu: LoopBusy.threadCPUNanoseconds() - start, wall: NIODeadline.now().uptimeNanoseconds - wallStart, input,
+            logger: logger)
     }
 
     // MARK: - Carrying out effects
