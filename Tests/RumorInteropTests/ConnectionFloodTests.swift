@@ -65,7 +65,10 @@ extension InteropTests {
         let cpu = cpuSeconds(pid) - cpuBefore
         let wall = Double((clock.now - opened - openedIn).components.seconds) + Double((clock.now - opened - openedIn).components.attoseconds) / 1e18
         print("3,000 idle connections opened in \(openedIn); members took \(membersTook); all closed by \(closedAfter); r1 used \(cpu) s CPU over \(wall) s (\(Int(100 * cpu / wall))% of a core)")
-        #expect(cpu / wall < 0.10, "r1 CPU \(cpu) s over \(wall) s")
+        // 10% of a core for the release agent (the bound); a debug build does the same work several times
+        // slower, so it gets 25%.
+        let cpuBound = cluster.rumorPath.contains("/release/") ? 0.10 : 0.25
+        #expect(cpu / wall < cpuBound, "r1 CPU \(cpu) s over \(wall) s")
         #expect(cluster.isRunning(r1), "\(cluster.diagnostics())")
 
         // One address gets 128 streams; the rest are closed at once.
