@@ -109,6 +109,9 @@ public final class Runtime: @unchecked Sendable {
         return body(instance)
     }
 
+    /// The soonest a timer fires: long enough that NIO polls its sockets first.
+    static let timerYield = TimeAmount.microseconds(200)
+
     var now: Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - epoch.uptimeNanoseconds)) }
 
     func handle(_ input: Input) {
@@ -137,7 +140,9 @@ public final class Runtime: @unchecked Sendable {
             case .replyStreamState(let id, let state):
                 encodeOffLoop(state) { [self] payload in replyStream(id, payload: payload) }
             case .schedule(let timer, let at):
-                let deadline = epoch + .nanoseconds(at.nanoseconds)
+                // Never in the past: NIO runs every due task before it looks at sockets again, so a chain of timers
+                // due at once (the slices of a large merge) would keep pings and acks waiting until it ended.
+                let deadline = max(epoch + .nanoseconds(at.nanoseconds), NIODeadline.now() + Self.timerYield)
                 eventLoop.scheduleTask(deadline: deadline) { [self] in handle(.timer(timer)) }
             case .emit(let event):
                 log(event)

@@ -53,6 +53,7 @@ extension InteropTests {
         let clock = ContinuousClock()
         let sent = clock.now
         let reply = try pushPullExchange(message, to: r1, from: attacker)
+        let replied = clock.now - sent
         #expect(reply.first == MessageType.pushPull.rawValue || reply.first == MessageType.compress.rawValue)
         // Its log, not its RPC, says when the merge is through: listing 100,000 members is itself work on the loop.
         try await cluster.eventually("r1 has merged all 100,000 fake nodes", timeout: .seconds(60), interval: .milliseconds(500)) {
@@ -60,7 +61,7 @@ extension InteropTests {
         }
         let merged = clock.now - sent
         let bigMerge = sampler.summary()
-        print("100k push-pull (\(message.count) bytes): merged in \(merged); UDP ping RTT max \(bigMerge.max) ms, p99 \(bigMerge.p99) ms over \(bigMerge.count) pings, \(bigMerge.lost) lost")
+        print("100k push-pull (\(message.count) bytes): replied in \(replied), merged in \(merged); slow or lost pings sent at \(sampler.slowAt) ms; UDP ping RTT max \(bigMerge.max) ms, p99 \(bigMerge.p99) ms over \(bigMerge.count) pings, \(bigMerge.lost) lost")
         #expect(bigMerge.lost == 0 && bigMerge.max < bound, "ping RTT during the 100k merge: \(bigMerge), bound \(bound) ms")
 
         // 2. 64 MB dripped in 1 KiB writes: refused at 20 MiB with memberlist's words, the loop unbothered.
