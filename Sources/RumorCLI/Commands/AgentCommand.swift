@@ -10,6 +10,7 @@ import NIOConcurrencyHelpers
 import RumorCore
 import RumorActions
 import RumorAgent
+import RumorRuntime
 
 /// `rumor agent`: runs a cluster member. Flags and config keys follow `serf agent`.
 public struct AgentCommand: Subcommand {
