@@ -12,10 +12,13 @@ struct LoopBusy {
     /// The longest hold seen, in nanoseconds.
     private(set) var longest: UInt64 = 0
 
-    mutating func record(_ nanoseconds: UInt64, _ input: Input, logger: Logger) {
-        longest = max(longest, nanoseconds)
-        guard nanoseconds > Self.threshold else { return }
-        logger.debug("runtime: event loop held \(nanoseconds / 1_000_000) ms (CPU) by \(Self.kind(of: input))")
+    /// `cpu` and `wall`: what handling `input` took in CPU time and in elapsed time. A long wall time with little
+    /// CPU means the loop waited (a blocking write, or the machine was busy) rather than worked.
+    mutating func record(cpu: UInt64, wall: UInt64, _ input: Input, logger: Logger) {
+        longest = max(longest, cpu)
+        guard cpu > Self.threshold || wall > 5 * Self.threshold else { return }
+        logger.debug(
+            "runtime: event loop held \(cpu / 1_000_000) ms (CPU) by \(Self.kind(of: input)), \(wall / 1_000_000) ms elapsed")
     }
 
     static func kind(of input: Input) -> String {

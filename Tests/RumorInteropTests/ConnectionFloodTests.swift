@@ -6,7 +6,8 @@ import RumorWire
 import Testing
 
 extension InteropTests.Range {
-    static let connectionFlood = 83
+    static let connectionFlood = 83  // 60-67 and 72 are HAProxyLiveTests backends
+    static let descriptorExhaustion = 84
 }
 
 extension InteropTests {
@@ -65,7 +66,10 @@ extension InteropTests {
         let cpu = cpuSeconds(pid) - cpuBefore
         let wall = Double((clock.now - opened - openedIn).components.seconds) + Double((clock.now - opened - openedIn).components.attoseconds) / 1e18
         print("3,000 idle connections opened in \(openedIn); members took \(membersTook); all closed by \(closedAfter); r1 used \(cpu) s CPU over \(wall) s (\(Int(100 * cpu / wall))% of a core)")
-        #expect(cpu / wall < 0.10, "r1 CPU \(cpu) s over \(wall) s")
+        // 10% of a core for the release agent (the bound); a debug build does the same work several times
+        // slower, so it gets 25%.
+        let cpuBound = cluster.rumorPath.contains("/release/") ? 0.10 : 0.25
+        #expect(cpu / wall < cpuBound, "r1 CPU \(cpu) s over \(wall) s")
         #expect(cluster.isRunning(r1), "\(cluster.diagnostics())")
 
         // One address gets 128 streams; the rest are closed at once.
@@ -81,6 +85,48 @@ extension InteropTests {
     }
 
     /// True when the peer has closed (EOF or reset); false while the connection is idle and open.
+    /// Out of file descriptors for good (hard limit 24, of which the agent uses about 19 at rest): accept fails with
+    /// EMFILE. The agent pauses accepting and logs it once per 5 s instead of retrying in a busy loop, and serves
+    /// again once the flood is gone. (With a usual limit the stream cap, a quarter of it, keeps this from happening.)
+    @Test("accept at EMFILE: one log line per pause, no busy loop, service back after the idle connections close")
+    func acceptBacksOffWhenOutOfDescriptors() async throws {
+        let cluster = try Cluster(testIndex: Range.descriptorExhaustion)
+        defer { cluster.shutdown() }
+        let r1 = try await cluster.startRumor("r1", softFileLimit: 24, hardFileLimit: 24)
+        let pid = try #require(cluster.pid(of: r1))
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for i in 0..<200 {
+            if let fd = RawTCP.connect(to: r1.ip, port: Cluster.gossipPort, from: cluster.spareIP(200 + i / 100)) { held.append(fd) }
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cpuBefore = cpuSeconds(pid)
+        try await cluster.eventually("r1 says accept failed and pauses", timeout: .seconds(5)) {
+            cluster.log(of: r1).contains("accept failed") ? [] : ["no accept failure logged yet"]
+        }
+        // Hold them (the kernel completes handshakes the agent has not accepted): meanwhile it must idle, not spin.
+        let spinStart = cpuSeconds(pid)
+        try await Task.sleep(for: .seconds(4))  // a measurement window, not a wait for anything
+        let spin = cpuSeconds(pid) - spinStart
+        #expect(spin / 4 < 0.10, "r1 used \(spin) s CPU in 4 s while out of descriptors")
+        // The flood goes away; the agent serves again.
+        for fd in held { close(fd) }
+        held = []
+        try await cluster.eventually("r1 answers RPC again", timeout: .seconds(25), interval: .milliseconds(500)) {
+            let out = try await runCommand(cluster.rumorPath, ["members", "--rpc-addr", r1.rpcAddr], timeout: .seconds(3))
+            return out.succeeded ? [] : ["\(out)"]
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let cpu = cpuSeconds(pid) - cpuBefore
+        let lines = cluster.log(of: r1).split(separator: "\n").filter { $0.contains("accept failed") }
+        print("EMFILE: \(lines.count) log line(s) in \(elapsed); r1 used \(spin) s CPU in 4 s out of descriptors, \(cpu) s in all")
+        // Two listeners (gossip and RPC), each at most one line per 5 s.
+        #expect(lines.count <= 2 * (1 + Int(seconds / 5)), "accept failures logged \(lines.count) times: \(lines.prefix(5))")
+        #expect(cluster.isRunning(r1), "\(cluster.diagnostics())")
+    }
+
     /// Reads away anything the agent sent first (a timeout's error reply).
     private func isClosed(_ fd: Int32) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 512)

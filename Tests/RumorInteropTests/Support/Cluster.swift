@@ -64,18 +64,20 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Starts `rumor agent`, with GNU-style flags or, if `serfStyleFlags`, exactly the flags serf would get.
-    /// `softFileLimit`: start it with that soft open-file limit (as a service manager might), through `sh -c ulimit`.
+    /// `softFileLimit`: start it with that soft open-file limit (as a service manager might), through `sh -c ulimit`;
+    /// `hardFileLimit`: the hard one too (so the agent cannot raise it).
     @discardableResult
     func startRumor(
         _ name: String, tags: [String: String] = [:], join: [Node] = [], serfStyleFlags: Bool = false,
-        softFileLimit: Int? = nil
+        softFileLimit: Int? = nil, hardFileLimit: Int? = nil
     ) async throws -> Node {
         let node = register(name, kind: .rumor, tags: tags)
         let args = arguments(for: node, join: join, serfStyle: serfStyleFlags)
-        if let softFileLimit {
+        if softFileLimit != nil || hardFileLimit != nil {
+            // Soft first: a hard limit below the current soft one is refused.
+            let limits = (softFileLimit.map { "ulimit -Sn \($0) && " } ?? "") + (hardFileLimit.map { "ulimit -Hn \($0) && " } ?? "")
             try await launch(
-                node, executable: "/bin/sh",
-                arguments: ["-c", "ulimit -Sn \(softFileLimit) && exec \"$0\" \"$@\"", rumorPath] + args)
+                node, executable: "/bin/sh", arguments: ["-c", limits + "exec \"$0\" \"$@\"", rumorPath] + args)
         } else {
             try await launch(node, arguments: args)
         }

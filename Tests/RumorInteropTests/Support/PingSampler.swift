@@ -11,6 +11,9 @@ final class PingSampler: @unchecked Sendable {
     private let lock = NSLock()
     private var samples: [Double] = []
     private var lost = 0
+    /// When each unanswered or slow (over 50 ms) ping was sent, in ms since the last reset.
+    private var slow: [Int] = []
+    private var since = DispatchTime.now().uptimeNanoseconds
     private var running = true
     private var finished = false
     private let socket: UDPSocket
@@ -34,6 +37,7 @@ final class PingSampler: @unchecked Sendable {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             lock.withLock {
                 if reply == nil { lost += 1 } else { samples.append(ms) }
+                if reply == nil || ms > 50 { slow.append(Int((start &- since) / 1_000_000)) }
             }
             usleep(5_000)
         }
@@ -41,7 +45,17 @@ final class PingSampler: @unchecked Sendable {
     }
 
     /// Clears what was measured so far (call when the interesting part starts).
-    func reset() { lock.withLock { samples = []; lost = 0 } }
+    func reset() {
+        lock.withLock {
+            samples = []
+            lost = 0
+            slow = []
+            since = DispatchTime.now().uptimeNanoseconds
+        }
+    }
+
+    /// When the unanswered or slow pings of this period were sent (ms since the reset).
+    var slowAt: [Int] { lock.withLock { slow } }
 
     /// The worst round trip in ms, the 99th percentile, how many pings, and how many went unanswered for 1 s.
     func summary() -> (max: Double, p99: Double, count: Int, lost: Int) {
