@@ -91,85 +91,104 @@ public enum ReplicaPlacement {
         let cap = settings.maxPerNode ?? Int.max
         let filter = PlacementFilter(settings.placement)
 
-        var hashes: [String: UInt64] = [:]
-        var alive: Set<String> = []
-        var present: Set<String> = []
-        var stable: [String] = []
-        for m in members where hashes[m.name] == nil {
-            hashes[m.name] = StableHash.fnv1a(m.name)
-            if m.status == .alive { alive.insert(m.name) }
+        // Nodes by index in name order, so every loop below visits them in the same order on every node.
+        var seen: Set<String> = []
+        let unique = members.filter { seen.insert($0.name).inserted }
+        let view = unique.indices.sorted { unique[$0].name < unique[$1].name }.map { unique[$0] }
+        let names = view.map(\.name)
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        let nodeKeys = names.map(StableHash.nodeKey)
+        var alive = [Bool](repeating: false, count: names.count)
+        var present = alive
+        var stable = alive
+        for (i, m) in view.enumerated() {
+            alive[i] = m.status == .alive
             guard filter.matches(m.tags) else { continue }
             switch m.status {
             case .alive:
-                present.insert(m.name)
+                present[i] = true
                 if now - m.since >= settings.stableAfter {
-                    stable.append(m.name)
+                    stable[i] = true
                 } else {
                     result.recheckAt = earliest(result.recheckAt, m.since + settings.stableAfter)
                 }
             case .failed:
                 if now - m.since < settings.lostAfter {
-                    present.insert(m.name)
+                    present[i] = true
                     result.recheckAt = earliest(result.recheckAt, m.since + settings.lostAfter)
                 }
             case .left:
                 break
             }
         }
-        stable.sort()
         let slotKeys = [UInt64(0)] + (1...n).map { StableHash.fnv1a("\(settings.app)#\($0)") }
-        func weight(_ slot: Int, _ node: String) -> UInt64 { StableHash.weight(key: slotKeys[slot], node: hashes[node]!) }
+        func weight(_ slot: Int, _ i: Int) -> UInt64 { StableHash.weight(key: slotKeys[slot], node: nodeKeys[i]) }
         /// Higher weight first, then the name, so ties (never seen in practice) still order the same everywhere.
-        func better(_ slot: Int, _ a: String, _ b: String) -> Bool {
+        func better(_ slot: Int, _ a: Int, _ b: Int) -> Bool {
             let (wa, wb) = (weight(slot, a), weight(slot, b))
             return wa != wb ? wa > wb : a < b
         }
-        func holders(_ slot: Int) -> [String] { (ready[slot] ?? []).filter(present.contains).sorted() }
+        // Slot → nodes advertising it ready, and the present ones among them (its holders).
+        var readyOn = [[Int]](repeating: [], count: n + 1)
+        for (slot, nodes) in ready where slot >= 1 && slot <= n { readyOn[slot] = nodes.compactMap { index[$0] }.sorted() }
+        let holders = readyOn.map { $0.filter { present[$0] } }
 
         // The HRW ideal over the stable nodes and whoever present already runs a slot (a flapping holder stays in
-        // the set either way, so its flaps do not change anybody's ideal).
-        var idealNodes = Set(stable)
-        for slot in 1...n { idealNodes.formUnion(holders(slot)) }
-        let idealOrder = idealNodes.sorted()
-        var ideal = [String?](repeating: nil, count: n + 1)
-        var idealCount: [String: Int] = [:]
+        // the set either way, so its flaps change nobody's ideal).
+        var inIdeal = stable
+        for nodes in holders { for i in nodes { inIdeal[i] = true } }
+        let idealNodes = names.indices.filter { inIdeal[$0] }
+        var ideal = [Int](repeating: -1, count: n + 1)
+        var idealCount = [Int](repeating: 0, count: names.count)
+        let idealKeys = idealNodes.map { nodeKeys[$0] }
+        var idealLoad = [Int](repeating: 0, count: idealNodes.count)
         for slot in 1...n {
-            var best: String?
-            for node in idealOrder where idealCount[node, default: 0] < cap {
-                if best.map({ better(slot, node, $0) }) ?? true { best = node }
+            // replicas × nodes: the hot loop, kept to plain indices.
+            var (best, bestWeight, j) = (-1, UInt64(0), 0)
+            let key = slotKeys[slot]
+            while j < idealKeys.count {
+                if idealLoad[j] < cap {
+                    let w = StableHash.weight(key: key, node: idealKeys[j])
+                    if best < 0 || w > bestWeight { (best, bestWeight) = (j, w) }
+                }
+                j += 1
             }
-            if let best {
-                ideal[slot] = best
-                idealCount[best, default: 0] += 1
+            if best >= 0 {
+                ideal[slot] = idealNodes[best]
+                idealLoad[best] += 1
+                idealCount[idealNodes[best]] += 1
             }
         }
-        func preferred(_ slot: Int, _ nodes: [String]) -> [String] {
+        func preferred(_ slot: Int, _ nodes: [Int]) -> [Int] {
             nodes.sorted { a, b in
                 a == b ? false : a == ideal[slot] ? true : b == ideal[slot] ? false : better(slot, a, b)
             }
         }
 
         // Sticky: present holders keep their slots, within max_per_node (the highest-weight ones).
-        var owners: [Int: String] = [:]
-        for slot in 1...n {
-            if let pick = preferred(slot, holders(slot)).first { owners[slot] = pick }
-        }
+        var owner = [Int](repeating: -1, count: n + 1)
+        for slot in 1...n { owner[slot] = preferred(slot, holders[slot]).first ?? -1 }
         if cap < Int.max {
-            for (node, slots) in Dictionary(grouping: owners.keys, by: { owners[$0]! }) where slots.count > cap {
-                for slot in slots.sorted(by: { weight($0, node) > weight($1, node) }).dropFirst(cap) { owners[slot] = nil }
+            var owned = [[Int]](repeating: [], count: names.count)
+            for slot in 1...n where owner[slot] >= 0 { owned[owner[slot]].append(slot) }
+            for (i, slots) in owned.enumerated() where slots.count > cap {
+                for slot in slots.sorted(by: { weight($0, i) > weight($1, i) }).dropFirst(cap) { owner[slot] = -1 }
             }
         }
-        var load: [String: Int] = [:]
-        for node in owners.values { load[node, default: 0] += 1 }
+        var load = [Int](repeating: 0, count: names.count)
+        for slot in 1...n where owner[slot] >= 0 { load[owner[slot]] += 1 }
 
         // Fill: a present holder with room, else the ideal node, else the best stable node with room.
-        for slot in 1...n where owners[slot] == nil {
-            let pick = preferred(slot, holders(slot)).first { load[$0, default: 0] < cap }
-                ?? ideal[slot].flatMap { stable.contains($0) && load[$0, default: 0] < cap ? $0 : nil }
-                ?? stable.filter { load[$0, default: 0] < cap }.min { better(slot, $0, $1) }
+        let stableNodes = names.indices.filter { stable[$0] }
+        for slot in 1...n where owner[slot] < 0 {
+            var pick = preferred(slot, holders[slot]).first { load[$0] < cap }
+            if pick == nil, ideal[slot] >= 0, stable[ideal[slot]], load[ideal[slot]] < cap { pick = ideal[slot] }
+            if pick == nil {
+                for i in stableNodes where load[i] < cap && (pick.map { better(slot, i, $0) } ?? true) { pick = i }
+            }
             if let pick {
-                owners[slot] = pick
-                load[pick, default: 0] += 1
+                owner[slot] = pick
+                load[pick] += 1
             } else {
                 result.unplaced.append(slot)
             }
@@ -177,39 +196,35 @@ public enum ReplicaPlacement {
 
         // Rebalance: only from a settled placement, and only from above-ideal to below-ideal stable nodes.
         if settings.rebalance, result.unplaced.isEmpty {
-            let starting = (1...n).filter { !(ready[$0]?.contains(owners[$0]!) ?? false) }.count
-            var budget = settings.moveBudget - starting
-            let stableSet = Set(stable)
+            var budget = settings.moveBudget - (1...n).filter { !readyOn[$0].contains(owner[$0]) }.count
             for slot in 1...n where budget > 0 {
-                guard let to = ideal[slot], let from = owners[slot], to != from, stableSet.contains(to),
-                      stableSet.contains(from), load[to, default: 0] < min(idealCount[to, default: 0], cap),
-                      load[from, default: 0] > idealCount[from, default: 0]
+                let (to, from) = (ideal[slot], owner[slot])
+                guard to >= 0, to != from, stable[to], stable[from], load[to] < idealCount[to], load[from] > idealCount[from]
                 else { continue }
-                owners[slot] = to
-                load[to, default: 0] += 1
-                load[from, default: 0] -= 1
-                result.moves.append(Move(slot: slot, from: from, to: to))
+                owner[slot] = to
+                load[to] += 1
+                load[from] -= 1
+                result.moves.append(Move(slot: slot, from: names[from], to: names[to]))
                 budget -= 1
             }
         }
 
-        var byNode: [String: Set<Int>] = [:]
-        for (slot, node) in owners { byNode[node, default: []].insert(slot) }
-        for slot in 1...n {
-            let owner = owners[slot]
-            let ownerReady = owner.map { ready[slot]?.contains($0) ?? false } ?? false
-            guard !ownerReady else { continue }
-            let others = (ready[slot] ?? []).filter { alive.contains($0) && $0 != owner }
+        // Handoff: an alive node running a slot it does not own keeps it until the owner runs it (start-first), or
+        // the owner waits until it is gone (stop-first).
+        var byNode = [Set<Int>](repeating: [], count: names.count)
+        for slot in 1...n where owner[slot] >= 0 { byNode[owner[slot]].insert(slot) }
+        for slot in 1...n where !readyOn[slot].contains(owner[slot]) {
+            let others = readyOn[slot].filter { alive[$0] && $0 != owner[slot] }
             guard !others.isEmpty else { continue }
             switch settings.handoff {
             case .startFirst:
-                for node in others { byNode[node, default: []].insert(slot) }
+                for i in others { byNode[i].insert(slot) }
             case .stopFirst:
-                if let owner { byNode[owner]?.remove(slot) }
+                if owner[slot] >= 0 { byNode[owner[slot]].remove(slot) }
             }
         }
-        result.owners = owners
-        result.slotsByNode = byNode.filter { !$0.value.isEmpty }.mapValues { $0.sorted() }
+        for slot in 1...n where owner[slot] >= 0 { result.owners[slot] = names[owner[slot]] }
+        for (i, slots) in byNode.enumerated() where !slots.isEmpty { result.slotsByNode[names[i]] = slots.sorted() }
         return result
     }
 

@@ -13,6 +13,7 @@ public enum StableHash {
 
     /// SplitMix64's finalizer: every input bit flips about half the output bits, which FNV alone does not give
     /// for inputs that differ only at the end ("node-1", "node-2").
+    @inline(__always)
     public static func mix(_ x: UInt64) -> UInt64 {
         var z = x &+ 0x9e37_79b9_7f4a_7c15
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
@@ -20,9 +21,13 @@ public enum StableHash {
         return z ^ (z >> 31)
     }
 
-    /// Rendezvous (highest random weight) score of `node` for `key`: each node's key and name are hashed once,
-    /// and the pair is combined by a full mix, so ranking N nodes for K keys costs K + N string hashes.
-    public static func weight(key: UInt64, node: UInt64) -> UInt64 { mix(key ^ mix(node)) }
+    /// A node's name as rendezvous hashing uses it (hashed and mixed once per node).
+    public static func nodeKey(_ name: String) -> UInt64 { mix(fnv1a(name)) }
+
+    /// Rendezvous (highest random weight) score of a node (its ``nodeKey(_:)``) for `key` (`fnv1a` of it): the
+    /// pair is combined by a full mix, so ranking N nodes for K keys costs K + N string hashes and K × N mixes.
+    @inline(__always)
+    public static func weight(key: UInt64, node: UInt64) -> UInt64 { mix(key ^ node) }
 
     /// 16 lowercase hex digits.
     public static func hex(_ value: UInt64) -> String {
