@@ -10,7 +10,8 @@ public struct PlacementMember: Sendable, Equatable {
     public var name: String
     public var status: Status
     public var tags: [String: String]
-    /// When this node saw it enter `status`, on this node's clock.
+    /// When this node saw it enter `status`, on this node's clock. For the node itself: when it last joined or
+    /// refuted a suspicion, so a node the others see flapping does not take itself for stable.
     public var since: Duration
 
     public init(name: String, status: Status, tags: [String: String] = [:], since: Duration = .zero) {

@@ -12,8 +12,9 @@
 /// - **Fill.** A slot nobody present runs goes to its ideal node if that one has room, else to the
 ///   highest-weight stable node with room; if none has room it is reported unplaced.
 /// - **Rebalance** (opt-in): once every slot runs ready where it belongs, at most `moveBudget` slots at a time move
-///   from a stable node holding more than its ideal share to the slot's ideal node holding less, so only
-///   the share HRW gives to newcomers moves. Swarm's default (`rebalance: false`) never moves a running slot.
+///   from a stable node holding more than its ideal share to the slot's ideal node holding less, so only slots
+///   HRW gives to a newcomer move (chains are not followed, so a newcomer may end a little below its ideal share).
+///   Swarm's default (`rebalance: false`) never moves a running slot.
 /// - **Handoff.** A node that runs a slot it no longer owns keeps it until the owner runs it ready (start-first),
 ///   or drops it first and the owner starts once it is gone (stop-first, when both share host ports).
 ///
