@@ -68,10 +68,15 @@ public struct AppReconciler: Sendable {
         countFailure(slot: slot, message: message, spec: spec, now: now)
     }
 
+    /// `containers_per`: slots 1...count on this node.
     public mutating func plan(spec: AppSpec, count: Int, observed: [ObservedContainer], now: Duration) -> Plan {
+        plan(spec: spec, slots: count > 0 ? Set(1...count) : [], observed: observed, now: now)
+    }
+
+    /// `replicas`: the slots ``ReplicaPlacement`` gives this node.
+    public mutating func plan(spec: AppSpec, slots wanted: Set<Int>, observed: [ObservedContainer], now: Duration) -> Plan {
         var plan = Plan()
         let hash = spec.templateHash
-        let wanted = count > 0 ? Set(1...count) : []
         var leaving: Set<String> = []
         var kept: [Int: ObservedContainer] = [:]
 

@@ -25,13 +25,5 @@ extension AppSpec {
     }
 
     /// 16 hex digits (FNV-1a 64 of the canonical template): the `io.rumor.spec` label.
-    public var templateHash: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in template.serialized().utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    public var templateHash: String { StableHash.hex(StableHash.fnv1a(template.serialized())) }
 }

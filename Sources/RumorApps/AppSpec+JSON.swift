@@ -10,7 +10,7 @@ extension AppSpec {
     static let keys: Set<String> = [
         "app_name", "docker_image", "containers_per", "starting_ports", "env_vars", "volumes", "networks", "devices",
         "privileged", "running", "command", "placement", "healthcheck", "restart", "stop_grace", "drain", "advertise",
-        "host_ip", "update",
+        "host_ip", "update", "replicas", "max_per_node", "stable_after", "lost_after", "rebalance",
         // Nebula keys accepted for compatibility and ignored, so an existing Nebula spec parses.
         "rolling_restart", "network_mode",
     ]
@@ -130,16 +130,54 @@ private struct Reader {
         if let v = json["stop_grace"] { spec.stopGrace = try duration(v, "stop_grace") }
         if let v = json["drain"] { spec.drain = try duration(v, "drain") }
         if let v = json["host_ip"] { spec.hostIP = try string(v, "host_ip") }
-        if let v = json["update"] {
-            for (key, value) in try object(v, "update", allowed: ["delay"]) where key == "delay" {
-                spec.updateDelay = try duration(value, "update.delay")
-            }
-        }
+        if let v = json["update"] { try update(v, into: &spec) }
+        try replicas(json, into: &spec)
         if let v = json["advertise"] { spec.advertise = try advertise(v, networks: spec.networks) }
         for volume in spec.volumes where !volume.contains(":") {
             throw fail("volumes", "'\(volume)' is not host:container[:mode]")
         }
         return spec
+    }
+
+    /// `replicas` (cluster-wide) and `containers_per` (per node) are two answers to one question: only one may be given.
+    func replicas(_ json: JSON, into spec: inout AppSpec) throws(AppSpecError) {
+        if let v = json["replicas"] {
+            guard json["containers_per"] == nil else {
+                throw fail("replicas", "cannot be combined with containers_per (replicas counts containers across the cluster, containers_per on each node): keep one")
+            }
+            let n = try int(v, "replicas", 0...10_000)
+            spec.replicas = n
+            for (i, p) in spec.ports.enumerated() where p.firstHostPort + n - 1 > 65535 {
+                throw fail("starting_ports[\(i)]", "host port \(p.firstHostPort) + \(n) replicas passes 65535 (each replica has its own port)")
+            }
+        }
+        if let v = json["max_per_node"] {
+            guard spec.replicas != nil else { throw fail("max_per_node", "needs replicas (containers_per already fixes the count on each node)") }
+            spec.maxPerNode = try int(v, "max_per_node", 1...1000)
+        }
+        if let v = json["stable_after"] { spec.stableAfter = try duration(v, "stable_after") }
+        if let v = json["lost_after"] { spec.lostAfter = try duration(v, "lost_after") }
+        if let v = json["rebalance"] { spec.rebalance = try bool(v, "rebalance") }
+    }
+
+    func update(_ v: JSON, into spec: inout AppSpec) throws(AppSpecError) {
+        let keys: Set<String> = ["delay", "parallelism", "monitor", "failure_action", "progress_deadline"]
+        for (key, value) in try object(v, "update", allowed: keys) {
+            switch key {
+            case "delay": spec.updateDelay = try duration(value, "update.delay")
+            case "parallelism": spec.update.parallelism = try int(value, "update.parallelism", 1...10_000)
+            case "monitor": spec.update.monitor = try duration(value, "update.monitor")
+            case "progress_deadline":
+                spec.update.progressDeadline = try duration(value, "update.progress_deadline")
+                guard spec.update.progressDeadline > .zero else { throw fail("update.progress_deadline", "must be more than 0s") }
+            default:
+                let actions = AppSpec.UpdatePolicy.FailureAction.allCases.map(\.rawValue)
+                guard let text = value.stringValue, let action = AppSpec.UpdatePolicy.FailureAction(rawValue: text) else {
+                    throw expected("update.failure_action", "one of " + actions.joined(separator: ", "), value)
+                }
+                spec.update.failureAction = action
+            }
+        }
     }
 
     func containersPer(_ v: JSON) throws(AppSpecError) -> AppSpec.ContainersPer {

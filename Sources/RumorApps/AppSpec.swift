@@ -26,6 +26,20 @@ public struct AppSpec: Sendable, Equatable {
     /// Swarm's update delay: during a roll, the next container is replaced only once every other one has been
     /// ready this long (load balancers run their own checks before they send traffic to a new server).
     public var updateDelay: Duration = .seconds(3)
+    /// How a new version rolls across the cluster (`update` keys besides `delay`).
+    public var update = UpdatePolicy()
+    /// `replicas`: this many containers across every matching node (slots 1...N, placed by rendezvous hashing),
+    /// instead of `containers_per` on each node. nil: `containers_per`.
+    public var replicas: Int?
+    /// With `replicas`: no node runs more than this many (nil: no limit).
+    public var maxPerNode: Int?
+    /// A node that joined (or came back) takes new replicas only after being alive this long, so flaps do not
+    /// churn containers.
+    public var stableAfter: Duration = .seconds(10)
+    /// A failed node's replicas start elsewhere only after it has been failed this long.
+    public var lostAfter: Duration = .seconds(30)
+    /// `true`: replicas move, one at a time, to nodes that join (Swarm never does: `false` by default).
+    public var rebalance = false
     public var advertise: Advertise = .host
     /// Address host ports bind to ("" = all).
     public var hostIP = ""
@@ -70,6 +84,26 @@ public struct AppSpec: Sendable, Equatable {
         public var maxAttempts = 0
         /// Running this long without failing forgives past failures (Docker resets its own back-off after 10 s).
         public var window: Duration = .seconds(10)
+        public init() {}
+    }
+
+    /// Swarm's `update_config`: nodes take a new version in waves of `parallelism`; the next wave starts once the
+    /// previous one has been healthy for `monitor`; a failure, or no progress for `progressDeadline`, ends the
+    /// rollout with `failureAction`.
+    public struct UpdatePolicy: Sendable, Equatable {
+        public enum FailureAction: String, Sendable, Equatable, CaseIterable {
+            /// Go back to the previous version everywhere.
+            case rollback
+            /// Stop where it is: updated nodes stay updated, the others wait for the next deploy.
+            case pause
+            /// Ignore the failure and go on with the next wave.
+            case `continue`
+        }
+
+        public var parallelism = 1
+        public var monitor: Duration = .seconds(5)
+        public var failureAction = FailureAction.rollback
+        public var progressDeadline: Duration = .seconds(300)
         public init() {}
     }
 

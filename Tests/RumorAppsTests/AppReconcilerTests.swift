@@ -25,6 +25,15 @@ import Testing
         #expect(!plan.converged)
     }
 
+    @Test func replicaSlotsAreTheOnesPlacementGives() {
+        var r = AppReconciler()
+        let plan = r.plan(spec: spec, slots: [4, 9], observed: [container(1), container(9)], now: .zero)
+        #expect(plan.steps == [
+            .remove(id: "c1", name: "rumor-site-1", drain: true, reason: "not wanted on this node"), .create(slot: 4),
+        ])
+        #expect(plan.endpoints == [Endpoint(slot: 9, host: nil, port: 8089)])
+    }
+
     @Test func convergedWhenEverySlotIsReadyAndCurrent() {
         var r = AppReconciler()
         let plan = r.plan(spec: spec, count: 3, observed: [container(1), container(2), container(3)], now: .zero)

@@ -34,6 +34,19 @@ import Testing
         (#"{"docker_image": "x", "restart": {"tries": 3}}"#, "restart.tries: unknown key"),
         (#"{"docker_image": "x", "app_name": "other"}"#, "app_name: 'other' differs from the file's name 'a'"),
         (#"[1, 2]"#, "apps/a.json: expected a JSON object, got array"),
+        (#"{"docker_image": "x", "replicas": 3, "containers_per": {"server": 1}}"#,
+         "apps/a.json: replicas: cannot be combined with containers_per"),
+        (#"{"docker_image": "x", "max_per_node": 2}"#, "apps/a.json: max_per_node: needs replicas"),
+        (#"{"docker_image": "x", "replicas": -2}"#, "apps/a.json: replicas: -2 is out of range"),
+        (#"{"docker_image": "x", "replicas": 10, "starting_ports": [{"65530": "80"}]}"#,
+         "apps/a.json: starting_ports[0]: host port 65530 + 10 replicas passes 65535"),
+        (#"{"docker_image": "x", "rebalance": "yes"}"#, "apps/a.json: rebalance: expected true or false, got string"),
+        (#"{"docker_image": "x", "lost_after": 30}"#, "apps/a.json: lost_after: expected a duration"),
+        (#"{"docker_image": "x", "update": {"failure_action": "retry"}}"#,
+         "apps/a.json: update.failure_action: expected one of rollback, pause, continue, got string \"retry\""),
+        (#"{"docker_image": "x", "update": {"parallelism": 0}}"#, "apps/a.json: update.parallelism: 0 is out of range"),
+        (#"{"docker_image": "x", "update": {"progress_deadline": "0s"}}"#, "apps/a.json: update.progress_deadline: must be more than 0s"),
+        (#"{"docker_image": "x", "update": {"order": "start-first"}}"#, "apps/a.json: update.order: unknown key"),
         (#"{"docker_image": "x""#, "apps/a.json: not JSON"),
     ])
     func badSpecsNameFileAndKey(text: String, message: String) {
@@ -42,6 +55,28 @@ import Testing
         } throws: { error in
             "\(error)".contains(message)
         }
+    }
+
+    @Test func clusterKeysParseWithTheirDefaults() throws {
+        let plain = try AppSpec.parse(#"{"docker_image": "site:v1"}"#, name: "site", file: "f")
+        #expect(plain.replicas == nil && plain.maxPerNode == nil && !plain.rebalance)
+        #expect(plain.stableAfter == .seconds(10) && plain.lostAfter == .seconds(30))
+        #expect(plain.update == AppSpec.UpdatePolicy())
+        #expect(plain.update.parallelism == 1 && plain.update.monitor == .seconds(5))
+        #expect(plain.update.failureAction == .rollback && plain.update.progressDeadline == .seconds(300))
+
+        let spec = try AppSpec.parse("""
+            {"docker_image": "site:v1", "replicas": 300, "max_per_node": 5, "stable_after": "20s",
+             "lost_after": "1m", "rebalance": true,
+             "update": {"parallelism": 2, "monitor": "10s", "failure_action": "pause", "progress_deadline": "2m",
+                        "delay": "1s"}}
+            """, name: "site", file: "f")
+        #expect(spec.replicas == 300 && spec.maxPerNode == 5 && spec.rebalance)
+        #expect(spec.stableAfter == .seconds(20) && spec.lostAfter == .seconds(60))
+        #expect(spec.update.parallelism == 2 && spec.update.monitor == .seconds(10))
+        #expect(spec.update.failureAction == .pause && spec.update.progressDeadline == .seconds(120))
+        #expect(spec.updateDelay == .seconds(1))
+        #expect(spec.templateHash == plain.templateHash)  // where and how many do not change a container
     }
 
     @Test func templateHashFollowsWhatMakesTheContainer() throws {
