@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RumorApps
 import RumorSupport
 
@@ -18,39 +15,22 @@ public struct AppsDirectory: Sendable {
     }
 
     /// App name → its spec or the error that names file and key. Throws when the directory cannot be read.
-    public func load() throws(AppsDirectoryError) -> [String: Entry] {
-        let files: [String]
-        do throws(FileError) { files = try FileSystem.entries(of: path) } catch {
-            throw AppsDirectoryError("apps directory \(path): \(error.why)")
-        }
+    public func load() throws(FileError) -> [String: Entry] {
         var entries: [String: Entry] = [:]
-        for file in files where file.hasSuffix(".json") && !file.hasPrefix(".") {
+        for file in try FileSystem.entries(of: path) where file.hasSuffix(".json") && !file.hasPrefix(".") {
             let name = String(file.dropLast(5))
             let full = path + "/" + file
-            switch Self.readText(full) {
-            case .failure(let error): entries[name] = .invalid(error.description)
-            case .success(let text):
-                do { entries[name] = .spec(try AppSpec.parse(text, name: name, file: full)) } catch {
-                    entries[name] = .invalid(error.description)
+            do {
+                let bytes = try DurableFile.readAll(full, limit: Self.maximumFileSize)
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    entries[name] = .invalid("\(full): not UTF-8 text")
+                    continue
                 }
+                entries[name] = .spec(try AppSpec.parse(text, name: name, file: full))
+            } catch {
+                entries[name] = .invalid("\(error)")
             }
         }
         return entries
     }
-
-    static func readText(_ path: String) -> Result<String, AppsDirectoryError> {
-        let bytes: [UInt8]
-        do throws(FileError) { bytes = try DurableFile.readAll(path, limit: maximumFileSize) } catch {
-            return .failure(AppsDirectoryError("\(path): \(error.code == EFBIG ? "larger than 1 MiB" : error.why)"))
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            return .failure(AppsDirectoryError("\(path): not UTF-8 text"))
-        }
-        return .success(text)
-    }
-}
-
-public struct AppsDirectoryError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -26,6 +26,7 @@ public final class Runtime: @unchecked Sendable {
     var nextInbound: UInt64 = 1 << 48
     var stopped = false
     var warnings = WarningLimiter()
+    var loopBusy = LoopBusy()
     /// Limits on inbound gossip streams, and what is open now (by remote IP).
     public var streamLimits = StreamLimits()
     var openStreams: [[UInt8]: Int] = [:]
@@ -111,7 +112,9 @@ public final class Runtime: @unchecked Sendable {
     func handle(_ input: Input) {
         eventLoop.preconditionInEventLoop()
         guard !stopped, instance != nil else { return }
+        let start = LoopBusy.threadCPUNanoseconds()
         apply(instance.handle(input, at: now))
+        loopBusy.record(LoopBusy.threadCPUNanoseconds() - start, input, logger: logger)
     }
 
     // MARK: - Carrying out effects
@@ -123,6 +126,12 @@ public final class Runtime: @unchecked Sendable {
             case .openStream(let id, let to, let payload, let expectsReply, let timeout):
                 openStream(id, to: to, payload: payload, expectsReply: expectsReply, timeout: timeout)
             case .replyStream(let id, let payload): replyStream(id, payload: payload)
+            case .openStreamState(let id, let to, let state, let timeout):
+                encodeOffLoop(state) { [self] payload in
+                    openStream(id, to: to, payload: payload, expectsReply: true, timeout: timeout)
+                }
+            case .replyStreamState(let id, let state):
+                encodeOffLoop(state) { [self] payload in replyStream(id, payload: payload) }
             case .schedule(let timer, let at):
                 let deadline = epoch + .nanoseconds(at.nanoseconds)
                 eventLoop.scheduleTask(deadline: deadline) { [self] in handle(.timer(timer)) }
