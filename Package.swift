@@ -17,7 +17,8 @@ let package = Package(
     targets: [
         // MARK: Pure layers
         .target(name: "RumorWire"),
-        // Foundation-free support every IO layer shares (JSON, files, child processes, durations, host:port).
+        // Foundation-free support every IO layer shares, one copy each (JSON, files, child processes, durations,
+        // host:port, name lookup).
         .target(name: "RumorSupport"),
         .target(name: "RumorCore", dependencies: ["RumorWire"]),
         .target(name: "RumorSimulator", dependencies: ["RumorCore", "RumorWire"]),

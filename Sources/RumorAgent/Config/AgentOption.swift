@@ -46,14 +46,14 @@ extension AgentOption {
         return s
     }
 
-    /// A parser of free text: not empty, at most `maxBytes`, then `check`.
+    /// A parser of free text: not empty, at most `maxBytes`, then `check`. A `secret` is never repeated in errors.
     static func nonEmpty(
-        maxBytes: Int, _ check: @escaping @Sendable (String) throws(Failure) -> Void
+        maxBytes: Int, secret: Bool = false, _ check: @escaping @Sendable (String) throws(Failure) -> Void
     ) -> @Sendable (String) throws(Failure) -> String {
         { text throws(Failure) in
             guard !text.isEmpty else { throw Failure("must not be empty") }
             guard text.utf8.count <= maxBytes else {
-                throw Failure("\(JSON.excerpt(text)) is longer than \(maxBytes) bytes")
+                throw Failure("\(secret ? "the value" : JSON.excerpt(text)) is longer than \(maxBytes) bytes")
             }
             try check(text)
             return text
@@ -62,11 +62,12 @@ extension AgentOption {
 
     /// Free text (names, paths, tokens): must not be empty, and at most `maxBytes`.
     static func text(
-        _ flags: [String], key: String?, value: String, default defaultText: String = "", maxBytes: Int = 4096,
+        _ flags: [String], key: String?, value: String, secret: Bool = false, default defaultText: String = "",
+        maxBytes: Int = 4096,
         _ help: String, check: @escaping @Sendable (String) throws(Failure) -> Void = { _ throws(Failure) in },
         set: @escaping @Sendable (inout Config, String) -> Void
     ) -> AgentOption {
-        let parse = nonEmpty(maxBytes: maxBytes, check)
+        let parse = nonEmpty(maxBytes: maxBytes, secret: secret, check)
         return AgentOption(
             flags: flags, key: key, valueName: value, repeatable: false, defaultText: defaultText, help: help,
             fromFlag: { c, text throws(Failure) in set(&c, try parse(text)) },

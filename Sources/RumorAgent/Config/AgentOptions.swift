@@ -1,4 +1,5 @@
 import Logging
+import RumorCrypto
 import RumorSupport
 
 extension AgentOption {
@@ -54,7 +55,7 @@ extension AgentOption {
             ["rpc-addr"], key: "rpc_addr", value: "ip:port", defaultPort: 7373, default: "127.0.0.1:7373",
             "Address of the RPC listener."
         ) { $0.rpcAddr = $1 },
-        text(["rpc-auth"], key: "rpc_auth", value: "token", "Token RPC clients must present.") { $0.rpcAuth = $1 },
+        text(["rpc-auth"], key: "rpc_auth", value: "token", secret: true, "Token RPC clients must present.") { $0.rpcAuth = $1 },
         text(
             ["log-level"], key: "log_level", value: "level", default: "info", maxBytes: 16,
             "trace, debug, info, warn or err.",
@@ -74,9 +75,14 @@ extension AgentOption {
         bool(["rejoin"], key: "rejoin_after_leave", default: false, "Rejoin from the snapshot even after a leave.") {
             $0.rejoinAfterLeave = $1
         },
-        text(["encrypt"], key: "encrypt_key", value: "key", maxBytes: 64, "Base64 gossip encryption key (32 bytes).") {
-            $0.encryptKey = $1
-        },
+        text(
+            ["encrypt"], key: "encrypt_key", value: "key", secret: true, maxBytes: 64, "Base64 gossip encryption key (32 bytes).",
+            check: { text throws(Failure) in
+                do throws(CryptoError) { _ = try SecretKey(base64: text) } catch {
+                    throw Failure(error.message)  // not the value: it may be a near miss of the real key
+                }
+            }
+        ) { $0.encryptKey = $1 },
         text(["keyring-file"], key: "keyring_file", value: "path", "JSON keyring file, rewritten on key changes.") {
             $0.keyringFile = $1
         },

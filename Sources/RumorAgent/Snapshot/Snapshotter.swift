@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RumorSupport
 import Logging
 import NIOCore
 import RumorCore
@@ -22,7 +23,6 @@ public struct SnapshotError: Error, CustomStringConvertible, Sendable {
 public final class Snapshotter: @unchecked Sendable {
     public static let flushInterval: TimeAmount = .milliseconds(500)
     public static let defaultMinCompactSize = 128 * 1024
-    static let compactSuffix = ".compact"
 
     public let path: String
     private let eventLoop: any EventLoop
@@ -49,11 +49,11 @@ public final class Snapshotter: @unchecked Sendable {
     ) throws {
         let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw SnapshotError("failed to open snapshot \(path): \(String(cString: strerror(errno)))")
+            throw SnapshotError("failed to open snapshot \(path): \(errnoDescription(errno))")
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            let message = String(cString: strerror(errno))
+            let message = errnoDescription(errno)
             _ = Glibc.close(fd)
             throw SnapshotError("failed to stat snapshot \(path): \(message)")
         }
@@ -180,25 +180,14 @@ public final class Snapshotter: @unchecked Sendable {
 
     var maxSize: Int { compaction.maxSize(aliveNodes: recorder.alive.count) }
 
-    /// Rewrites the file as `SnapshotCompaction.content`, through `<path>.compact` and a rename.
+    /// Rewrites the file as `SnapshotCompaction.content`, durably (a temporary file, fsync, rename).
     func compact() throws {
-        let tmp = path + Self.compactSuffix
         let bytes = SnapshotCompaction.content(of: recorder)
-        let out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw SnapshotError("failed to open new snapshot \(tmp): \(snapshotErrno())") }
-        if let error = Self.writeAll(out, bytes) {
-            _ = Glibc.close(out)
-            throw SnapshotError("failed to write new snapshot \(tmp): \(error)")
+        do throws(FileError) { try DurableFile.writeAtomically(bytes, to: path) } catch {
+            throw SnapshotError("failed to write new snapshot: \(error)")
         }
-        guard fsync(out) == 0 else {
-            let message = snapshotErrno()
-            _ = Glibc.close(out)
-            throw SnapshotError("failed to fsync new snapshot \(tmp): \(message)")
-        }
-        _ = Glibc.close(out)
         // The buffer's content is already part of the compacted state: drop it rather than append it to the old file.
         buffer.removeAll(keepingCapacity: true)
-        guard rename(tmp, path) == 0 else { throw SnapshotError("failed to install new snapshot \(path): \(snapshotErrno())") }
         let reopened = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard reopened >= 0 else { throw SnapshotError("failed to open snapshot \(path): \(snapshotErrno())") }
         if fd >= 0 { _ = Glibc.close(fd) }
@@ -233,25 +222,10 @@ public final class Snapshotter: @unchecked Sendable {
     }
 
     private static func readBytes(_ path: String) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { return nil }
-            throw SnapshotError("failed to open snapshot \(path): \(snapshotErrno())")
+        do throws(FileError) { return try DurableFile.readAllIfExists(path, limit: 1 << 30) } catch {
+            throw SnapshotError("failed to read snapshot \(path): \(error.why)")
         }
-        defer { _ = Glibc.close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SnapshotError("failed to read snapshot \(path): \(snapshotErrno())")
-            }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return bytes
     }
 }
 
-private func snapshotErrno() -> String { String(cString: strerror(errno)) }
+private func snapshotErrno() -> String { errnoDescription(errno) }
