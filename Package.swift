@@ -95,7 +95,7 @@ let package = Package(
         .target(name: "RumorTestSupport", path: "Tests/Support"),
         .testTarget(name: "RumorSupportTests", dependencies: ["RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire", "RumorTestSupport"]),
-        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire"]),
+        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),

@@ -102,7 +102,7 @@ public struct HAProxyActionConfiguration: Sendable, Hashable {
 
     /// Parses the value of `"actions": {"haproxy": ...}`. Unknown keys are errors (a typo must not silently fall
     /// back to a default that points HAProxy somewhere else).
-    public init(json: ActionConfigValue) throws {
+    public init(json: JSON) throws {
         let prefix = Self.keyPrefix
         guard case .object(let fields) = json else {
             throw HAProxyActionConfigurationError(key: prefix, message: "expected an object, got \(json.typeName)")
@@ -218,19 +218,20 @@ public struct HAProxyActionConfiguration: Sendable, Hashable {
 /// Reads typed fields out of a JSON object and remembers which keys were used, so leftovers can be rejected.
 private struct FieldReader {
     let prefix: String
-    let fields: [String: ActionConfigValue]
+    /// A duplicated key keeps its last value, as the JSON subscript reads it.
+    let fields: [String: JSON]
     var used: Set<String> = []
 
-    init(prefix: String, fields: [String: ActionConfigValue]) {
+    init(prefix: String, fields: [(String, JSON)]) {
         self.prefix = prefix
-        self.fields = fields
+        self.fields = Dictionary(fields, uniquingKeysWith: { $1 })
     }
 
     private func error(_ key: String, _ message: String) -> HAProxyActionConfigurationError {
         HAProxyActionConfigurationError(key: "\(prefix).\(key)", message: message)
     }
 
-    private mutating func value(_ key: String) -> ActionConfigValue? {
+    private mutating func value(_ key: String) -> JSON? {
         used.insert(key)
         guard let v = fields[key], v != .null else { return nil }
         return v
@@ -265,7 +266,7 @@ private struct FieldReader {
         }
     }
 
-    mutating func object(_ key: String) throws -> [String: ActionConfigValue]? {
+    mutating func object(_ key: String) throws -> [(String, JSON)]? {
         guard let v = value(key) else { return nil }
         guard case .object(let o) = v else { throw error(key, "expected an object, got \(v.typeName)") }
         return o

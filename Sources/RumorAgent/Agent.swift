@@ -122,9 +122,12 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             if let security {
                 logger.info("agent: gossip encryption enabled with \(security.keyring.keys.count) key(s)")
             }
+            // Logged so a run can be replayed in the simulator with the same random choices.
+            let seed = UInt64.random(in: .min ... .max)
+            logger.debug("agent: protocol instance seed \(seed)")
             var instance = Instance(
                 name: name, address: address, tags: tags, settings: settings,
-                serfSettings: configuration.serfSettings, seed: UInt64.random(in: .min ... .max))
+                serfSettings: configuration.serfSettings, seed: seed)
             // A restarted agent must not run handlers again for events it handled before it stopped.
             instance.restore(
                 memberClock: remembered.memberClock, eventClock: remembered.eventClock, queryClock: remembered.queryClock)

@@ -27,32 +27,22 @@ enum Resolver {
     }
 
     private static func lookup(_ host: String, port: Int) throws -> [Address] {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        #if canImport(Glibc)
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        #else
-        hints.ai_socktype = SOCK_STREAM
-        #endif
-        var result: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, nil, &hints, &result)
-        guard rc == 0, let first = result else {
-            throw Failure(description: "cannot resolve '\(host)': \(String(cString: gai_strerror(rc)))")
-        }
-        defer { freeaddrinfo(first) }
         var out: [Address] = []
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let info = cursor {
-            if let sa = info.pointee.ai_addr {
-                // Fixed offsets of sin_addr (4) and sin6_addr (8) in the Linux socket address layouts.
-                let raw = UnsafeRawBufferPointer(start: sa, count: Int(info.pointee.ai_addrlen))
-                if info.pointee.ai_family == AF_INET, raw.count >= 8 {
-                    out.append(Address(ip: Array(raw[4..<8]), port: UInt16(port)))
-                } else if info.pointee.ai_family == AF_INET6, raw.count >= 24 {
-                    out.append(Address(ip: Array(raw[8..<24]), port: UInt16(port)))
+        do {
+            try NameLookup.forEach(host) { info in
+                if let sa = info.ai_addr {
+                    // Fixed offsets of sin_addr (4) and sin6_addr (8) in the Linux socket address layouts.
+                    let raw = UnsafeRawBufferPointer(start: sa, count: Int(info.ai_addrlen))
+                    if info.ai_family == AF_INET, raw.count >= 8 {
+                        out.append(Address(ip: Array(raw[4..<8]), port: UInt16(port)))
+                    } else if info.ai_family == AF_INET6, raw.count >= 24 {
+                        out.append(Address(ip: Array(raw[8..<24]), port: UInt16(port)))
+                    }
                 }
+                return true
             }
-            cursor = info.pointee.ai_next
+        } catch {
+            throw Failure(description: "\(error)")
         }
         // IPv4 first (what serf advertises), without duplicates from the several socket types.
         var seen = Set<Address>()

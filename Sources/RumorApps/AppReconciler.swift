@@ -170,7 +170,7 @@ public struct AppReconciler: Sendable {
         guard let port = spec.advertisedPort(slot: slot) else { return nil }
         switch spec.advertise {
         case .host: return Endpoint(slot: slot, host: nil, port: port)
-        case .network(let network):
+        case .network(let network, _):
             guard let ip = c.addresses[network] else { return nil }
             return Endpoint(slot: slot, host: ip, port: port)
         }

@@ -244,11 +244,13 @@ private struct Reader {
             guard let first = networks.first else { throw fail("advertise", "\"network\" needs a network in networks") }
             return .network(first)
         case .object:
-            _ = try object(v, "advertise", allowed: ["network"])
+            _ = try object(v, "advertise", allowed: ["network", "port"])
             guard let name = v["network"] else { throw fail("advertise.network", "missing") }
-            return .network(try string(name, "advertise.network"))
+            var port: Int?
+            if let p = v["port"] { port = try int(p, "advertise.port", 1...65535) }
+            return .network(try string(name, "advertise.network"), port: port)
         default:
-            throw expected("advertise", "\"host\", \"network\" or {\"network\": NAME}", v)
+            throw expected("advertise", "\"host\", \"network\" or {\"network\": NAME, \"port\": PORT}", v)
         }
     }
 }

@@ -82,8 +82,8 @@ public struct AppSpec: Sendable, Equatable {
         public var maxDelay: Duration = .seconds(60)
         /// Failures within `window` after which the slot stops restarting (0: never give up).
         public var maxAttempts = 0
-        /// Running this long without failing forgives past failures.
-        public var window: Duration = .seconds(60)
+        /// Running this long without failing forgives past failures (Docker resets its own back-off after 10 s).
+        public var window: Duration = .seconds(10)
         public init() {}
     }
 
@@ -110,8 +110,9 @@ public struct AppSpec: Sendable, Equatable {
     public enum Advertise: Sendable, Equatable {
         /// The node's address and the host port.
         case host
-        /// The container's address on this Docker network and the container port.
-        case network(String)
+        /// The container's address on this Docker network, and `port` (default: the first mapping's container
+        /// port), so an app on a private network needs no host ports at all.
+        case network(String, port: Int? = nil)
     }
 
     /// How many containers this app runs on a node with these resources.
@@ -129,13 +130,20 @@ public struct AppSpec: Sendable, Equatable {
 
     /// The port a load balancer sends to: the first mapping's host port, or its container port on a network.
     public func advertisedPort(slot: Int) -> Int? {
-        guard let first = ports.first else { return nil }
         switch advertise {
-        case .host: return first.firstHostPort + slot - 1
-        case .network: return first.containerPort
+        case .host: return ports.first.map { $0.firstHostPort + slot - 1 }
+        case .network(_, let port): return port ?? ports.first?.containerPort
         }
     }
 
-    /// `rumor-<app>-<slot>`.
-    public func containerName(slot: Int) -> String { "rumor-\(name)-\(slot)" }
+    /// `rumor-<app>-<node>-<slot>`. Container names are the engine's, and several Rumor nodes may share one engine
+    /// (workers in containers next to each other, as in the compose scenario), so the node is part of the name;
+    /// characters Docker refuses in a name become `_`.
+    public func containerName(slot: Int, node: String) -> String {
+        let safe = String(node.unicodeScalars.map { c -> Character in
+            c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_" || c == ".")
+                ? Character(c) : "_"
+        })
+        return "rumor-\(name)-\(safe)-\(slot)"
+    }
 }

@@ -15,31 +15,20 @@ enum Socket {
         } catch {
             throw RPCClientError(.connect, "\(error)")
         }
-        let (host, port) = (hp.host, String(hp.port))
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        #if os(Linux)
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        #else
-        hints.ai_socktype = SOCK_STREAM
-        #endif
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, port, &hints, &list)
-        guard rc == 0, let list else {
-            throw RPCClientError(.connect, lowercasedFirst(String(cString: gai_strerror(rc))))
-        }
-        defer { freeaddrinfo(list) }
         var lastError = RPCClientError(.connect, "no address for \(address)")
-        var next: UnsafeMutablePointer<addrinfo>? = list
-        while let ai = next {
-            next = ai.pointee.ai_next
-            do {
-                return try open(ai.pointee, timeoutMillis: timeoutMillis)
-            } catch {
-                lastError = error
+        var connected: Int32?
+        do {
+            try NameLookup.forEach(hp.host, port: hp.port) { ai in
+                do throws(RPCClientError) { connected = try open(ai, timeoutMillis: timeoutMillis) } catch {
+                    lastError = error
+                }
+                return connected == nil
             }
-        }
-        throw lastError
+        } catch let failure as NameLookup.Failure {
+            throw RPCClientError(.connect, lowercasedFirst(failure.reason))
+        } catch {}
+        guard let connected else { throw lastError }
+        return connected
     }
 
     private static func open(_ ai: addrinfo, timeoutMillis: Int32) throws(RPCClientError) -> Int32 {

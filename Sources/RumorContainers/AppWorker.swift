@@ -51,9 +51,10 @@ final class AppWorker: Sendable {
         if changed { wakeup.signal() }
     }
 
-    /// The engine is (back) up, or gone (nil).
-    func use(_ client: DockerClient?) {
+    /// The engine is (back) up, or gone (nil, and why).
+    func use(_ client: DockerClient?, reason: String? = nil) {
         docker.withLockedValue { $0 = client }
+        if client == nil { status.withLockedValue { $0.engineError = reason ?? "the Docker engine is not reachable" } }
         wakeup.signal()
     }
 
@@ -73,7 +74,6 @@ final class AppWorker: Sendable {
             }
             applied = want
             guard let docker = docker.withLockedValue({ $0 }) else {
-                status.withLockedValue { $0.engineError = "the Docker engine is not reachable" }
                 await wakeup.wait(timeout: resync)
                 continue
             }
@@ -162,7 +162,7 @@ final class AppWorker: Sendable {
     }
 
     private func create(slot: Int, spec: AppSpec, docker: DockerClient, reconciler: inout AppReconciler, replacing: String?) async {
-        let name = spec.containerName(slot: slot)
+        let name = spec.containerName(slot: slot, node: host.nodeName)
         var created: String?
         do {
             if try await docker.imageID(spec.image) == nil {

@@ -46,6 +46,8 @@ public final class ContainerAction: Sendable {
         var generation = 0
         var reloadRequested = false
         var stopRequested = false
+        /// Why the engine is unreachable, while it is.
+        var engineDown: String?
     }
     private let shared = NIOLockedValueBox(Shared())
     private let directoryWakeup = Wakeup()
@@ -177,11 +179,11 @@ public final class ContainerAction: Sendable {
             app: app,
             desired: .init(spec: spec, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB, generation: generation),
             host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger)
-        let engine = shared.withLockedValue { s -> DockerClient? in
+        let (engine, down) = shared.withLockedValue { s -> (DockerClient?, String?) in
             s.workers[app] = worker
-            return s.engine
+            return (s.engine, s.engineDown)
         }
-        worker.use(engine)
+        worker.use(engine, reason: down)
         group.addTask {
             await worker.run()
             // Returns only once its spec is gone and its containers removed.
@@ -216,6 +218,7 @@ public final class ContainerAction: Sendable {
                 try await client.followEvents(label: "\(RumorLabel.node)=\(host.nodeName)", opened: {
                     let workers = self.shared.withLockedValue { s -> [AppWorker] in
                         s.engine = client
+                        s.engineDown = nil
                         s.resources = resources
                         return Array(s.workers.values)
                     }
@@ -236,9 +239,10 @@ public final class ContainerAction: Sendable {
                 if text != reported { logger.error("apps: \(text); retrying"); reported = text }
                 let workers = shared.withLockedValue { s -> [AppWorker] in
                     s.engine = nil
+                    s.engineDown = text
                     return Array(s.workers.values)
                 }
-                for worker in workers { worker.use(nil) }
+                for worker in workers { worker.use(nil, reason: text) }
             }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(30))

@@ -21,7 +21,9 @@ final class Wakeup: Sendable {
     /// Returns at the next signal (or at once if one came since the last wait), at `timeout`, or on cancellation.
     func wait(timeout: Duration) async {
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            // Only a deadline that passed signals: a cancelled timer (the wait ended first) must not, or the next
+            // wait would return at once and the loop would spin.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
             self?.signal()
         }
         defer { timer.cancel() }

@@ -45,6 +45,11 @@ public enum Effect: Sendable, Hashable {
     case openStream(StreamID, to: Address, payload: [UInt8], expectsReply: Bool, timeout: Duration)
     /// Answer an inbound stream (`nil`: just close it).
     case replyStream(StreamID, payload: [UInt8]?)
+    /// `openStream` of a push-pull whose payload is `state.encode()`, expecting a reply: for a large cluster, so the
+    /// driver can encode it off its event loop (hundreds of milliseconds at 100,000 nodes).
+    case openStreamState(StreamID, to: Address, state: LocalStateSnapshot, timeout: Duration)
+    /// `replyStream` with `state.encode()`, likewise.
+    case replyStreamState(StreamID, LocalStateSnapshot)
     /// Hand `timer` back through `Input.timer` at `at`.
     case schedule(Timer, at: Instant)
     /// Something the agent should know about.
@@ -97,4 +102,16 @@ public struct IncomingQuery: Sendable, Hashable {
     /// How long after arrival an answer is still accepted (the query's own timeout).
     public var timeout: Duration
     public var source: String
+}
+
+extension Effect {
+    /// The effect with any state snapshot encoded now: for drivers that do not mind waiting (the simulator).
+    public var encodedNow: Effect {
+        switch self {
+        case .openStreamState(let id, let to, let state, let timeout):
+            .openStream(id, to: to, payload: state.encode(), expectsReply: true, timeout: timeout)
+        case .replyStreamState(let id, let state): .replyStream(id, payload: state.encode())
+        default: self
+        }
+    }
 }

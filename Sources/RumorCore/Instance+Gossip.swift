@@ -38,9 +38,19 @@ extension Instance {
 
     mutating func pushPullWithRandomPeer() {
         guard let peer = randomNodes(1, where: { $0.state == .alive }).first else { return }
-        openStream(
-            .pushPull(join: nil), to: peer.address, payload: localState(join: false), expectsReply: true,
-            timeout: settings.tcpTimeout)
+        openPushPull(.pushPull(join: nil), to: peer.address, state: localStateSnapshot(join: false))
+    }
+
+    /// Opens a push-pull carrying `state`: as bytes for a small cluster, as a snapshot the driver encodes off its
+    /// loop for a large one.
+    mutating func openPushPull(_ purpose: StreamPurpose, to: Address, state: LocalStateSnapshot) {
+        guard state.isLarge else {
+            return openStream(purpose, to: to, payload: state.encode(), expectsReply: true, timeout: settings.tcpTimeout)
+        }
+        nextStream += 1
+        let id = StreamID(nextStream)
+        streams[id] = purpose
+        effects.append(.openStreamState(id, to: to, state: state, timeout: settings.tcpTimeout))
     }
 
     mutating func join(_ addresses: [Address], replay: Bool, id: RequestID) {
@@ -49,21 +59,20 @@ extension Instance {
             return
         }
         joins[id] = JoinProgress(outstanding: addresses.count, replay: replay)
-        let state = localState(join: true)
-        for addr in addresses {
-            openStream(.pushPull(join: id), to: addr, payload: state, expectsReply: true, timeout: settings.tcpTimeout)
-        }
+        let state = localStateSnapshot(join: true)
+        for addr in addresses { openPushPull(.pushPull(join: id), to: addr, state: state) }
     }
 
     /// Our full state: every node memberlist knows (ourselves included) plus Serf's state.
-    func localState(join: Bool) -> [UInt8] {
-        let states = nodes.values.sorted { $0.name < $1.name }.map {
+    func localState(join: Bool) -> [UInt8] { localStateSnapshot(join: join).encode() }
+
+    func localStateSnapshot(join: Bool) -> LocalStateSnapshot {
+        let states = nodes.values.map {
             PushNodeState(
                 name: $0.name, addr: $0.address.ip, port: $0.address.port, meta: $0.meta, incarnation: $0.incarnation,
                 state: $0.state, vsn: $0.vsn)
         }
-        let message = MemberlistCodec.encode(.pushPull(PushPull(join: join, nodes: states, userState: serfLocalState())))
-        return settings.enableCompression ? MemberlistCodec.compress(message) : message
+        return LocalStateSnapshot(join: join, nodes: states, serf: serfLocalState(), compress: settings.enableCompression)
     }
 
     mutating func receiveStream(_ id: StreamID, _ decoded: DecodedStream, from: Address) {
@@ -77,7 +86,8 @@ extension Instance {
         }
         switch message {
         case .pushPull(let remote):
-            effects.append(.replyStream(id, payload: localState(join: remote.join)))
+            let state = localStateSnapshot(join: remote.join)
+            effects.append(state.isLarge ? .replyStreamState(id, state) : .replyStream(id, payload: state.encode()))
             mergeRemoteState(remote, serf: decoded.serfState, ignoreOldEvents: false)
         case .ping(let ping):
             guard ping.node.isEmpty || ping.node == name else {

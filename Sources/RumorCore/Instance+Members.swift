@@ -155,13 +155,16 @@ extension Instance {
 
     mutating func reapTick() {
         schedule(.reap, after: serfSettings.reapInterval)
-        for (node, state) in members.sorted(by: { $0.key < $1.key }) {
-            guard let since = state.leaveTime else { continue }
+        // Sorted for a deterministic order, but only what expires: sorting every member each tick is a stall at
+        // 100,000 members.
+        let expired = members.filter { _, state in
+            guard let since = state.leaveTime else { return false }
             let timeout = state.member.status == .left ? serfSettings.tombstoneTimeout : serfSettings.reconnectTimeout
-            if now - since > timeout {
-                erase(node)
-                if let n = nodes[node], n.isDeadOrLeft { nodes[node] = nil }
-            }
+            return now - since > timeout
+        }
+        for node in expired.keys.sorted() {
+            erase(node)
+            if let n = nodes[node], n.isDeadOrLeft { nodes[node] = nil }
         }
         recentIntents = recentIntents.filter { now - $0.value.received <= serfSettings.recentIntentTimeout }
         expireIncomingQueries()
@@ -177,8 +180,6 @@ extension Instance {
         guard Double.random(in: 0..<1, using: &rng) <= probability, let target = failed.randomElement(using: &rng) else {
             return
         }
-        openStream(
-            .pushPull(join: nil), to: target.address, payload: localState(join: true), expectsReply: true,
-            timeout: settings.tcpTimeout)
+        openPushPull(.pushPull(join: nil), to: target.address, state: localStateSnapshot(join: true))
     }
 }

@@ -5,13 +5,21 @@ import RumorWire
 /// and acks for seconds. Up to `mergeSlice` nodes or intents are applied per input; the rest follow through the
 /// `.mergeSlice` timer, due at once, so other inputs interleave (docs/membership.md#push-pull-merge).
 extension Instance {
-    /// Nodes or intents applied per slice: a few milliseconds of work.
-    static let mergeSlice = 2000
+    /// Nodes or intents applied per slice: a few milliseconds of work, agent event handling included.
+    static let mergeSlice = 500
     /// User events taken from one slot of a remote event ring: serf never has more than a few at one Lamport time,
     /// and each is checked against the slot's others.
     static let maxEventsPerSlot = 256
 
     mutating func mergeRemoteState(_ remote: PushPull, serf: Result<SerfPushPull, WireError>?, ignoreOldEvents: Bool) {
+        // Grow the tables once, up front: a dictionary doubling at 50,000 or 100,000 entries rehashes them all in
+        // whichever slice happens to cross the line (100 ms at 100,000).
+        let room = nodes.count + remote.nodes.count
+        if room > nodes.capacity {
+            nodes.reserveCapacity(room)
+            members.reserveCapacity(room)
+            probeOrder.reserveCapacity(room)
+        }
         pendingMerges.append(PendingMerge(nodes: remote.nodes, serf: serf, ignoreOldEvents: ignoreOldEvents))
         if pendingMerges.count == 1 { continueMerges() }
     }
@@ -36,14 +44,16 @@ extension Instance {
         }
         guard merge.nextNode == merge.nodes.count else { return used }
         if merge.nodes.count > 0 { merge.nodes = [] ; merge.nextNode = 0 }
-        if merge.serfWork == nil {
-            merge.serfWork = serfMergeStart(merge.serf, ignoreOldEvents: merge.ignoreOldEvents)
+        if !merge.serfStarted {
+            merge.serfStarted = true
+            merge.serfCursor = serfMergeStart(merge.serf, ignoreOldEvents: merge.ignoreOldEvents)
             merge.serf = nil
             used += 1
         }
-        while used < budget, let work = merge.serfWork, merge.nextSerf < work.count {
-            applySerf(work[merge.nextSerf])
-            merge.nextSerf += 1
+        while used < budget, var cursor = merge.serfCursor {
+            merge.serfCursor = nil  // one owner while it moves, so the copy below is not a copy of its buffers
+            let more = applyNextSerf(&cursor)
+            merge.serfCursor = more ? cursor : nil
             used += 1
         }
         return used
@@ -62,53 +72,83 @@ extension Instance {
         }
     }
 
-    /// Witnesses the remote clocks and lists the intents and events to apply (docs/membership.md#serf-push-pull-merge).
-    private mutating func serfMergeStart(_ state: Result<SerfPushPull, WireError>?, ignoreOldEvents: Bool) -> [SerfMergeWork] {
-        guard let state else { return [] }
+    /// Witnesses the remote clocks and sets up the intents and events to apply, a slice at a time
+    /// (docs/membership.md#serf-push-pull-merge).
+    private mutating func serfMergeStart(_ state: Result<SerfPushPull, WireError>?, ignoreOldEvents: Bool) -> SerfMergeCursor? {
+        guard let state else { return nil }
         let pp: SerfPushPull
         switch state {
         case .success(let s): pp = s
         case .failure(let error):
             warn("dropped malformed serf push-pull state: \(error)")
-            return []
+            return nil
         }
         // Every time here is a peer's: one past the ceiling is dropped (with a warning), the rest still merge.
         if pp.ltime > 0, admitLTime(pp.ltime, in: "push-pull member clock") { clock.witness(pp.ltime - 1) }
         if pp.eventLTime > 0, admitLTime(pp.eventLTime, in: "push-pull event clock") { eventClock.witness(pp.eventLTime - 1) }
         if pp.queryLTime > 0, admitLTime(pp.queryLTime, in: "push-pull query clock") { queryClock.witness(pp.queryLTime - 1) }
-        var work: [SerfMergeWork] = []
-        work.reserveCapacity(pp.statusLTimes.count + pp.leftMembers.count)
-        // Left members first, one past their last known time: the leave must have come after it.
-        let left = Set(pp.leftMembers)
-        for node in pp.leftMembers {
-            let ltime = (pp.statusLTimes[node] ?? 0).saturatingAdd(1)
-            guard admitLTime(ltime, in: "push-pull leave time of '\(node)'") else { continue }
-            work.append(.leave(node, ltime))
-        }
-        // Intents about different members commute, so the dictionary's order will do (no sort of 100,000 names).
-        for (node, ltime) in pp.statusLTimes where !left.contains(node) {
-            guard admitLTime(ltime, in: "push-pull join time of '\(node)'") else { continue }
-            work.append(.join(node, ltime))
-        }
         if ignoreOldEvents && pp.eventLTime > eventMinTime && pp.eventLTime < LamportClock.ceiling {
             eventMinTime = pp.eventLTime
         }
+        var events: [(UInt64, UserEventCollection.Event)] = []
         for case let slot? in pp.events where admitLTime(slot.ltime, in: "push-pull user events") {
             if slot.events.count > Self.maxEventsPerSlot {
                 warn("push-pull lists \(slot.events.count) user events at Lamport time \(slot.ltime): taking the first \(Self.maxEventsPerSlot)")
             }
-            for e in slot.events.prefix(Self.maxEventsPerSlot) { work.append(.event(slot.ltime, e)) }
+            for e in slot.events.prefix(Self.maxEventsPerSlot) { events.append((slot.ltime, e)) }
         }
-        return work
+        return SerfMergeCursor(state: pp, left: Set(pp.leftMembers), status: pp.statusLTimes.startIndex, events: events)
     }
 
-    private mutating func applySerf(_ work: SerfMergeWork) {
-        switch work {
-        case .leave(let node, let ltime): _ = handleLeaveIntent(LeaveIntent(ltime: ltime, node: node))
-        case .join(let node, let ltime): _ = handleJoinIntent(JoinIntent(ltime: ltime, node: node))
-        case .event(let ltime, let e):
-            _ = handleUserEvent(UserEventMessage(ltime: ltime, name: e.name, payload: e.payload, cc: false))
+    /// Applies the next intent or event; false when there is none left.
+    private mutating func applyNextSerf(_ c: inout SerfMergeCursor) -> Bool {
+        if c.nextLeft < c.state.leftMembers.count {
+            // Left members first, one past their last known time: the leave must have come after it.
+            let node = c.state.leftMembers[c.nextLeft]
+            c.nextLeft += 1
+            let ltime = (c.state.statusLTimes[node] ?? 0).saturatingAdd(1)
+            if admitLTime(ltime, in: "push-pull leave time of '\(node)'") {
+                _ = handleLeaveIntent(LeaveIntent(ltime: ltime, node: node))
+            }
+            return true
         }
+        // Intents about different members commute, so the dictionary's order will do (no sort of 100,000 names).
+        if c.status < c.state.statusLTimes.endIndex {
+            let (node, ltime) = c.state.statusLTimes[c.status]
+            c.status = c.state.statusLTimes.index(after: c.status)
+            if !c.left.contains(node), admitLTime(ltime, in: "push-pull join time of '\(node)'") {
+                _ = handleJoinIntent(JoinIntent(ltime: ltime, node: node))
+            }
+            return true
+        }
+        if c.nextEvent < c.events.count {
+            let (ltime, e) = c.events[c.nextEvent]
+            c.nextEvent += 1
+            _ = handleUserEvent(UserEventMessage(ltime: ltime, name: e.name, payload: e.payload, cc: false))
+            return true
+        }
+        return false
+    }
+}
+
+/// Where a Serf push-pull merge has got to.
+struct SerfMergeCursor: Sendable {
+    var state: SerfPushPull
+    var left: Set<String>
+    var nextLeft = 0
+    var status: Dictionary<String, UInt64>.Index
+    var events: [(UInt64, UserEventCollection.Event)]
+    var nextEvent = 0
+
+    init(state: SerfPushPull, left: Set<String>, status: Dictionary<String, UInt64>.Index, events: [(UInt64, UserEventCollection.Event)]) {
+        self.state = state
+        self.left = left
+        self.status = status
+        self.events = events
+    }
+
+    var isDone: Bool {
+        nextLeft >= state.leftMembers.count && status == state.statusLTimes.endIndex && nextEvent >= events.count
     }
 }
 
@@ -117,8 +157,8 @@ struct PendingMerge: Sendable {
     var nodes: [PushNodeState]
     var nextNode = 0
     var serf: Result<SerfPushPull, WireError>?
-    var serfWork: [SerfMergeWork]?
-    var nextSerf = 0
+    var serfStarted = false
+    var serfCursor: SerfMergeCursor?
     var ignoreOldEvents: Bool
 
     init(nodes: [PushNodeState], serf: Result<SerfPushPull, WireError>?, ignoreOldEvents: Bool) {
@@ -127,11 +167,5 @@ struct PendingMerge: Sendable {
         self.ignoreOldEvents = ignoreOldEvents
     }
 
-    var isDone: Bool { nextNode >= nodes.count && serfWork.map { nextSerf >= $0.count } == true }
-}
-
-enum SerfMergeWork: Sendable {
-    case leave(String, UInt64)
-    case join(String, UInt64)
-    case event(UInt64, UserEventCollection.Event)
+    var isDone: Bool { nextNode >= nodes.count && serfStarted && serfCursor == nil }
 }

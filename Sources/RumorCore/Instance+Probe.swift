@@ -180,12 +180,33 @@ extension Instance {
     }
 
     /// Up to `k` distinct random nodes other than ourselves that pass `filter`.
+    ///
+    /// Small clusters: every candidate, shuffled. Large ones: memberlist's `kRandomNodes`, up to 3n random picks from
+    /// the probe order, so a gossip tick costs O(k) rather than a sort of every node (100 ms at 100,000 nodes).
     mutating func randomNodes(_ k: Int, where filter: (NodeState) -> Bool) -> [NodeState] {
-        var candidates = nodes.values.filter { $0.name != name && filter($0) }
-        candidates.sort { $0.name < $1.name }  // dictionary order is not deterministic across runs
-        candidates.shuffle(using: &rng)
-        return Array(candidates.prefix(k))
+        guard nodes.count > Self.randomNodesScanLimit else {
+            var candidates = nodes.values.filter { $0.name != name && filter($0) }
+            candidates.sort { $0.name < $1.name }  // dictionary order is not deterministic across runs
+            candidates.shuffle(using: &rng)
+            return Array(candidates.prefix(k))
+        }
+        var picked: [NodeState] = []
+        var seen: Set<String> = []
+        let n = probeOrder.count
+        var tries = 0
+        while picked.count < k && tries < 3 * n {
+            tries += 1
+            let candidate = probeOrder[Int.random(in: 0..<n, using: &rng)]
+            guard candidate != name, let node = nodes[candidate], filter(node), seen.insert(candidate).inserted else {
+                continue
+            }
+            picked.append(node)
+        }
+        return picked
     }
+
+    /// Up to this many nodes, `randomNodes` looks at every one.
+    static let randomNodesScanLimit = 1024
 }
 
 // MARK: Network coordinates

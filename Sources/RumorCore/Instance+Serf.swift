@@ -33,7 +33,7 @@ extension Instance {
     }
 
     /// Serf's push-pull delegate state: member Lamport times, left members and the recent-event ring.
-    func serfLocalState() -> [UInt8] {
+    func serfLocalState() -> SerfPushPull {
         var statusLTimes: [String: UInt64] = [:]
         var left: [String] = []
         for (name, state) in members {
@@ -44,10 +44,9 @@ extension Instance {
             // member failed instead of left. Listed here, the peer applies a leave (one past that time) instead.
             if state.member.status == .left || state.member.status == .leaving { left.append(name) }
         }
-        let pp = SerfPushPull(
-            ltime: clock.time, statusLTimes: statusLTimes, leftMembers: left.sorted(), eventLTime: eventClock.time,
+        return SerfPushPull(
+            ltime: clock.time, statusLTimes: statusLTimes, leftMembers: left, eventLTime: eventClock.time,
             events: eventBuffer, queryLTime: queryClock.time)
-        return SerfCodec.encode(.pushPull(pp))
     }
 }
 

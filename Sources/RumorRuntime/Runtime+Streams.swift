@@ -93,6 +93,12 @@ extension Runtime {
             .assumeIsolated().whenComplete { result in body(try? result.get()) }
     }
 
+    /// Encodes a large push-pull state on a pool thread and continues on the loop (here, if the pool is shut down).
+    func encodeOffLoop(_ state: LocalStateSnapshot, then body: @escaping ([UInt8]) -> Void) {
+        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) { state.encode() }
+            .assumeIsolated().whenComplete { result in body((try? result.get()) ?? state.encode()) }
+    }
+
     func replyStream(_ id: StreamID, payload: [UInt8]?) {
         guard let channel = inbound.removeValue(forKey: id) else { return }
         guard let payload else { return channel.close(promise: nil) }

@@ -26,6 +26,7 @@ public final class Runtime: @unchecked Sendable {
     var nextInbound: UInt64 = 1 << 48
     var stopped = false
     var warnings = WarningLimiter()
+    var loopBusy = LoopBusy()
     /// Limits on inbound gossip streams, and what is open now (by remote IP).
     public var streamLimits = StreamLimits()
     var openStreams: [[UInt8]: Int] = [:]
@@ -56,6 +57,8 @@ public final class Runtime: @unchecked Sendable {
             boundPort = actual
             return ServerBootstrap(group: eventLoop)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                // Room for a burst of connections (a flood, or many joins at once) without dropped SYNs.
+                .serverChannelOption(ChannelOptions.backlog, value: 1024)
                 .serverChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, what: "gossip"))
@@ -106,12 +109,19 @@ public final class Runtime: @unchecked Sendable {
         return body(instance)
     }
 
+    /// The soonest a timer fires: long enough that NIO polls its sockets first.
+    static let timerYield = TimeAmount.microseconds(200)
+
     var now: Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds - epoch.uptimeNanoseconds)) }
 
     func handle(_ input: Input) {
         eventLoop.preconditionInEventLoop()
         guard !stopped, instance != nil else { return }
+        let (start, wallStart) = (LoopBusy.threadCPUNanoseconds(), NIODeadline.now().uptimeNanoseconds)
         apply(instance.handle(input, at: now))
+        loopBusy.record(
+            cpu: LoopBusy.threadCPUNanoseconds() - start, wall: NIODeadline.now().uptimeNanoseconds - wallStart, input,
+            logger: logger)
     }
 
     // MARK: - Carrying out effects
@@ -123,8 +133,16 @@ public final class Runtime: @unchecked Sendable {
             case .openStream(let id, let to, let payload, let expectsReply, let timeout):
                 openStream(id, to: to, payload: payload, expectsReply: expectsReply, timeout: timeout)
             case .replyStream(let id, let payload): replyStream(id, payload: payload)
+            case .openStreamState(let id, let to, let state, let timeout):
+                encodeOffLoop(state) { [self] payload in
+                    openStream(id, to: to, payload: payload, expectsReply: true, timeout: timeout)
+                }
+            case .replyStreamState(let id, let state):
+                encodeOffLoop(state) { [self] payload in replyStream(id, payload: payload) }
             case .schedule(let timer, let at):
-                let deadline = epoch + .nanoseconds(at.nanoseconds)
+                // Never in the past: NIO runs every due task before it looks at sockets again, so a chain of timers
+                // due at once (the slices of a large merge) would keep pings and acks waiting until it ended.
+                let deadline = max(epoch + .nanoseconds(at.nanoseconds), NIODeadline.now() + Self.timerYield)
                 eventLoop.scheduleTask(deadline: deadline) { [self] in handle(.timer(timer)) }
             case .emit(let event):
                 log(event)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import RumorWire
@@ -7,7 +10,7 @@ import RumorWire
 public struct StreamLimits: Sendable {
     /// Open streams from one IP (memberlist allows 128 concurrent push-pulls in all).
     public var perPeer = 128
-    /// Open streams in all.
+    /// Open streams in all (at most a quarter of the open-file limit, see `FileLimit.share`).
     public var total = 4096
     /// Bytes all inbound streams may buffer at once (three streams at memberlist's 20 MiB limit).
     public var bufferedBytes = 3 * StreamFramer.maxStateBytes
@@ -22,8 +25,9 @@ extension Runtime {
         guard let remote = channel.remoteAddress.flatMap(Address.init) else { return false }
         let ip = remote.ip
         let fromPeer = openStreams[ip, default: 0]
-        guard fromPeer < streamLimits.perPeer, openStreamTotal < streamLimits.total else {
-            let limit = fromPeer >= streamLimits.perPeer ? "\(streamLimits.perPeer) from one address" : "\(streamLimits.total) in all"
+        let total = FileLimit.share(streamLimits.total)
+        guard fromPeer < streamLimits.perPeer, openStreamTotal < total else {
+            let limit = fromPeer >= streamLimits.perPeer ? "\(streamLimits.perPeer) from one address" : "\(total) in all"
             if let line = warnings.admit("refused a stream from \(remote): too many open (limit \(limit))", at: now) {
                 logger.warning("\(line)")
             }
@@ -40,22 +44,46 @@ extension Runtime {
     }
 }
 
-/// Pauses accepting for a second when accept fails (out of file descriptors, say) instead of retrying at once in a
-/// busy loop, and logs it once per pause; NIO's `bind` does not add this by itself.
-public func acceptBackoff(logger: Logger, what: String) -> AcceptBackoffHandler {
-    let last = LastLogged()
-    return AcceptBackoffHandler(shouldForwardIOErrorCaught: false) { error in
-        let now = NIODeadline.now()
-        if now > last.at + .seconds(5) {  // a line at most every 5 s while it keeps failing
-            last.at = now
-            logger.warning("\(what): accept failed (\(error)); pausing new connections for 1 s")
-        }
-        return .seconds(1)
-    }
+/// Pauses accepting for a second when accept fails for want of resources (out of file descriptors, say) instead of
+/// retrying at once, and logs it at most once per 5 s. NIO leaves the listener registered for reading after such a
+/// failure, so its own `AcceptBackoffHandler` never gets the chance to hold reads back, and epoll wakes the loop for
+/// the same doomed accept thousands of times a second; turning auto-read off unregisters it until the pause ends.
+public func acceptBackoff(logger: Logger, what: String) -> any ChannelHandler {
+    AcceptPause(logger: logger, what: what)
 }
 
-/// When the last accept failure was logged.
-private final class LastLogged: @unchecked Sendable {
+private final class AcceptPause: ChannelInboundHandler, @unchecked Sendable {
     // @unchecked: used only on the listener's event loop.
-    var at = NIODeadline.uptimeNanoseconds(0)
+    typealias InboundIn = Any
+
+    private let logger: Logger
+    private let what: String
+    private var paused = false
+    private var lastLogged = NIODeadline.uptimeNanoseconds(0)
+
+    init(logger: Logger, what: String) {
+        self.logger = logger
+        self.what = what
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.fireChannelRead(data) }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let io = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(io.errnoCode) else {
+            return context.fireErrorCaught(error)
+        }
+        let now = NIODeadline.now()
+        if now > lastLogged + .seconds(5) {
+            lastLogged = now
+            logger.warning("\(what): accept failed (\(error)); pausing new connections for 1 s")
+        }
+        guard !paused, let options = context.channel.syncOptions else { return }
+        paused = true
+        try? options.setOption(ChannelOptions.autoRead, value: false)
+        let channel = context.channel
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
+            paused = false
+            try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        }
+    }
 }

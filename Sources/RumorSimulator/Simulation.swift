@@ -148,7 +148,7 @@ public final class Simulation {
     }
 
     func apply(_ effects: [Effect], at addr: Address) {
-        for effect in effects {
+        for effect in effects.map(\.encodedNow) {
             switch effect {
             case .send(let bytes, let to):
                 packetsSent += 1
@@ -175,6 +175,8 @@ public final class Simulation {
                 queue.push(.timer(timer, node: addr, incarnation: nodes[addr]?.life ?? 0), at: at)
             case .emit(let event):
                 events[addr, default: []].append(event)
+            case .openStreamState, .replyStreamState:
+                break  // encoded above
             }
         }
     }

@@ -50,7 +50,7 @@ import Testing
         #expect(c.checkPath == "/healthz")
     }
 
-    static let badConfigurations: [(json: ActionConfigValue, key: String)] = [
+    static let badConfigurations: [(json: JSON, key: String)] = [
         (["tempalte": "x"], "actions.haproxy.tempalte"),
         (["apply": "restart"], "actions.haproxy.apply"),
         (["default_port": 70000], "actions.haproxy.default_port"),
@@ -71,7 +71,7 @@ import Testing
     ]
 
     @Test(arguments: badConfigurations)
-    func errorsNameTheKey(json: ActionConfigValue, key: String) {
+    func errorsNameTheKey(json: JSON, key: String) {
         #expect {
             try HAProxyActionConfiguration(json: json)
         } throws: { error in

@@ -17,7 +17,8 @@ import Testing
         #expect(spec.env == ["MODE": "prod", "WORKERS": "4"])
         #expect(spec.healthcheck?.retries == 3)
         #expect(spec.restart.delay == .seconds(2) && spec.restart.maxAttempts == 5)
-        #expect(spec.containerName(slot: 2) == "rumor-site-2")
+        #expect(spec.containerName(slot: 2, node: "w1") == "rumor-site-w1-2")
+        #expect(spec.containerName(slot: 1, node: "web@eu:1") == "rumor-site-web_eu_1-1")
         #expect(spec.containerCount(cores: 8, memoryMiB: 1024) == 3)
         #expect(spec.templateHash.count == 16)
     }
@@ -89,6 +90,11 @@ import Testing
         var c = a
         c.env["X"] = "1"
         #expect(a.templateHash != c.templateHash)
+    }
+
+    @Test func advertiseOnANetworkNeedsNoHostPort() throws {
+        let spec = try AppSpec.parse(#"{"docker_image": "x", "networks": ["web"], "advertise": {"network": "web", "port": 8080}}"#, name: "a", file: "f")
+        #expect(spec.advertise == .network("web", port: 8080) && spec.ports.isEmpty && spec.advertisedPort(slot: 3) == 8080)
     }
 
     @Test func tagRoundTripsAndSkipsBadTokens() {

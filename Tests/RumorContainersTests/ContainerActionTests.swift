@@ -26,7 +26,7 @@ import Testing
                 #expect(body?.hasPrefix("served by") == true && body?.hasSuffix("v1\n") == true, "port \(p): \(body ?? "nothing")")
             }
             let containers = try await h.containers("site")
-            #expect(containers.map(\.name) == ["rumor-site-1", "rumor-site-2", "rumor-site-3"])
+            #expect(containers.map(\.name) == (1...3).map { "rumor-site-\(h.node)-\($0)" })
             for c in containers {
                 #expect(c.labels["io.rumor.app"] == "site" && c.labels["io.rumor.node"] == h.node)
                 #expect(c.labels["io.rumor.spec"]?.count == 16)
@@ -35,19 +35,21 @@ import Testing
         }
     }
 
-    @Test func aKilledContainerIsReplacedWithinFiveSeconds() async throws {
+    @Test func aKilledContainerIsReplacedAndServesAgain() async throws {
         try await ContainerHarness.with { h in
             let port = try ContainerHarness.freePorts(3)
             try h.write("site", Self.siteSpec(port: port))
             try await eventually("three endpoints", timeout: .seconds(30)) { h.host.endpoints("site").count == 3 }
-            let victim = try #require(try await h.containers("site").first { $0.name == "rumor-site-2" })
+            let victim = try #require(try await h.containers("site").first { $0.name == "rumor-site-\(h.node)-2" })
             let killed = ContinuousClock.now
             try await h.docker.kill(victim.id)
             try await eventually("slot 2 withdrawn", timeout: .seconds(5), every: .milliseconds(5)) {
                 !h.host.endpoints("site").contains { $0.slot == 2 }
             }
-            try await eventually("a replacement serves on \(port + 1)", timeout: .seconds(5), every: .milliseconds(50)) {
-                let id = try await h.containers("site").first { $0.name == "rumor-site-2" }?.id
+            // The product figure (p50 and max over 20 kills, on a quiet machine) is bench/containers.py's; here the
+            // bound leaves room for a CI machine running other suites at the same time.
+            try await eventually("a replacement serves on \(port + 1)", timeout: .seconds(10), every: .milliseconds(50)) {
+                let id = try await h.containers("site").first { $0.name == "rumor-site-\(h.node)-2" }?.id
                 guard id != nil, id != victim.id, h.host.endpoints("site").count == 3 else { return false }
                 return await ContainerHarness.get(port + 1)?.hasPrefix("served by") == true
             }
@@ -55,7 +57,7 @@ import Testing
             let kinds = h.host.recorded.filter { $0.slot == 2 }.map(\.kind)
             #expect(kinds.contains(.exit) && kinds.contains(.replaced))
             let exit = h.host.recorded.first { $0.kind == .exit }
-            #expect(exit?.exitCode == 137 && exit?.environment["RUMOR_CONTAINER"] == "rumor-site-2")
+            #expect(exit?.exitCode == 137 && exit?.environment["RUMOR_CONTAINER"] == "rumor-site-\(h.node)-2")
         }
     }
 
@@ -144,16 +146,48 @@ import Testing
         }
     }
 
+    /// The engine goes away (its socket through a proxy that the test closes: the real engine is shared) and a
+    /// container dies meanwhile; when the engine is back the action reconciles on its own.
+    @Test func anEngineThatGoesAwayIsReconnectedAndReconciled() async throws {
+        let sockets = try TemporaryDirectory("engine")
+        defer { sockets.remove() }
+        let proxy = UnixSocketProxy(path: sockets.path + "/docker.sock")
+        try proxy.up()
+        defer { proxy.down() }
+        try await ContainerHarness.with(dockerHost: "unix://" + proxy.path) { h in
+            let port = try ContainerHarness.freePorts(1)
+            try h.write("site", """
+                {"docker_image": "rumor-site:v1", "starting_ports": [{"\(port)": "80"}], "host_ip": "127.0.0.1"}
+                """)
+            try await eventually("serving", timeout: .seconds(30)) { h.host.endpoints("site").count == 1 }
+            let before = try #require(try await h.containers("site").first)
+            proxy.down()
+            try await eventually("the engine's absence is reported", timeout: .seconds(10)) {
+                h.status("site")?["last_error"]?.stringValue?.contains("unix://\(proxy.path)") == true
+            }
+            print("engine down: \(h.status("site")?["last_error"]?.stringValue ?? "")")
+            try await h.docker.kill(before.id)  // dies while the agent cannot see the engine
+            try proxy.up()
+            try await eventually("replaced after the engine returned", timeout: .seconds(40)) {
+                let now = try await h.containers("site").filter { $0.state == "running" }
+                return now.count == 1 && now[0].id != before.id && h.host.endpoints("site").count == 1
+            }
+            // What it shows now is the container's death, not the engine's absence.
+            let last = h.status("site")?["last_error"]?.stringValue ?? ""
+            #expect(!last.contains("Docker engine"), "\(last)")
+        }
+    }
+
     @Test func badInputIsNamedAndOtherAppsKeepRunning() async throws {
         try await ContainerHarness.with { h in
             let port = try ContainerHarness.freePorts(1)
             let taken = try ContainerHarness.freePorts(1)
             let listener = try TestNetwork.listen(host: "127.0.0.1", port: taken)
             defer { close(listener) }
-            // A container Rumor did not create, with a name Rumor would use.
             var foreignConfig = ContainerConfig(image: "rumor-site:v1")
             foreignConfig.labels = ["io.rumor.test": "foreign"]
-            let foreign = try await h.docker.create(name: "rumor-squat-1", foreignConfig)
+            // A container Rumor did not create, holding exactly the name Rumor would give slot 1 of "squat".
+            let foreign = try await h.docker.create(name: "rumor-squat-\(h.node)-1", foreignConfig)
             defer { Task { try? await h.docker.remove(foreign) } }
             try await h.docker.start(foreign)
 
@@ -171,8 +205,8 @@ import Testing
             try await eventually("each bad app has its error", timeout: .seconds(30)) {
                 h.status("typo")?["last_error"]?.stringValue?.contains("typo.json: containers_pre: unknown key") == true
                     && h.status("missing")?["last_error"]?.stringValue?.contains("pull 127.0.0.1:1/rumor-missing:v1") == true
-                    && h.status("squat")?["last_error"]?.stringValue?.contains("create rumor-squat-1: Conflict") == true
-                    && h.status("clash")?["last_error"]?.stringValue.map { $0.contains("start rumor-clash-1") && $0.contains("\(taken)") } == true
+                    && h.status("squat")?["last_error"]?.stringValue?.contains("create rumor-squat-\(h.node)-1: Conflict") == true
+                    && h.status("clash")?["last_error"]?.stringValue.map { $0.contains("start rumor-clash-\(h.node)-1") && $0.contains("\(taken)") } == true
             }
             #expect(try await h.docker.inspect(foreign).running)
             #expect(try await h.containers("clash").allSatisfy { $0.state != "running" })

@@ -51,8 +51,8 @@ final class ContainerHarness: @unchecked Sendable {
     private var task: Task<Void, Never>?
     let docker: DockerClient
 
-    static func with(_ body: (ContainerHarness) async throws -> Void) async throws {
-        let harness = try await ContainerHarness()
+    static func with(dockerHost: String? = nil, _ body: (ContainerHarness) async throws -> Void) async throws {
+        let harness = try await ContainerHarness(dockerHost: dockerHost)
         do { try await body(harness) } catch {
             print("container action status at the failure: \(harness.action.status().serialized())")
             print("tags: \(harness.host.tags.withLockedValue { $0 })")
@@ -62,16 +62,19 @@ final class ContainerHarness: @unchecked Sendable {
         await harness.cleanUp()
     }
 
-    private init() async throws {
+    let dockerHost: String?
+
+    private init(dockerHost: String?) async throws {
+        self.dockerHost = dockerHost
         directory = try TemporaryDirectory("apps")
         host = RecordingHost(nodeName: node)
         docker = try await DockerClient.connect(socketPath: "/var/run/docker.sock", group: MultiThreadedEventLoopGroup.singleton)
-        action = Self.makeAction(directory.path, host)
+        action = Self.makeAction(directory.path, host, dockerHost: dockerHost)
         startAction()
     }
 
-    static func makeAction(_ path: String, _ host: RecordingHost) -> ContainerAction {
-        var config = ContainerActionConfiguration(appsDir: path)
+    static func makeAction(_ path: String, _ host: RecordingHost, dockerHost: String? = nil) -> ContainerAction {
+        var config = ContainerActionConfiguration(appsDir: path, dockerHost: dockerHost)
         config.poll = .milliseconds(200)
         var logger = Logger(label: "test")
         logger.logLevel = .info
@@ -90,7 +93,7 @@ final class ContainerHarness: @unchecked Sendable {
     }
 
     func restartAction() {
-        action = Self.makeAction(directory.path, host)
+        action = Self.makeAction(directory.path, host, dockerHost: dockerHost)
         startAction()
     }
 

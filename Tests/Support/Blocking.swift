@@ -53,6 +53,25 @@ package struct TemporaryDirectory: Sendable {
         FileManager.default.contents(atPath: file(name)).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    package func bytes(_ name: String) -> [UInt8]? { FileManager.default.contents(atPath: file(name)).map { [UInt8]($0) } }
+
+    package func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: file(name)) }
+
+    /// Writes an executable shell script and returns its path.
+    @discardableResult
+    package func script(_ name: String, _ body: String) throws -> String {
+        // Through a close-on-exec fd: a child forked meanwhile by a parallel test must not hold it open, or exec'ing
+        // the script fails with ETXTBSY ("Text file busy", exit 126).
+        let p = file(name)
+        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let bytes = Array(("#!/bin/sh\n" + body + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw POSIXError(.EIO) }
+        return p
+    }
+
     /// The permission bits of `name`.
     package func mode(_ name: String) -> mode_t {
         var info = stat()

@@ -46,13 +46,11 @@ extension AgentOption {
         return s
     }
 
-    /// Free text (names, paths, tokens): must not be empty, and at most `maxBytes`.
-    static func text(
-        _ flags: [String], key: String?, value: String, default defaultText: String = "", maxBytes: Int = 4096,
-        _ help: String, check: @escaping @Sendable (String) throws(Failure) -> Void = { _ throws(Failure) in },
-        set: @escaping @Sendable (inout Config, String) -> Void
-    ) -> AgentOption {
-        let parse: @Sendable (String) throws(Failure) -> String = { text throws(Failure) in
+    /// A parser of free text: not empty, at most `maxBytes`, then `check`.
+    static func nonEmpty(
+        maxBytes: Int, _ check: @escaping @Sendable (String) throws(Failure) -> Void
+    ) -> @Sendable (String) throws(Failure) -> String {
+        { text throws(Failure) in
             guard !text.isEmpty else { throw Failure("must not be empty") }
             guard text.utf8.count <= maxBytes else {
                 throw Failure("\(JSON.excerpt(text)) is longer than \(maxBytes) bytes")
@@ -60,6 +58,15 @@ extension AgentOption {
             try check(text)
             return text
         }
+    }
+
+    /// Free text (names, paths, tokens): must not be empty, and at most `maxBytes`.
+    static func text(
+        _ flags: [String], key: String?, value: String, default defaultText: String = "", maxBytes: Int = 4096,
+        _ help: String, check: @escaping @Sendable (String) throws(Failure) -> Void = { _ throws(Failure) in },
+        set: @escaping @Sendable (inout Config, String) -> Void
+    ) -> AgentOption {
+        let parse = nonEmpty(maxBytes: maxBytes, check)
         return AgentOption(
             flags: flags, key: key, valueName: value, repeatable: false, defaultText: defaultText, help: help,
             fromFlag: { c, text throws(Failure) in set(&c, try parse(text)) },
@@ -166,14 +173,7 @@ extension AgentOption {
         check: @escaping @Sendable (String) throws(Failure) -> Void = { _ throws(Failure) in },
         add: @escaping @Sendable (inout Config, [String]) -> Void
     ) -> AgentOption {
-        let parse: @Sendable (String) throws(Failure) -> String = { text throws(Failure) in
-            guard !text.isEmpty else { throw Failure("must not be empty") }
-            guard text.utf8.count <= maxBytes else {
-                throw Failure("\(JSON.excerpt(text)) is longer than \(maxBytes) bytes")
-            }
-            try check(text)
-            return text
-        }
+        let parse = nonEmpty(maxBytes: maxBytes, check)
         return AgentOption(
             flags: flags, key: key, valueName: value, repeatable: true, defaultText: "", help: help,
             fromFlag: { c, text throws(Failure) in add(&c, [try parse(text)]) },

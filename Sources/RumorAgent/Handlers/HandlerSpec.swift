@@ -163,7 +163,7 @@ public struct HandlerSpec: Hashable, Sendable, CustomStringConvertible {
             if err == ENOENT || err == ENOTDIR {
                 throw HandlerSpecError("event handler script \(path) does not exist")
             }
-            throw HandlerSpecError("event handler script \(path) cannot be checked: \(String(cString: strerror(err)))")
+            throw HandlerSpecError("event handler script \(path) cannot be checked: \(errnoDescription(err))")
         }
         if info.st_mode & S_IFMT == S_IFDIR {
             throw HandlerSpecError("event handler script \(path) is a directory")

@@ -14,7 +14,7 @@ public final class RPCServer: Sendable {
         var refused = 0
     }
 
-    /// Clients connected at once; more are closed as they arrive. Idle ones that never finish a handshake go after
+    /// Clients connected at once (at most a quarter of the open-file limit); more are closed as they arrive. Idle ones that never finish a handshake go after
     /// `RPCConnection.requestDeadline`, so a flood cannot lock the CLI out for longer than that.
     public static let maxClients = 2048
 
@@ -47,7 +47,7 @@ public final class RPCServer: Sendable {
         let streamSettings = self.streamSettings
         return ServerBootstrap(group: backend.eventLoop)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(acceptBackoff(logger: logger, what: "RPC"))
@@ -99,7 +99,7 @@ public final class RPCServer: Sendable {
         let id = ObjectIdentifier(channel)
         let (accepted, refused) = state.withLock { state -> (Bool, Int) in
             if state.closed { return (false, 0) }
-            guard state.connections.count < Self.maxClients else {
+            guard state.connections.count < FileLimit.share(Self.maxClients) else {
                 state.refused += 1
                 return (false, state.refused)
             }
@@ -108,7 +108,7 @@ public final class RPCServer: Sendable {
         }
         // Logged at the 1st, 10th, 100th... refusal: a flood cannot fill the log.
         if refused > 0, String(refused).dropFirst().allSatisfy({ $0 == "0" }) {
-            logger.warning("RPC: refused a client: \(Self.maxClients) connected already (\(refused) refused so far)")
+            logger.warning("RPC: refused a client: \(FileLimit.share(Self.maxClients)) connected already (\(refused) refused so far)")
         }
         if accepted {
             channel.closeFuture.whenComplete { [weak self] _ in

@@ -45,7 +45,8 @@ extension BuiltinAction {
         settings.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
         settings.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
         let host = AgentContainerHost(nodeName: config.resolvedNodeName, binding: context.agent)
-        let action = ContainerAction(configuration: settings, host: host, logger: context.logger)
+        // The agent's own event loop carries the engine's sockets: no second thread pool for a few local requests.
+        let action = ContainerAction(configuration: settings, host: host, logger: context.logger, group: context.eventLoop)
         context.agent.onBind { agent in
             agent.setAppsProvider { op, name in try AgentCommand.answerApps(action.status(), op: op, name: name) }
         }
@@ -116,7 +117,7 @@ extension AgentCommand {
     /// neither asks for one.
     static func haproxyConfiguration(_ section: JSON?, _ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
         var result: HAProxyActionConfiguration?
-        if let section { result = try HAProxyActionConfiguration(json: ActionConfigValue(section)) }
+        if let section { result = try HAProxyActionConfiguration(json: section) }
         if let output = config.haproxyOutput {
             if result == nil { result = HAProxyActionConfiguration() }
             result?.output = output
@@ -185,20 +186,6 @@ extension AgentCommand {
             var failed = false
             for await f in group { failed = failed || f }
             return failed
-        }
-    }
-}
-
-extension ActionConfigValue {
-    /// The agent's parsed JSON, as the actions' configuration value.
-    init(_ json: JSON) {
-        switch json {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .number(let n): self = .number(n)
-        case .string(let s): self = .string(s)
-        case .array(let items): self = .array(items.map(ActionConfigValue.init))
-        case .object(let pairs): self = .object(Dictionary(pairs.map { ($0.0, ActionConfigValue($0.1)) }) { $1 })
         }
     }
 }

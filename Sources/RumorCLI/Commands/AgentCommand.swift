@@ -11,6 +11,7 @@ import RumorContainers
 import RumorCore
 import RumorActions
 import RumorAgent
+import RumorRuntime
 
 /// `rumor agent`: runs a cluster member. Flags and config keys follow `serf agent`.
 public struct AgentCommand: Subcommand {

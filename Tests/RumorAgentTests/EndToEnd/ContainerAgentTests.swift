@@ -13,7 +13,7 @@ import RumorTestSupport
     static func spec(ip: String, port: Int, image: String) -> String {
         """
         {"docker_image": "\(image)", "containers_per": {"server": 3}, "starting_ports": [{"\(port)": "80"}],
-         "host_ip": "\(ip)", "drain": "1500ms", "stop_grace": "2s"}
+         "host_ip": "\(ip)", "drain": "1500ms", "stop_grace": "2s", "update": {"delay": "5s"}}
         """
     }
 
@@ -30,7 +30,7 @@ import RumorTestSupport
     }
 
     @Test func haproxyFollowsTheContainersThroughAKillARollAndAnAgentCrash() async throws {
-        let lab = try HAProxyLab(subnet: 98, frontendPort: 28130, statsPort: 28131)
+        let lab = try HAProxyLab(subnet: 88, frontendPort: 28130, statsPort: 28131)
         let appsDir = lab.cluster.file("apps")
         try FileManager.default.createDirectory(atPath: appsDir, withIntermediateDirectories: true)
         var workerNode: E2ECluster.Node?
@@ -42,7 +42,7 @@ import RumorTestSupport
             }
         }
         try await lab.startLB(app: "shop")
-        let workerIP = "127.0.98.2"
+        let workerIP = "127.0.88.2"
         let port = 28140
         try Self.spec(ip: workerIP, port: port, image: "rumor-site:v1").write(toFile: appsDir + "/shop.json", atomically: true, encoding: .utf8)
         let worker = try await lab.startWorker("w1", appsDir: appsDir)
@@ -56,16 +56,16 @@ import RumorTestSupport
 
         let ls = try await lab.cluster.rumor("apps", "ls", "--rpc-addr", worker.rpcAddr)
         print("rumor apps ls:\n\(ls.stdout)")
-        #expect(ls.stdout.contains("rumor-shop-3") && ls.stdout.contains("healthy"))
+        #expect(ls.stdout.contains("rumor-shop-w1-3") && ls.stdout.contains("healthy"))
 
         let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
         // (1) A container killed: HAProxy keeps answering from the others; the replacement comes back UP.
-        let victim = try docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-2$", "--filter", "label=io.rumor.node=w1")
+        let victim = try docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-w1-2$", "--filter", "label=io.rumor.node=w1")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let killed = ContinuousClock.now
         _ = try docker("kill", victim)
-        try await lab.cluster.poll("the replacement of rumor-shop-2 UP", timeout: .seconds(15)) {
-            let id = (try? self.docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-2$", "--filter", "label=io.rumor.node=w1"))?
+        try await lab.cluster.poll("the replacement of rumor-shop-w1-2 UP", timeout: .seconds(15)) {
+            let id = (try? self.docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-w1-2$", "--filter", "label=io.rumor.node=w1"))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             return id != nil && id != "" && id != victim && lab.upAddresses() == expected
         }

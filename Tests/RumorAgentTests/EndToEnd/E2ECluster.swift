@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RumorTestSupport
 import RumorAgent
 @testable import RumorCLI
 import Synchronization
@@ -40,7 +41,7 @@ final class E2ECluster: @unchecked Sendable {
     private var nextHost = 1
 
     init(subnet: Int) throws {
-        precondition((89...99).contains(subnet), "end-to-end tests own 127.0.89.0 to 127.0.99.255")
+        precondition((88...99).contains(subnet), "end-to-end tests own 127.0.88.0 to 127.0.99.255")
         self.subnet = subnet
         rumorPath = try Self.rumorBinary()
         guard FileManager.default.isExecutableFile(atPath: serfPath) else {
@@ -300,12 +301,10 @@ final class StreamingCommand: @unchecked Sendable {
     func waitFor(_ what: String, timeout: Duration = .seconds(10), _ condition: @escaping @Sendable (String) -> Bool)
         async throws
     {
-        let deadline = ContinuousClock.now + timeout
-        while !condition(text) {
-            guard ContinuousClock.now < deadline else {
-                throw E2EError("timed out waiting for \(what); output so far:\n\(text)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await eventually(what, timeout: timeout, every: .milliseconds(50)) { condition(text) }
+        } catch {
+            throw E2EError("timed out waiting for \(what); output so far:\n\(text)")
         }
     }
 

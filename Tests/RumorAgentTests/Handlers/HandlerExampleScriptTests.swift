@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RumorAgent
 @testable import RumorCore
+import RumorTestSupport
 import Testing
 
 /// The scripts in handlers/, driven through ``EventHandlers`` with realistic events, as their headers describe.
@@ -30,8 +31,8 @@ struct HandlerExampleScriptTests {
     }
 
     @Test func logMembersAppendsJoinsLeavesAndFailures() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         let log = dir.file("members.log")
         let spec = "member-join,member-leave,member-failed,member-update="
             + "RUMOR_LOG_FILE='\(log)' \(script("log-members.sh"))"
@@ -40,8 +41,8 @@ struct HandlerExampleScriptTests {
             handlers.handle(.member(.update, [web1]), selfMember: me)  // not logged
             handlers.handle(.member(.leave, [db1]), selfMember: me)
             handlers.handle(.member(.failed, [web1]), selfMember: me)
-            try await handlerWait("four lines") { (dir.read("members.log") ?? "").split(separator: "\n").count == 4 }
-            try await handlerWait("the update run") { handlers.load == (running: 0, queued: 0) }
+            try await eventually("four lines") { (dir.read("members.log") ?? "").split(separator: "\n").count == 4 }
+            try await eventually("the update run") { handlers.load == (running: 0, queued: 0) }
         }
         let lines = (dir.read("members.log") ?? "").split(separator: "\n").map(String.init)
         let stamp = #/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /#
@@ -55,35 +56,35 @@ struct HandlerExampleScriptTests {
     }
 
     @Test func nodesDirTracksCurrentBackends() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         let nodes = dir.file("nodes")
         let spec = "member-join,member-leave,member-failed,member-update,member-reap="
             + "NODES_DIR='\(nodes)' NODES_ROLE=web \(script("nodes-dir.sh"))"
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         try await withHandlers([spec], log: log) { handlers, _ in
             let listing: @Sendable () -> [String] = {
                 ((try? FileManager.default.contentsOfDirectory(atPath: nodes)) ?? []).sorted()
             }
             handlers.handle(.member(.join, [web1, web2, db1]), selfMember: me)
-            try await handlerWait("two backends") { listing() == ["web1", "web2"] }
+            try await eventually("two backends") { listing() == ["web1", "web2"] }
             #expect(dir.read("nodes/web1") == "10.0.0.5\n")
             #expect(dir.read("nodes/web2") == "10.0.0.6\n")
 
             handlers.handle(.member(.leave, [web1]), selfMember: me)
-            try await handlerWait("web1 gone") { listing() == ["web2"] }
+            try await eventually("web1 gone") { listing() == ["web2"] }
             // web2 changes role: no longer a backend.
             handlers.handle(.member(.update, [handlerMember("web2", "10.0.0.6", tags: ["role": "db"])]), selfMember: me)
-            try await handlerWait("web2 demoted") { listing() == [] }
+            try await eventually("web2 demoted") { listing() == [] }
             let web3 = handlerMember("web3", "10.0.0.8", tags: ["role": "web"])
             handlers.handle(.member(.join, [web1, web3]), selfMember: me)
-            try await handlerWait("rejoined") { listing() == ["web1", "web3"] }
+            try await eventually("rejoined") { listing() == ["web1", "web3"] }
             handlers.handle(.member(.failed, [web1]), selfMember: me)
             handlers.handle(.member(.reap, [handlerMember("web3")]), selfMember: me)
-            try await handlerWait("failed and reaped") { listing() == [] }
+            try await eventually("failed and reaped") { listing() == [] }
             // A hostile name cannot escape the directory; the script says so and carries on.
             handlers.handle(.member(.join, [handlerMember("../evil", tags: ["role": "web"]), web2]), selfMember: me)
-            try await handlerWait("web2 back") { listing() == ["web2"] }
+            try await eventually("web2 back") { listing() == ["web2"] }
             #expect(!FileManager.default.fileExists(atPath: dir.file("evil")))
         }
     }
@@ -97,7 +98,7 @@ struct HandlerExampleScriptTests {
                 ltime: 3, id: 1, name: "load", payload: [], deadline: Instant(nanoseconds: 0), timeout: .seconds(3),
                 source: "n2")
             handlers.handle(.query(query), selfMember: me)
-            try await handlerWait("the reply") { !replies.value.isEmpty }
+            try await eventually("the reply") { !replies.value.isEmpty }
         }
         let reply = try #require(replies.value.first)
         let shape = #/^load average: \d+\.\d\d, \d+\.\d\d, \d+\.\d\d; up (\d+ days?, )?\d\d:\d\d\n$/#
@@ -106,16 +107,16 @@ struct HandlerExampleScriptTests {
     }
 
     @Test func deployRecordsTheVersion() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
-        let log = HandlerLogCapture()
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
+        let log = LogCapture()
         let spec = "user:deploy=DEPLOY_LOG='\(dir.file("deploy.log"))' \(script("deploy.sh"))"
         try await withHandlers([spec], log: log) { handlers, _ in
             handlers.handle(.userEvent(handlerUserEvent("deploy", "v1.2.3", ltime: 42)), selfMember: me)
             handlers.handle(.userEvent(handlerUserEvent("restart", "v9", ltime: 43)), selfMember: me)  // other name
             handlers.handle(.userEvent(handlerUserEvent("deploy", "v1.2.4\nignored", ltime: 44)), selfMember: me)
             handlers.handle(.userEvent(handlerUserEvent("deploy", "", ltime: 45)), selfMember: me)
-            try await handlerWait("the refusal") { log.contains(.error, "deploy: no version in the event payload") }
+            try await eventually("the refusal") { log.contains(.error, "deploy: no version in the event payload") }
         }
         let lines = (dir.read("deploy.log") ?? "").split(separator: "\n").map { String($0.dropFirst(21)) }
         #expect(lines == ["lb1 deploy version=v1.2.3 ltime=42", "lb1 deploy version=v1.2.4 ltime=44"])

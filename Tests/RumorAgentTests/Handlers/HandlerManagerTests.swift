@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RumorAgent
 @testable import RumorCore
+import RumorTestSupport
 import Testing
 
 /// ``EventHandlers`` end to end: core events in, scripts run, replies out.
@@ -18,24 +19,24 @@ struct HandlerManagerTests {
     }
 
     @Test func aHungAndAFailingHandlerDoNotDelayAnother() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
-        let log = HandlerLogCapture()
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
+        let log = LogCapture()
         let good = "user=cat >> '\(dir.file("good"))'"
         try await withHandlers(["user=sleep 1000", "user=echo boom; exit 1", good], log: log) { handlers, _ in
             handlers.handle(.userEvent(handlerUserEvent("deploy", "one")), selfMember: me)
             // The hung handler never finishes, so the good one completing at all proves it was not blocked; the
             // deadline is generous because CI runs this beside CPU-heavy suites.
-            try await handlerWait("the good handler's first event", timeout: .seconds(10)) {
+            try await eventually("the good handler's first event", timeout: .seconds(10)) {
                 dir.read("good") == "one\n"
             }
-            try await handlerWait("the failure to be logged", timeout: .seconds(5)) {
+            try await eventually("the failure to be logged", timeout: .seconds(5)) {
                 log.contains(
                     .error, "agent: Error invoking script 'echo boom; exit 1': exit status 1; output tail: boom\\n")
             }
             // The hung handler is still running (its second event waits behind it), and the good one keeps going.
             handlers.handle(.userEvent(handlerUserEvent("deploy", "two", ltime: 2)), selfMember: me)
-            try await handlerWait("the good handler's second event", timeout: .seconds(10)) {
+            try await eventually("the good handler's second event", timeout: .seconds(10)) {
                 dir.read("good") == "one\ntwo\n"
             }
             #expect(handlers.load.running >= 1)
@@ -44,8 +45,8 @@ struct HandlerManagerTests {
     }
 
     @Test func eachHandlerGetsItsEventsInOrder() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         // Random small delays in one handler make the two handlers interleave; each must still see 0...49 in order.
         let specs = [
             "user=read -r n; echo \"$n\" >> '\(dir.file("plain"))'",
@@ -56,7 +57,7 @@ struct HandlerManagerTests {
                 handlers.handle(.userEvent(handlerUserEvent("seq", "\(i)", ltime: UInt64(i + 1))), selfMember: me)
             }
             let expected = (0..<50).map { "\($0)\n" }.joined()
-            try await handlerWait("50 events in both handlers", timeout: .seconds(60)) {
+            try await eventually("50 events in both handlers", timeout: .seconds(60)) {
                 dir.read("plain")?.count == expected.count && dir.read("jittery")?.count == expected.count
             }
             #expect(dir.read("plain") == expected)
@@ -75,8 +76,8 @@ struct HandlerManagerTests {
         try await withHandlers([spec], respond: respond) { h, loop in
             loopBox.mutate { $0 = loop }
             h.handle(query("load", payload: "pong"), selfMember: me)
-            try await handlerWait("the reply") { !replies.value.isEmpty }
-            try await handlerWait("the run to end") { h.load == (running: 0, queued: 0) }
+            try await eventually("the reply") { !replies.value.isEmpty }
+            try await eventually("the run to end") { h.load == (running: 0, queued: 0) }
             #expect(replies.value.count == 1)
             let (ltime, id, text, onLoop) = replies.value[0]
             #expect((ltime, id, text, onLoop) == (5, 77, "pong from node1\n", true))
@@ -86,14 +87,14 @@ struct HandlerManagerTests {
     /// Runs one query through `specs` (`runs` of them match) and returns every reply.
     func replies(to specs: [String], runs: Int) async throws -> [String] {
         let replies = HandlerBox<[String]>([])
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         let respond: @Sendable (UInt64, UInt32, [UInt8]) -> Void = { _, _, p in
             replies.mutate { $0.append(String(decoding: p, as: UTF8.self)) }
         }
         try await withHandlers(specs, log: log, respond: respond) { h, loop in
             h.handle(query("q"), selfMember: me)
             // Every finished run logs its output at DEBUG; replies hop to the loop, so let it drain too.
-            try await handlerWait("\(runs) runs") {
+            try await eventually("\(runs) runs") {
                 log.all.filter { $0.message.hasPrefix("agent: Event 'query' script output:") }.count == runs
             }
             try await loop.submit {}.get()
@@ -111,21 +112,21 @@ struct HandlerManagerTests {
     }
 
     @Test func internalQueriesAndOtherCoreEventsAreIgnored() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         try await withHandlers(["echo \"$SERF_EVENT\" >> '\(dir.file("seen"))'"]) { handlers, _ in
             handlers.handle(query("_serf_ping"), selfMember: me)
             handlers.handle(.warning("x"), selfMember: me)
             handlers.handle(.leaveFinished, selfMember: me)
             handlers.handle(.queryFinished(id: 1), selfMember: me)
             handlers.handle(.memberReaped(handlerMember("gone")), selfMember: me)
-            try await handlerWait("the reap") { dir.read("seen") == "member-reap\n" }
+            try await eventually("the reap") { dir.read("seen") == "member-reap\n" }
         }
     }
 
     @Test func memberEventsAreCoalescedIntoOneRun() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         let settings = handlerTestSettings(
             coalesce: CoalescePeriods(period: .seconds(3), quiescent: .milliseconds(200)))
         let runs = dir.file("runs")
@@ -135,28 +136,28 @@ struct HandlerManagerTests {
             handlers.handle(.memberJoined(handlerMember("b", "10.0.0.2", tags: ["role": "web"])), selfMember: me)
             handlers.handle(.memberUpdated(handlerMember("b", "10.0.0.2")), selfMember: me)  // not subscribed
             handlers.handle(.memberJoined(handlerMember("b", "10.0.0.2", tags: ["role": "web"])), selfMember: me)
-            try await handlerWait("the coalesced run") { dir.read("runs")?.hasSuffix("---\n") == true }
+            try await eventually("the coalesced run") { dir.read("runs")?.hasSuffix("---\n") == true }
             #expect(dir.read("runs") == "a\t10.0.0.1\t\t\nb\t10.0.0.2\tweb\trole=web\n---\n")
         }
     }
 
     @Test func reloadSwapsHandlersAndKeepsTheOldOnesOnError() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
-        let log = HandlerLogCapture()
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
+        let log = LogCapture()
         let a = "user:deploy=cat >> '\(dir.file("a"))'"
         let b = "member-join,user=cat >> '\(dir.file("b"))'"
         try await withHandlers([a], log: log) { handlers, _ in
             #expect(handlers.stats == ["user:deploy": "cat >> '\(dir.file("a"))'"])
             handlers.handle(.userEvent(handlerUserEvent("deploy", "1")), selfMember: me)
-            try await handlerWait("handler a") { dir.read("a") == "1\n" }
+            try await eventually("handler a") { dir.read("a") == "1\n" }
 
             try handlers.reload(configuration: [b])
             #expect(log.contains(.info, "agent: event handlers reloaded: 1 handler(s)"))
             let bScript = "cat >> '\(dir.file("b"))'"
             #expect(handlers.stats == ["member-join:": bScript, "user:": bScript])
             handlers.handle(.userEvent(handlerUserEvent("deploy", "2", ltime: 2)), selfMember: me)
-            try await handlerWait("handler b") { dir.read("b") == "2\n" }
+            try await eventually("handler b") { dir.read("b") == "2\n" }
 
             #expect(throws: HandlerSpecError("event handler script /nonexistent/x.sh does not exist")) {
                 try handlers.reload(configuration: ["user=/nonexistent/x.sh"])
@@ -164,7 +165,7 @@ struct HandlerManagerTests {
             #expect(throws: (any Error).self) { try handlers.reload(configuration: ["bogus=/bin/true"]) }
             #expect(handlers.specs.map(\.text) == [b])
             handlers.handle(.userEvent(handlerUserEvent("deploy", "3", ltime: 3)), selfMember: me)
-            try await handlerWait("handler b again") { dir.read("b") == "2\n3\n" }
+            try await eventually("handler b again") { dir.read("b") == "2\n3\n" }
             #expect(dir.read("a") == "1\n")
         }
     }
@@ -174,11 +175,11 @@ struct HandlerManagerTests {
         defer { try? group.syncShutdownGracefully() }
         #expect(throws: HandlerSpecError("event handler script /nonexistent/x.sh does not exist")) {
             _ = try EventHandlers(
-                configuration: ["/nonexistent/x.sh"], eventLoop: group.next(), logger: HandlerLogCapture().logger)
+                configuration: ["/nonexistent/x.sh"], eventLoop: group.next(), logger: LogCapture().logger)
         }
         let handlers = try EventHandlers(
             configuration: ["member-join=/bin/true", "query:load=echo hi"], eventLoop: group.next(),
-            logger: HandlerLogCapture().logger)
+            logger: LogCapture().logger)
         #expect(handlers.stats == ["member-join:": "/bin/true", "query:load": "echo hi"])
         try handlers.shutdown().wait()
     }

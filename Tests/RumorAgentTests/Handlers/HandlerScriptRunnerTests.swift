@@ -2,14 +2,15 @@ import Foundation
 import Logging
 import RumorAgent
 import RumorCore
+import RumorTestSupport
 import Testing
 
 /// Real `/bin/sh` runs: the contract as a script sees it, output capture, timeouts, and the runner's scheduling.
 @Suite("Handler script runner", .timeLimit(.minutes(2)))
 struct HandlerScriptRunnerTests {
     @Test func memberEventEnvironmentAndStdinReachTheScript() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         let stub = try dir.script("dump.sh", """
             env > '\(dir.file("env"))'
             cat > '\(dir.file("stdin"))'
@@ -33,8 +34,8 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func userEventAndQueryVariablesAndPayloads() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         let script = """
             cat > '\(dir.file("stdin"))'; \
             printf '%s|%s|%s|%s|%s' "$SERF_EVENT" "${SERF_USER_EVENT-unset}" "${SERF_USER_LTIME-unset}" \
@@ -51,7 +52,7 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func stdoutAndStderrShareTheLast8KiB() async throws {
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         // 2000 lines of 10 bytes, half to stderr: 20000 bytes in all.
         let script = """
             i=0; while [ $i -lt 2000 ]; do if [ $((i % 2)) -eq 0 ]; then printf '%09d\\n' $i; \
@@ -67,7 +68,7 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func aFailingScriptIsLoggedWithItsExitCodeAndOutputTail() async throws {
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         let script = "echo boom; echo bang >&2; exit 3"
         let result = try await handlerRun(script, log: log)
         #expect(result.termination == .exited(3))
@@ -78,9 +79,9 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func timeoutKillsTheWholeProcessGroupAndIsLogged() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
-        let log = HandlerLogCapture()
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
+        let log = LogCapture()
         let script = "sleep 1000 & echo $! > '\(dir.file("pid"))'; sleep 1000"
         let started = ContinuousClock.now
         let result = try await handlerRun(script, timeout: .milliseconds(300), log: log)
@@ -94,18 +95,18 @@ struct HandlerScriptRunnerTests {
         #expect(errors.first?.hasPrefix(expected) == true)
         // The background `sleep` was in the group too.
         let pid = try #require(Int32((dir.read("pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
-        try await handlerWait("the background sleep to die") { processIsDead(pid) }
+        try await eventually("the background sleep to die") { processIsDead(pid) }
     }
 
     @Test func aSlowScriptIsWarnedAbout() async throws {
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         let result = try await handlerRun("sleep 0.3", slow: .milliseconds(100), log: log)
         #expect(result.succeeded)
         #expect(log.messages(.warning) == ["agent: Script 'sleep 0.3' slow, execution exceeding 100ms"])
     }
 
     @Test func aScriptThatNeverReadsStdinDoesNotDeadlock() async throws {
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         let payload = String(repeating: "x", count: 4 * 1024 * 1024)
         let started = ContinuousClock.now
         let big = HandlerEvent.user(handlerUserEvent("big", payload))
@@ -131,17 +132,17 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func concurrencyIsBoundedAcrossLanes() async throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         for limit in [1, 2] {
             let order = HandlerBox<[String]>([])
-            let runner = ScriptRunner(maxConcurrent: limit, logger: HandlerLogCapture().logger)
+            let runner = ScriptRunner(maxConcurrent: limit, logger: LogCapture().logger)
             for (lane, script) in [("slow", "sleep 0.3"), ("fast", "true")] {
                 let inv = ScriptInvocation(
                     script: script, event: .user(handlerUserEvent("e", "")), selfMember: handlerMember("n"))
                 runner.enqueue(ScriptJob(invocation: inv) { _ in order.mutate { $0.append(lane) } }, lane: lane)
             }
-            try await handlerWait("both runs") { order.value.count == 2 }
+            try await eventually("both runs") { order.value.count == 2 }
             await runner.shutdown()
             // One slot: the fast run waits for the slow one; two: it overtakes it.
             #expect(order.value == (limit == 1 ? ["slow", "fast"] : ["fast", "slow"]))
@@ -149,7 +150,7 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func shutdownKillsRunningScriptsAndDropsQueuedOnes() async throws {
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         let runner = ScriptRunner(logger: log.logger)
         let results = HandlerBox<[ScriptResult]>([])
         let inv = ScriptInvocation(
@@ -157,7 +158,7 @@ struct HandlerScriptRunnerTests {
         for _ in 0..<3 {
             runner.enqueue(ScriptJob(invocation: inv) { r in results.mutate { $0.append(r) } }, lane: "one")
         }
-        try await handlerWait("the first run to start") { runner.load == (running: 1, queued: 2) }
+        try await eventually("the first run to start") { runner.load == (running: 1, queued: 2) }
         await runner.shutdown()
         let notRun = Termination.failed("not run: shut down")
         #expect(results.value.map(\.termination) == [.signaled(SIGKILL), notRun, notRun])
@@ -169,14 +170,14 @@ struct HandlerScriptRunnerTests {
     }
 
     @Test func aLaneThatFallsTooFarBehindDropsNewRuns() async throws {
-        let log = HandlerLogCapture()
+        let log = LogCapture()
         let runner = ScriptRunner(maxQueuedPerLane: 2, logger: log.logger)
         let results = HandlerBox<[Termination]>([])
         let inv = ScriptInvocation(
             script: "sleep 1000", event: .user(handlerUserEvent("e", "")), selfMember: handlerMember("n"))
         let job = ScriptJob(invocation: inv) { r in results.mutate { $0.append(r.termination) } }
         runner.enqueue(job, lane: "stuck")
-        try await handlerWait("the first run to start") { runner.load == (running: 1, queued: 0) }
+        try await eventually("the first run to start") { runner.load == (running: 1, queued: 0) }
         for _ in 0..<4 { runner.enqueue(job, lane: "stuck") }
         #expect(runner.load == (running: 1, queued: 2))
         #expect(results.value == [.failed("not run: queue full"), .failed("not run: queue full")])

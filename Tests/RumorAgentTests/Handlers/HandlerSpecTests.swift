@@ -1,6 +1,7 @@
 import Foundation
 import RumorAgent
 import RumorCore
+import RumorTestSupport
 import RumorWire
 import Testing
 
@@ -97,8 +98,8 @@ struct HandlerSpecTests {
     }
 
     @Test func validateChecksPlainPaths() throws {
-        let dir = try HandlerTempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory("handlers")
+        defer { dir.remove() }
         let good = try dir.script("good.sh", "exit 0")
         let plain = dir.file("plain.sh")
         try "echo".write(toFile: plain, atomically: true, encoding: .utf8)

@@ -5,34 +5,6 @@ import RumorAgent
 import Synchronization
 import Testing
 
-/// Log lines kept in memory so tests can check what the server said about a bad client.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
-
-    var logger: Logger {
-        Logger(label: "rpc-test") { _ in Handler(capture: self) }
-    }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            capture.lines.withLock { $0.append("\(event.level): \(event.message)") }
-        }
-    }
-}
-
 /// An RPCServer on an ephemeral loopback port in front of a FakeBackend, torn down after `body`.
 struct RPCHarness: Sendable {
     let backend: FakeBackend

@@ -64,14 +64,28 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Starts `rumor agent`, with GNU-style flags or, if `serfStyleFlags`, exactly the flags serf would get.
+    /// `softFileLimit`: start it with that soft open-file limit (as a service manager might), through `sh -c ulimit`;
+    /// `hardFileLimit`: the hard one too (so the agent cannot raise it).
     @discardableResult
     func startRumor(
-        _ name: String, tags: [String: String] = [:], join: [Node] = [], serfStyleFlags: Bool = false
+        _ name: String, tags: [String: String] = [:], join: [Node] = [], serfStyleFlags: Bool = false,
+        softFileLimit: Int? = nil, hardFileLimit: Int? = nil
     ) async throws -> Node {
         let node = register(name, kind: .rumor, tags: tags)
-        try await launch(node, arguments: arguments(for: node, join: join, serfStyle: serfStyleFlags))
+        let args = arguments(for: node, join: join, serfStyle: serfStyleFlags)
+        if softFileLimit != nil || hardFileLimit != nil {
+            // Soft first: a hard limit below the current soft one is refused.
+            let limits = (softFileLimit.map { "ulimit -Sn \($0) && " } ?? "") + (hardFileLimit.map { "ulimit -Hn \($0) && " } ?? "")
+            try await launch(
+                node, executable: "/bin/sh", arguments: ["-c", limits + "exec \"$0\" \"$@\"", rumorPath] + args)
+        } else {
+            try await launch(node, arguments: args)
+        }
         return node
     }
+
+    /// The process ID of a running node (for reading its CPU time).
+    func pid(of node: Node) -> Int32? { lock.withLock { running[node.name]?.processIdentifier } }
 
     /// Starts `node` again under its old name, address and tags (after `kill9` or `interrupt`).
     func restart(_ node: Node, join: [Node]) async throws {
@@ -110,8 +124,8 @@ final class Cluster: @unchecked Sendable {
 
     /// Spawns the agent with its output appended to its log, then waits until its RPC answers `serf members`
     /// (the reference client) with itself in the list. Fails at once, quoting the log, if the agent exits.
-    private func launch(_ node: Node, arguments: [String]) async throws {
-        let executable = node.kind == .serf ? serfPath : rumorPath
+    private func launch(_ node: Node, executable: String? = nil, arguments: [String]) async throws {
+        let executable = executable ?? (node.kind == .serf ? serfPath : rumorPath)
         if !FileManager.default.fileExists(atPath: node.logURL.path) {
             _ = FileManager.default.createFile(atPath: node.logURL.path, contents: nil)
         }
@@ -252,6 +266,15 @@ final class Cluster: @unchecked Sendable {
     // MARK: - Logs
 
     func log(of node: Node) -> String { readText(node.logURL) }
+
+    /// The last `bytes` of `node`'s log: cheap to poll while the log grows by megabytes.
+    func logEnd(of node: Node, bytes: Int = 64 << 10) -> String {
+        guard let handle = try? FileHandle(forReadingFrom: node.logURL) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+    }
 
     /// The last `lines` lines of `node`'s log, minus serf's per-connection RPC noise (our polling causes it).
     func logTail(of node: Node, lines: Int = 25) -> String {

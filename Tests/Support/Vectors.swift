@@ -1,17 +1,15 @@
-import RumorTestSupport
-
 // Captured wire bytes: T1-T13 of docs/interop.md#vectors plus a few more taken from plain.pcap and (decrypted)
 // enc.pcap with the tools of docs/interop.md#capture-tools.
 
-enum Vectors {
+package enum Vectors {
     /// T1 ping b→a (no CRC).
-    static let t1 = hex(
+    package static let t1 = hex(
         "0085a44e6f6465a161a55365714e6f01aa536f7572636541646472a47f000001aa536f757263654e6f6465a162aa536f",
         "75726365506f7274cd1f0b"
     )
 
     /// T2 ack a→b with coordinate payload.
-    static let t2 = hex(
+    package static let t2 = hex(
         "0282a75061796c6f6164da00820184aa41646a7573746d656e74cb3efa27e1eddc970ea54572726f72cb3ff6f72cb9e3",
         "15f1a6486569676874cb3ee4f8b588e368f1a356656398cbbf12d5c42cbea551cbbf036f1c544cf5b3cbbef66a60dd1b",
         "5ddccb3f1318252f4c75efcbbf108a2982d9595ecbbf0c4b8607839438cbbefc3a668a736e85cbbef4f8596b009409a5",
@@ -19,14 +17,14 @@ enum Vectors {
     )
 
     /// T3 compressed ack (compress{Algo 0, Buf 98 bytes}).
-    static let t3Packet = hex(
+    package static let t3Packet = hex(
         "0982a4416c676f00a3427566da00620005083a05254c1e366fc290d10640500042aa82905153670e9d3665dcd05906a0",
         "a3c78ea58ac891f346ceb21ff83e763485a44c9a336836fa2087af16a27168e28db252660c268e2a3b020d3a5465d18f",
         "473d26151a9469d35253cac471f2264040"
     )
 
     /// T3 decompressed: ack with a fresh coordinate, SeqNo 1.
-    static let t3Plain = hex(
+    package static let t3Plain = hex(
         "0282a75061796c6f6164da00820184aa41646a7573746d656e74cb0000000000000000a54572726f72cb3ff800000000",
         "0000a6486569676874cb3ee4f8b588e368f1a356656398cb0000000000000000cb0000000000000000cb000000000000",
         "0000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000cb0000000000000000a5",
@@ -34,7 +32,7 @@ enum Vectors {
     )
 
     /// T4 CRC > compound [alive b, alive a, user(join b)].
-    static let t4 = hex(
+    package static let t4 = hex(
         "0cdcbedd830703004c003b00110486a441646472a47f000001ab496e6361726e6174696f6e01a44d657461b3ff82a472",
         "6f6c65a3776562a26463a46c616231a44e6f6465a162a4506f7274cd1f0ba356736ea60105020205050486a441646472",
         "a47f000001ab496e6361726e6174696f6e01a44d657461a2ff80a44e6f6465a161a4506f7274cd1f0aa356736ea60105",
@@ -42,38 +40,38 @@ enum Vectors {
     )
 
     /// T5 CRC + user event deploy/v1.2.3.
-    static let t5 = hex("0ca639cc5a080384a24343c3a54c54696d6501a44e616d65a66465706c6f79a75061796c6f6164a676312e322e33")
+    package static let t5 = hex("0ca639cc5a080384a24343c3a54c54696d6501a44e616d65a66465706c6f79a75061796c6f6164a676312e322e33")
 
     /// T6 CRC + query ping-q.
-    static let t6Query = hex(
+    package static let t6Query = hex(
         "0c6d5cf03808048ba441646472a47f000001a746696c74657273c0a5466c61677301a24944ce15f308a5a54c54696d65",
         "01a44e616d65a670696e672d71a75061796c6f6164a568656c6c6fa4506f7274cd1f0aab52656c6179466163746f7200",
         "aa536f757263654e6f6465a161a754696d656f7574cebebc2000"
     )
 
     /// T6 query ack from b (no CRC).
-    static let t6Ack = hex("080585a5466c61677301a446726f6da162a24944ce15f308a5a54c54696d6501a75061796c6f6164c0")
+    package static let t6Ack = hex("080585a5466c61677301a446726f6da162a24944ce15f308a5a54c54696d6501a75061796c6f6164c0")
 
     /// T6 query response "pong-from-b\n" (no CRC).
-    static let t6Response = hex(
+    package static let t6Response = hex(
         "080585a5466c61677300a446726f6da162a24944ce15f308a5a54c54696d6501a75061796c6f6164ac706f6e672d6672",
         "6f6d2d620a"
     )
 
     /// T7 CRC + serf leave intent of b.
-    static let t7Leave = hex("0cfe63071c080083a54c54696d6502a44e6f6465a162a55072756e65c2")
+    package static let t7Leave = hex("0cfe63071c080083a54c54696d6502a44e6f6465a162a55072756e65c2")
 
     /// T7 CRC + dead b (From == Node).
-    static let t7Dead = hex("0c460832bd0583a446726f6da162ab496e6361726e6174696f6e02a44e6f6465a162")
+    package static let t7Dead = hex("0c460832bd0583a446726f6da162ab496e6361726e6174696f6e02a44e6f6465a162")
 
     /// T8 CRC + alive b after a tags change.
-    static let t8 = hex(
+    package static let t8 = hex(
         "0ca10f38af0486a441646472a47f000001ab496e6361726e6174696f6e02a44d657461b5ff82a776657273696f6ea132",
         "a4726f6c65a3776562a44e6f6465a162a4506f7274cd1f0ba356736ea6010502020505"
     )
 
     /// T9 TCP push-pull b→a, compressed.
-    static let t9 = hex(
+    package static let t9 = hex(
         "0982a4416c676f00a3427566da00d8000d0c22a5e44d1a37c34a397943a6cc9c00acaacc2923670a9d3074ca3029e3a6",
         "9980248748052143460ea93f0000045895c4cd983072dc604cf3c64d00524dca5c9cf54f1029396fd8941975a78c1851",
         "64c6906213464c0c524ec2b429134a0c29286fe4d069f66141298b18cb001865658e1b53010a08105040ad215545ec70",
@@ -82,19 +80,19 @@ enum Vectors {
     )
 
     /// T10 encrypted UDP ping (only the plaintext is decoded here).
-    static let t10Cipher = hex(
+    package static let t10Cipher = hex(
         "01b5d44369f215dce7133d3c00a53505f6a697bdce51d7a38672b7e65586592a6c0856c6155691bf505766d1761fa1dd",
         "6ac90410796ff7d251fcf574032e0a75ae42a228544d9e98e42b92311d734061723cd450ea479972"
     )
 
     /// T10 plaintext: ping c from d.
-    static let t10Plain = hex(
+    package static let t10Plain = hex(
         "0085a44e6f6465a163a55365714e6f01aa536f7572636541646472a47f000001aa536f757263654e6f6465a164aa536f",
         "75726365506f7274cd1f0d"
     )
 
     /// T11 encrypted TCP push-pull frame d→c.
-    static let t11 = hex(
+    package static let t11 = hex(
         "0a000000f1014a83901bc9bc38d7d08a86208653f1632e02aacb5fffc83e521572662edb570455da7b8ef20d6535e1e1",
         "666e26312a1572e14874c2234a02742b338bc78f38103ed3b171432d53761eb65bebadeeceed47053f8269a613c225d9",
         "1c816b2b97343f05439ee09a41384a8cd99b49907967abbc8de7d65a78532e09a5de92f459f3773f9fc127bb4e389d29",
@@ -104,14 +102,14 @@ enum Vectors {
     )
 
     /// T12 key response payload from d.
-    static let t12 = hex(
+    package static let t12 = hex(
         "0884a44b65797391da002c57414a4c616b6d4b2f69635635433270457470426e4c544935514e6e6b7862386e422b536f",
         "316253496a493da74d657373616765a0aa5072696d6172794b6579da002c57414a4c616b6d4b2f696356354332704574",
         "70426e4c544935514e6e6b7862386e422b536f316253496a493da6526573756c74c3"
     )
 
     /// T13 RPC members response (three msgpack values back to back).
-    static let t13 = hex(
+    package static let t13 = hex(
         "82a54572726f72a0a35365710182a54572726f72a0a35365710281a74d656d62657273928ba441646472c4047f000001",
         "ab44656c656761746543757205ab44656c65676174654d617805ab44656c65676174654d696e02a44e616d65a161a450",
         "6f7274cd1f0aab50726f746f636f6c43757202ab50726f746f636f6c4d617805ab50726f746f636f6c4d696e01a65374",
@@ -122,7 +120,7 @@ enum Vectors {
     )
 
     /// T9's reply a→b: compress (197-byte Buf) > push-pull {Join: true, 1 node "a", Serf state StatusLTimes {a: 0}}.
-    static let t9Response = hex(
+    package static let t9Response = hex(
         "0982a4416c676f00a3427566da00c5000d0c22a5e44d1a37c34a397943a6cc9c00acaacc2923670a9d3074ca3029e3a6",
         "9980248748052143460ea93f0000045895c4cd983072dc604cf3c64d00524dca5c14f50f10292761da94091586149437",
         "72e834fba0a094458c65008cb232c78da9000504082890d590aa227638d26142258dd000a6c08a9dc34d00006070e3ca",
@@ -131,19 +129,19 @@ enum Vectors {
     )
 
     /// plain.pcap: CRC + user event "restart", CC false, LTime 2, Payload nil (`c0`).
-    static let userEventNilPayload = hex(
+    package static let userEventNilPayload = hex(
         "0cda11a029080384a24343c2a54c54696d6502a44e616d65a772657374617274a75061796c6f6164c0"
     )
 
     /// plain.pcap: compound (no CRC) of [ping b seq 3, user event deploy].
-    static let compoundPingUser = hex(
+    package static let compoundPingUser = hex(
         "0702003b00290085a44e6f6465a162a55365714e6f03aa536f7572636541646472a47f000001aa536f757263654e6f64",
         "65a161aa536f75726365506f7274cd1f0a080384a24343c3a54c54696d6501a44e616d65a66465706c6f79a75061796c",
         "6f6164a676312e322e33"
     )
 
     /// plain.pcap: compound (no CRC) of [ack with coordinate seq 3, user event deploy].
-    static let compoundAckUser = hex(
+    package static let compoundAckUser = hex(
         "0702009600290282a75061796c6f6164da00820184aa41646a7573746d656e74cb3f07162f7e06b4dca54572726f72cb",
         "3ff2c038787d344ea6486569676874cb3ef7aee77ec32c1da356656398cbbf1eb01f6f10fa43cbbf0fa9f7a4005735cb",
         "bf0242c7fdab04cdcb3f1f1c4636366a80cbbf1af2bcae05f6e9cbbf170cf36075233ccbbf06ff005bf7a728cbbf0115",
@@ -152,21 +150,21 @@ enum Vectors {
     )
 
     /// plain.pcap: CRC + query "ping-q", Flags 0, Payload nil.
-    static let queryNoPayload = hex(
+    package static let queryNoPayload = hex(
         "0ce9144a1f08048ba441646472a47f000001a746696c74657273c0a5466c61677300a24944ce0edf4cc6a54c54696d65",
         "02a44e616d65a670696e672d71a75061796c6f6164c0a4506f7274cd1f0aab52656c6179466163746f7200aa536f7572",
         "63654e6f6465a161a754696d656f7574cebebc2000"
     )
 
     /// Encrypted capture (decrypted): CRC + `_serf_list-keys` query from c, payload `0781a34b6579a0`.
-    static let keyQuery = hex(
+    package static let keyQuery = hex(
         "0cd565844008048ba441646472a47f000001a746696c74657273c0a5466c61677300a24944ce0f9e7ecea54c54696d65",
         "01a44e616d65af5f736572665f6c6973742d6b657973a75061796c6f6164a70781a34b6579a0a4506f7274cd1f0cab52",
         "656c6179466163746f7200aa536f757263654e6f6465a163a754696d656f7574cebebc2000"
     )
 
     /// Encrypted capture (decrypted): CRC + `_serf_install-key` query, payload [7]{Key: 32 raw bytes}.
-    static let installKeyQuery = hex(
+    package static let installKeyQuery = hex(
         "0c8011d3d408048ba441646472a47f000001a746696c74657273c0a5466c61677300a24944ce5da43c89a54c54696d65",
         "02a44e616d65b15f736572665f696e7374616c6c2d6b6579a75061796c6f6164da00290781a34b6579da0020608239b4",
         "4547217fa9119dcd69c8dbf032ebdc65509290f987d12f00be66f50ba4506f7274cd1f0cab52656c6179466163746f72",
@@ -174,13 +172,13 @@ enum Vectors {
     )
 
     /// Encrypted capture: query response from c, payload [8]{Keys: nil, Message: "", PrimaryKey: "", Result: true}.
-    static let keyResponseNilKeys = hex(
+    package static let keyResponseNilKeys = hex(
         "080585a5466c61677300a446726f6da163a24944ce5da43c89a54c54696d6502a75061796c6f6164da00250884a44b65",
         "7973c0a74d657373616765a0aa5072696d6172794b6579a0a6526573756c74c3"
     )
 
     /// Encrypted capture: list-keys response from c with two keys.
-    static let keyResponseTwoKeys = hex(
+    package static let keyResponseTwoKeys = hex(
         "080585a5466c61677300a446726f6da163a24944ce6a1236f9a54c54696d6503a75061796c6f6164da00b10884a44b65",
         "797392da002c57414a4c616b6d4b2f69635635433270457470426e4c544935514e6e6b7862386e422b536f316253496a",
         "493dda002c594949357445564849582b70455a334e61636a6238444c72334756516b70443568394576414c356d395173",
@@ -189,7 +187,7 @@ enum Vectors {
     )
 
     /// Encrypted capture: CRC > compress (264-byte Buf) > compound of two queries (list-keys, install-key).
-    static let crcCompressCompound = hex(
+    package static let crcCompressCompound = hex(
         "0ce4ee2dfa0982a4416c676f00a3427566da0108000f080000088029040416910a42868c1c527f00000870ca481a3674",
         "cac89903ac94113661cecc01202a0911676a24d8c8578a0995346dca0c20e5244ccc575fe66834f3854d9a39745aac29",
         "9367ce292861f2b0791386cca90381462d210a8a14943772e834fbc06095943220f3180933860e5600aaa6bca923674c",
@@ -199,7 +197,7 @@ enum Vectors {
     )
 
     /// Encrypted capture: compress (no CRC) > compound of [ping d, list-keys query, install-key query].
-    static let compressCompound3 = hex(
+    package static let compressCompound3 = hex(
         "0982a4416c676f00a3427566da012d000f0c00b003002000a6001422e5e40d9932a1c8949a52264ec302aaa6bca92367",
         "4c992064c8c821f5070080001937762cd3f061a83129397a84f2460e9d661f182020b088144891244d063865240d1b3a",
         "65e4cc0156ca089b3067e600109584883335126ce42bc5844a9a366506300c03f6d5973949cd7c6193660e9d166bcae4",
@@ -210,7 +208,7 @@ enum Vectors {
     )
 
     /// Encrypted capture: compound (no CRC) of [ack with coordinate, dead c, dead d, serf leave d].
-    static let compound4 = hex(
+    package static let compound4 = hex(
         "07040096001d001d00180282a75061796c6f6164da00820184aa41646a7573746d656e74cb3f04dabca5b19b1ba54572",
         "726f72cb3fe92539109262f3a6486569676874cb3f007c0bf59793e4a356656398cbbf192bfa967537a2cb3ef0b218e5",
         "2801edcb3f0eade8b20b8315cbbf1a8148d03af56ccb3f05969daa515fb8cbbf0dfb77cfe8548fcbbf0117f5b38d016e",
@@ -220,10 +218,22 @@ enum Vectors {
     )
 
     /// Encrypted capture: CRC > compound of [alive c, alive d, serf join d].
-    static let crcCompound3Encrypted = hex(
+    package static let crcCompound3Encrypted = hex(
         "0c2714e4d70703003b003b00110486a441646472a47f000001ab496e6361726e6174696f6e01a44d657461a2ff80a44e",
         "6f6465a163a4506f7274cd1f0ca356736ea60105020205050486a441646472a47f000001ab496e6361726e6174696f6e",
         "01a44d657461a2ff80a44e6f6465a164a4506f7274cd1f0da356736ea6010502020505080182a54c54696d6501a44e6f",
         "6465a164"
     )
+
+    /// Every captured UDP packet (plaintext), for the fuzz corpus.
+    package static var packets: [[UInt8]] {
+        [
+            t1, t2, t3Packet, t3Plain, t4, t5, t6Query, t6Ack, t6Response, t7Leave, t7Dead, t8, t10Plain,
+            userEventNilPayload, compoundPingUser, compoundAckUser, queryNoPayload, keyQuery, installKeyQuery,
+            crcCompressCompound, compressCompound3, compound4, crcCompound3Encrypted,
+        ]
+    }
+
+    /// Every captured gossip stream (plaintext), for the fuzz corpus.
+    package static var streams: [[UInt8]] { [t9, t9Response] }
 }
