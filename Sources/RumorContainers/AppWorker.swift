@@ -12,7 +12,8 @@ final class AppWorker: Sendable {
     private let logger: Logger
     private let wakeup = Wakeup()
     private let resync: Duration
-    private let start = ContinuousClock.now
+    /// The action's clock origin: member `since` times and the reconciler's times share it.
+    private let start: ContinuousClock.Instant
     private let registryAuth: String?
 
     /// What the loop works towards, set from outside.
@@ -25,14 +26,18 @@ final class AppWorker: Sendable {
         var memoryMiB = 0
         /// Bumped by a reload: forget back-offs and give-ups.
         var generation = 0
+        /// The cluster as this node sees it, for `replicas` (times on the action's clock).
+        var members: [PlacementMember] = []
     }
 
     private let desired: NIOLockedValueBox<Desired>
     private let docker: NIOLockedValueBox<DockerClient?>
     let status: NIOLockedValueBox<AppStatus>
 
-    init(app: String, desired: Desired, host: any ContainerHost, resync: Duration, registryAuth: String?, logger: Logger) {
+    init(app: String, desired: Desired, host: any ContainerHost, resync: Duration, registryAuth: String?, logger: Logger,
+         epoch: ContinuousClock.Instant) {
         self.app = app
+        self.start = epoch
         self.host = host
         self.resync = resync
         self.registryAuth = registryAuth
@@ -81,8 +86,9 @@ final class AppWorker: Sendable {
             do {
                 let observed = try await observe(docker)
                 let spec = want.spec ?? AppSpec(name: app, image: "")
-                let count = want.spec != nil && want.placed ? spec.containerCount(cores: want.cores, memoryMiB: want.memoryMiB) : 0
-                let plan = reconciler.plan(spec: spec, count: count, observed: observed, now: now)
+                let (slots, recheckAt) = wanted(want, spec: spec)
+                let count = slots.count
+                let plan = reconciler.plan(spec: spec, slots: slots, observed: observed, now: now)
                 for notice in plan.notices { fire(notice) }
                 let value = plan.endpoints.isEmpty ? nil : AppTag.value(plan.endpoints)
                 if advertised != .some(value) {
@@ -104,7 +110,7 @@ final class AppWorker: Sendable {
                     await execute(step, spec: spec, docker: docker, reconciler: &reconciler)
                 }
                 if !plan.steps.isEmpty { continue }
-                if let at = plan.wakeAt { wake = min(wake, max(.milliseconds(10), at - now)) }
+                for at in [plan.wakeAt, recheckAt].compactMap({ $0 }) { wake = min(wake, max(.milliseconds(10), at - now)) }
             } catch where Task.isCancelled {
                 return
             } catch let error as DockerError where error.isEngineDown {
@@ -115,6 +121,26 @@ final class AppWorker: Sendable {
             }
             await wakeup.wait(timeout: wake)
         }
+    }
+
+    /// The slots this node should run: 1...N of Nebula's per-node count, or its share of `replicas` by rendezvous
+    /// hashing over the members (every node computes the same split from the same view; see ReplicaPlacement).
+    private func wanted(_ want: Desired, spec: AppSpec) -> (Set<Int>, recheckAt: Duration?) {
+        guard want.spec != nil else { return ([], nil) }
+        guard spec.replicas != nil else {
+            let n = want.placed ? spec.containerCount(cores: want.cores, memoryMiB: want.memoryMiB) : 0
+            return (n > 0 ? Set(1...n) : [], nil)
+        }
+        var ready: [Int: Set<String>] = [:]
+        for member in want.members {
+            guard let value = member.tags[AppTag.key(app: app)] else { continue }
+            for endpoint in AppTag.parse(value).endpoints { ready[endpoint.slot, default: []].insert(member.name) }
+        }
+        var settings = ReplicaPlacement.Settings(spec: spec)
+        // Host ports are per slot: two nodes on one engine cannot both hold a slot's port, so hand over stop-first.
+        if !spec.ports.isEmpty, case .host = spec.advertise { settings.handoff = .stopFirst }
+        let result = ReplicaPlacement.compute(settings, members: want.members, ready: ready, now: now)
+        return (Set(result.slots(of: host.nodeName)), result.recheckAt)
     }
 
     private func observe(_ docker: DockerClient) async throws -> [ObservedContainer] {

@@ -48,7 +48,11 @@ public final class ContainerAction: Sendable {
         var stopRequested = false
         /// Why the engine is unreachable, while it is.
         var engineDown: String?
+        /// Members with the time this node saw each enter its status, for `replicas`.
+        var members: [PlacementMember] = []
     }
+    /// The clock origin of member times and the workers' reconcilers.
+    private let epoch = ContinuousClock.now
     private let shared = NIOLockedValueBox(Shared())
     private let directoryWakeup = Wakeup()
 
@@ -67,14 +71,30 @@ public final class ContainerAction: Sendable {
         _ = try directory.load()
     }
 
-    /// The node's own tags decide placement.
+    /// The node's own tags decide placement; the whole view decides where `replicas` run.
     public func membersChanged(_ members: [Member]) {
-        guard let me = members.first(where: { $0.name == host.nodeName }) else { return }
-        let workers = shared.withLockedValue { s -> [AppWorker] in
-            s.nodeTags = me.tags
-            return Array(s.workers.values)
+        let now = ContinuousClock.now - epoch
+        let (workers, view, tags) = shared.withLockedValue { s -> ([AppWorker], [PlacementMember], [String: String]?) in
+            let before = Dictionary(s.members.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            s.members = members.map { m in
+                let status: PlacementMember.Status = switch m.status {
+                case .alive: .alive
+                case .failed: .failed
+                default: .left
+                }
+                let since = before[m.name].flatMap { $0.status == status ? $0.since : nil } ?? now
+                return PlacementMember(name: m.name, status: status, tags: m.tags, since: since)
+            }
+            let me = members.first { $0.name == host.nodeName }?.tags
+            if let me { s.nodeTags = me }
+            return (Array(s.workers.values), s.members, me)
         }
-        for worker in workers { worker.update { $0.placed = Self.placed($0.spec, tags: me.tags) } }
+        for worker in workers {
+            worker.update {
+                if let tags { $0.placed = Self.placed($0.spec, tags: tags) }
+                $0.members = view
+            }
+        }
     }
 
     /// SIGHUP: re-read the specs now and give every slot that gave up a fresh try.
@@ -100,11 +120,7 @@ public final class ContainerAction: Sendable {
     }
 
     static func placed(_ spec: AppSpec?, tags: [String: String]) -> Bool {
-        guard let spec else { return false }
-        return spec.placement.allSatisfy { tag, pattern in
-            guard let value = tags[tag], let regex = try? Regex(pattern) else { return false }
-            return value.contains(regex)
-        }
+        spec?.isPlaced(onNodeWithTags: tags) ?? false
     }
 
     /// Runs until the task is cancelled. Containers keep running after it returns.
@@ -138,7 +154,7 @@ public final class ContainerAction: Sendable {
 
     private func apply(_ entries: [String: AppsDirectory.Entry], previous: [String: AppsDirectory.Entry],
                        group: inout DiscardingTaskGroup) {
-        let (generation, tags, resources) = shared.withLockedValue { ($0.generation, $0.nodeTags, $0.resources) }
+        let (generation, tags, resources, members) = shared.withLockedValue { ($0.generation, $0.nodeTags, $0.resources, $0.members) }
         for (app, entry) in entries.sorted(by: { $0.key < $1.key }) {
             let worker = shared.withLockedValue { $0.workers[app] }
             switch entry {
@@ -159,7 +175,8 @@ public final class ContainerAction: Sendable {
                         $0.generation = generation
                     }
                 } else {
-                    start(app, spec: spec, placed: Self.placed(spec, tags: tags), resources: resources, generation: generation, group: &group)
+                    start(app, spec: spec, placed: Self.placed(spec, tags: tags), resources: resources, generation: generation,
+                          members: members, group: &group)
                 }
             }
         }
@@ -174,11 +191,12 @@ public final class ContainerAction: Sendable {
     }
 
     private func start(_ app: String, spec: AppSpec, placed: Bool, resources: (cores: Int, memoryMiB: Int), generation: Int,
-                       group: inout DiscardingTaskGroup) {
+                       members: [PlacementMember], group: inout DiscardingTaskGroup) {
         let worker = AppWorker(
             app: app,
-            desired: .init(spec: spec, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB, generation: generation),
-            host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger)
+            desired: .init(spec: spec, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB,
+                           generation: generation, members: members),
+            host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger, epoch: epoch)
         let (engine, down) = shared.withLockedValue { s -> (DockerClient?, String?) in
             s.workers[app] = worker
             return (s.engine, s.engineDown)

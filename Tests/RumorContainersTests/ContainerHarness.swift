@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 import RumorApps
 import RumorContainers
@@ -30,6 +31,7 @@ final class RecordingHost: ContainerHost {
     func fire(_ event: ContainerEvent) { events.withLockedValue { $0.append(event) } }
 
     var recorded: [ContainerEvent] { events.withLockedValue { $0 } }
+    var currentTags: [String: String] { tags.withLockedValue { $0 } }
     func values(_ key: String) -> [String] { history.withLockedValue { $0[key] ?? [] } }
     func forget() {
         history.withLockedValue { $0 = [:] }
@@ -72,6 +74,8 @@ final class ContainerHarness: @unchecked Sendable {
         action = Self.makeAction(directory.path, host, dockerHost: dockerHost)
         startAction()
     }
+
+    static var engineGroup: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
     static func makeAction(_ path: String, _ host: RecordingHost, dockerHost: String? = nil) -> ContainerAction {
         var config = ContainerActionConfiguration(appsDir: path, dockerHost: dockerHost)
