@@ -46,7 +46,9 @@ extension InteropTests {
         let members = try await runCommand(cluster.rumorPath, ["members", "--rpc-addr", r1.rpcAddr])
         let membersTook = clock.now - membersStart
         #expect(members.succeeded && members.stdout.contains("r2"), "\(members)")
-        #expect(membersTook < .seconds(1), "rumor members took \(membersTook)")
+        // 1 s for a release agent (the bound; measured 0.12-0.31 s); a debug agent next to the rest of the
+        // suite on two cores gets 3 s (seen: 1.17 s).
+        #expect(membersTook < (cluster.rumorPath.contains("/release/") ? .seconds(1) : .seconds(3)), "rumor members took \(membersTook)")
         let pushPull = PushPull(join: false, nodes: [], userState: [])
         let reply = try pushPullExchange(MemberlistCodec.encode(.pushPull(pushPull)), to: r1, from: cluster.spareIP(240))
         #expect(try MemberlistCodec.decodeStream(reply).isPushPull, "push-pull reply \(reply.prefix(16))")
