@@ -39,8 +39,12 @@ struct MemberSelector {
     func select(_ members: [Member]) -> (backends: [BackendMember], rejected: [(name: String, reason: String)]) {
         var backends: [BackendMember] = []
         var rejected: [(name: String, reason: String)] = []
-        for member in members where member.status == .alive || member.status == .leaving {
+        for member in members where member.status == .alive || member.status == .leaving
+            || (app != nil && member.status == .failed)
+        {
             guard matches(member) else { continue }
+            // A failed node's containers keep serving (an agent's crash never stops a workload): in app mode its
+            // endpoints stay until it leaves or is reaped, and HAProxy's own checks take any that really died out.
             if let app {
                 guard let value = member.tags[AppTag.key(app: app)] else { continue }
                 let (endpoints, bad) = AppTag.parse(value)

@@ -52,6 +52,16 @@ import Testing
             gossip.cancel()
             for n in nodes { n.action.stop() }
         }
+        /// Containers outlive actions by design: remove each node's, by its label, whatever the outcome.
+        func removeAll() async {
+            for n in nodes {
+                n.action.stop()
+                await n.task?.value
+                for c in (try? await docker.listContainers(labels: ["io.rumor.node=\(n.host.nodeName)"])) ?? [] {
+                    try? await docker.remove(c.id)
+                }
+            }
+        }
         func advertised(_ ns: [Node]) -> [String: Int] {
             Dictionary(uniqueKeysWithValues: ns.map { ($0.host.nodeName, $0.host.endpoints("web").count) })
         }
@@ -61,6 +71,7 @@ import Testing
                 let counts = advertised(nodes).values
                 return counts.reduce(0, +) == 6 && counts.allSatisfy { $0 <= 3 }
             }
+            let initial = advertised(nodes).values.sorted()
             let slots = nodes.flatMap { $0.host.endpoints("web").map(\.slot) }.sorted()
             #expect(slots == [1, 2, 3, 4, 5, 6])
 
@@ -75,15 +86,13 @@ import Testing
             try await eventually("its 2 replicas restarted on the other two", timeout: .seconds(60)) {
                 advertised(survivors).values.reduce(0, +) == 6
             }
-            print("replicas: 6 on 3 nodes (\(advertised(nodes).values.sorted())); a failed node's share serves elsewhere \(ContinuousClock.now - failedAt) after (lost_after 3 s)")
+            print("replicas: 6 on 3 nodes (\(initial)); a failed node's share serves elsewhere \(ContinuousClock.now - failedAt) after (lost_after 3 s)")
         } catch {
             print("advertised: \(advertised(nodes))")
+            await removeAll()
             throw error
         }
-        for n in nodes {
-            n.action.stop()
-            await n.task?.value
-            for c in try await docker.listContainers(labels: ["io.rumor.node=\(n.host.nodeName)"]) { try await docker.remove(c.id) }
-        }
+        await removeAll()
+
     }
 }
