@@ -1,3 +1,4 @@
+import NIOCore
 import RumorSupport
 
 /// The body of `POST /containers/create`: only what Rumor sets.
@@ -53,10 +54,10 @@ public struct ContainerConfig: Sendable, Equatable {
         if let h = healthcheck {
             config.append(("Healthcheck", .object([
                 ("Test", .array([.string("CMD-SHELL"), .string(h.command)])),
-                ("Interval", .number(Double(h.interval.nanoseconds))),
-                ("Timeout", .number(Double(h.timeout.nanoseconds))),
+                ("Interval", .number(Double(TimeAmount(h.interval).nanoseconds))),
+                ("Timeout", .number(Double(TimeAmount(h.timeout).nanoseconds))),
                 ("Retries", .number(Double(h.retries))),
-                ("StartPeriod", .number(Double(h.startPeriod.nanoseconds))),
+                ("StartPeriod", .number(Double(TimeAmount(h.startPeriod).nanoseconds))),
             ])))
         }
         var bindings: [(String, JSON)] = []
@@ -88,13 +89,5 @@ public struct ContainerConfig: Sendable, Equatable {
             ("PathInContainer", .string(parts.count > 1 ? parts[1] : parts[0])),
             ("CgroupPermissions", .string(parts.count > 2 ? parts[2] : "rwm")),
         ])
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (s, a) = components
-        return s.multipliedReportingOverflow(by: 1_000_000_000).overflow
-            ? (s < 0 ? .min : .max) : s * 1_000_000_000 &+ a / 1_000_000_000
     }
 }

@@ -47,7 +47,7 @@ public struct UnixHTTPClient: Sendable {
         }
         // The deadline closes the connection, which ends the read loop below with an error we then name.
         let deadline = timeout.map { t in
-            channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(clamping: t.nanoseconds))) {
+            channel.channel.eventLoop.scheduleTask(in: TimeAmount(t)) {
                 channel.channel.close(promise: nil)
             }
         }
