@@ -133,7 +133,10 @@ final class ContainerHarness: @unchecked Sendable {
     /// `count` consecutive free ports on loopback.
     static func freePorts(_ count: Int) throws -> Int {
         for _ in 0..<50 {
-            let base = Int.random(in: 20000...40000)
+            // Below the kernel's ephemeral range (32768+ here and by default), where any outgoing connection of a
+            // parallel test could hold the port by the time the engine binds it, and clear of the fixed ports
+            // other suites use (18xxx, 26xxx, 28xxx).
+            let base = Int.random(in: 29000...32000)
             if (0..<count).allSatisfy({ !TestNetwork.isListening(host: "127.0.0.1", port: base + $0) }) { return base }
         }
         throw TestNetwork.Failure(description: "no \(count) free consecutive ports")

@@ -17,16 +17,13 @@ import RumorTestSupport
         """
     }
 
-    func docker(_ args: String...) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    func docker(_ args: String...) async throws -> String {
+        try await Subprocess.run("/usr/bin/docker", args).stdout
+    }
+
+    /// For `defer` and poll conditions, which cannot await; poll conditions run on a thread of their own.
+    func dockerBlocking(_ args: String...) -> String {
+        (try? Subprocess.runBlocking("/usr/bin/docker", args, environment: [:], timeout: .seconds(30)))?.stdout ?? ""
     }
 
     @Test func haproxyFollowsTheContainersThroughAKillARollAndAnAgentCrash() async throws {
@@ -37,8 +34,9 @@ import RumorTestSupport
         defer {
             lab.shutdown()
             // Containers outlive agents by design: remove this worker's, by its node label.
-            if let workerNode, let ids = try? docker("ps", "-aq", "--filter", "label=io.rumor.node=\(workerNode.name)") {
-                for id in ids.split(separator: "\n") { _ = try? docker("rm", "-f", String(id)) }
+            if let workerNode {
+                let ids = dockerBlocking("ps", "-aq", "--filter", "label=io.rumor.node=\(workerNode.name)")
+                for id in ids.split(separator: "\n") { _ = dockerBlocking("rm", "-f", String(id)) }
             }
         }
         try await lab.startLB(app: "shop")
@@ -60,14 +58,14 @@ import RumorTestSupport
 
         let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
         // (1) A container killed: HAProxy keeps answering from the others; the replacement comes back UP.
-        let victim = try docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-w1-2$", "--filter", "label=io.rumor.node=w1")
+        let victim = try await docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-w1-2$", "--filter", "label=io.rumor.node=w1")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let killed = ContinuousClock.now
-        _ = try docker("kill", victim)
+        _ = try await docker("kill", victim)
         try await lab.cluster.poll("the replacement of rumor-shop-w1-2 UP", timeout: .seconds(15)) {
-            let id = (try? self.docker("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-w1-2$", "--filter", "label=io.rumor.node=w1"))?
+            let id = self.dockerBlocking("ps", "-q", "--no-trunc", "--filter", "name=^rumor-shop-w1-2$", "--filter", "label=io.rumor.node=w1")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            return id != nil && id != "" && id != victim && lab.upAddresses() == expected
+            return id != "" && id != victim && lab.upAddresses() == expected
         }
         print("container kill → replacement UP in HAProxy: \(ContinuousClock.now - killed)")
 
@@ -82,9 +80,9 @@ import RumorTestSupport
         #expect(fewest.value >= 2, "HAProxy had \(fewest.value) UP during the roll")
 
         // (3) The worker's agent killed -9 and restarted: the containers never stopped and are adopted.
-        let before = try docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted()
+        let before = try await docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted()
         try await lab.cluster.kill9(worker)
-        #expect(try docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted() == before)
+        #expect(try await docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted() == before)
         let restarted = try await lab.cluster.restartRumor(worker, [
             "--join", lab.lb!.gossipAddr, "--tag", "role=worker", "--apps-dir", appsDir,
         ])
@@ -92,7 +90,7 @@ import RumorTestSupport
             lab.cluster.tags(of: "w1", seenBy: lab.lb!)?["app:shop"]?.split(separator: " ").count == 3
         }
         _ = restarted
-        #expect(try docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted() == before)
+        #expect(try await docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted() == before)
 
         let outcomes = await loop.stop()
         let failures = outcomes.compactMap(\.failure)

@@ -207,7 +207,9 @@ final class E2ECluster: @unchecked Sendable {
     func poll(_ what: String, timeout: Duration, _ condition: @escaping @Sendable () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let ok = await Task.detached { condition() }.value
+            // On a thread of its own: conditions block (HTTP requests, docker), and the cooperative pool has one
+            // thread per core for every test running at once.
+            let ok = try await offPool { condition() }
             if ok { return }
             guard ContinuousClock.now < deadline else {
                 throw E2EError("timed out after \(timeout) waiting for \(what)\n\(logs())")

@@ -22,16 +22,12 @@ enum Subprocess {
     static func run(
         _ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)
     ) async throws -> ProcessOutput {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    try runBlocking(path, arguments, environment: environment, timeout: timeout)
-                })
-            }
-        }
+        try await offPool { try runBlocking(path, arguments, environment: environment, timeout: timeout) }
     }
 
-    private static func runBlocking(
+    /// Blocks the calling thread: call it from a thread of its own (as ``run`` does), never on Swift's cooperative
+    /// pool, where a wait for a child starves every other test (there is one pool thread per core).
+    static func runBlocking(
         _ path: String, _ arguments: [String], environment: [String: String], timeout: Duration
     ) throws -> ProcessOutput {
         let process = Process()
@@ -49,15 +45,16 @@ enum Subprocess {
         try process.run()
 
         // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
+        // Threads of their own: Dispatch's global queue, like the cooperative pool, has about one thread per core.
         let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
         let readers = DispatchGroup()
-        DispatchQueue.global().async(group: readers) {
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            collected.withLock { $0.out = data }
-        }
-        DispatchQueue.global().async(group: readers) {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            collected.withLock { $0.err = data }
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            readers.enter()
+            Thread.detachNewThread {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                collected.withLock { if isOut { $0.out = data } else { $0.err = data } }
+                readers.leave()
+            }
         }
 
         let timedOut = Mutex(false)
