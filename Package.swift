@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "RumorContainersTests",
             dependencies: ["RumorContainers", "RumorDocker", "RumorApps", "RumorActions", "RumorCore", "RumorSupport",
-                           "RumorTestSupport"]),
+                           "RumorTestSupport", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(
             name: "RumorActionsTests", dependencies: ["RumorActions", "RumorCore", "RumorWire", "RumorSupport", "RumorTestSupport"],
             exclude: ["Golden"]),  // read from disk by path, not bundled

@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import RumorApps
 import RumorDocker
 
@@ -10,7 +11,8 @@ final class AppWorker: Sendable {
     let app: String
     private let host: any ContainerHost
     private let logger: Logger
-    private let wakeup = Wakeup()
+    private let wakeup: Wakeup
+    private let eventLoop: any EventLoop
     private let resync: Duration
     /// The action's clock origin: member `since` times and the reconciler's times share it.
     private let start: ContinuousClock.Instant
@@ -35,8 +37,10 @@ final class AppWorker: Sendable {
     let status: NIOLockedValueBox<AppStatus>
 
     init(app: String, desired: Desired, host: any ContainerHost, resync: Duration, registryAuth: String?, logger: Logger,
-         epoch: ContinuousClock.Instant) {
+         epoch: ContinuousClock.Instant, eventLoop: any EventLoop) {
         self.app = app
+        self.eventLoop = eventLoop
+        self.wakeup = Wakeup(eventLoop: eventLoop)
         self.start = epoch
         self.host = host
         self.resync = resync
@@ -171,7 +175,7 @@ final class AppWorker: Sendable {
     @discardableResult
     private func stopAndRemove(id: String, name: String, drain: Bool, spec: AppSpec, docker: DockerClient) async -> Bool {
         // The endpoint was withdrawn when the plan was published; give load balancers time to let go of it.
-        if drain, spec.drain > .zero { try? await Task.sleep(for: spec.drain) }
+        if drain, spec.drain > .zero { await Wakeup.sleep(for: spec.drain, on: eventLoop) }
         do {
             try await docker.stop(id, grace: spec.stopGrace)
         } catch let e as DockerError where e.isNotFound {

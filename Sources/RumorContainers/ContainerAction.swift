@@ -54,7 +54,7 @@ public final class ContainerAction: Sendable {
     /// The clock origin of member times and the workers' reconcilers.
     private let epoch = ContinuousClock.now
     private let shared = NIOLockedValueBox(Shared())
-    private let directoryWakeup = Wakeup()
+    private let directoryWakeup: Wakeup
 
     public init(configuration: ContainerActionConfiguration, host: any ContainerHost, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -63,6 +63,7 @@ public final class ContainerAction: Sendable {
         self.logger = logger
         self.group = group
         self.directory = AppsDirectory(path: configuration.appsDir)
+        self.directoryWakeup = Wakeup(eventLoop: group.next())
     }
 
     /// Checks what can be checked before the agent starts: the apps directory is readable, DOCKER_HOST is usable.
@@ -196,7 +197,8 @@ public final class ContainerAction: Sendable {
             app: app,
             desired: .init(spec: spec, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB,
                            generation: generation, members: members),
-            host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger, epoch: epoch)
+            host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger, epoch: epoch,
+            eventLoop: self.group.next())
         let (engine, down) = shared.withLockedValue { s -> (DockerClient?, String?) in
             s.workers[app] = worker
             return (s.engine, s.engineDown)
@@ -262,7 +264,7 @@ public final class ContainerAction: Sendable {
                 }
                 for worker in workers { worker.use(nil, reason: text) }
             }
-            try? await Task.sleep(for: backoff)
+            await Wakeup.sleep(for: backoff, on: self.group.next())
             backoff = min(backoff * 2, .seconds(30))
         }
     }

@@ -1,11 +1,12 @@
 import Foundation
+import NIOPosix
 import Testing
 @testable import RumorContainers
 
 @Suite struct WakeupTests {
     /// A wait that ended by a signal must not leave its timer to wake the next wait early (a spinning loop).
     @Test func aSignalledWaitDoesNotShortenTheNext() async {
-        let wakeup = Wakeup()
+        let wakeup = Wakeup(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         wakeup.signal()
         await wakeup.wait(timeout: .seconds(5))  // returns at once: the signal was pending
         let start = ContinuousClock.now
@@ -15,7 +16,7 @@ import Testing
 
     /// Signalled from a plain thread: the suite shares the cooperative pool with tests that block it for seconds.
     @Test func aSignalEndsAWait() async {
-        let wakeup = Wakeup()
+        let wakeup = Wakeup(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         let start = ContinuousClock.now
         Thread.detachNewThread {
             usleep(50_000)

@@ -168,9 +168,10 @@ extension AgentCommand {
             let members = agent.members()
             for action in actions { action.membersChanged(members) }
         }
+        let executor = EventLoopTaskExecutor(agent.eventLoop)
         return await withTaskGroup(of: Bool.self) { group in
             for action in actions {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     do {
                         try await action.run()
                         return false
