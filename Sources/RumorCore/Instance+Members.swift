@@ -51,7 +51,11 @@ extension Instance {
         guard var state = members[node.name] else { return }
         switch state.member.status {
         case .leaving: state.member.status = .left
-        case .alive: state.member.status = .failed
+        // Serf says failed unless it saw the leave intent first. But the intent goes out only once before the
+        // memberlist leave, so a node the dead message reaches first (or whose push-pull turned the intent's time
+        // into a join time, which then hides the intent as old) would call a graceful leave a failure for good.
+        // Dead with From == Node is memberlist's own word that the node left on purpose: believe it.
+        case .alive: state.member.status = node.state == .left ? .left : .failed
         default:
             warn("leave notification for '\(node.name)' in state \(state.member.status)")
             return

@@ -50,6 +50,16 @@ import Testing
         #expect(node.instance.member(named: "p1")?.address == a && node.instance.member(named: "p2")?.address == b)
     }
 
+    /// docs/membership.md#leave: a node's own dead message means it left on purpose, intent seen or not (Serf
+    /// says failed when the intent lost the race); a dead message from anyone else is a failure.
+    @Test func dead_fromTheNodeItself_isALeave_evenWithoutItsIntent() {
+        var node = TestNode(peers: 2)
+        let left = node.receive(.dead(Dead(incarnation: 1, node: "p1", from: "p1")))
+        #expect(left.events.contains { if case .memberLeft(let m) = $0 { m.name == "p1" } else { false } })
+        #expect(left.failed.isEmpty && node.instance.member(named: "p1")?.status == .left)
+        #expect(node.receive(.dead(Dead(incarnation: 1, node: "p2", from: "p1"))).failed == ["p2"])
+    }
+
     @Test func alive_aboutUsFromAnotherAddress_reportsANameConflict() {
         var node = TestNode(peers: 1)
         let impostor = Address(ip: [10, 9, 9, 9], port: 7946)
