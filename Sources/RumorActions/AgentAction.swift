@@ -23,4 +23,11 @@ public protocol AgentAction: AnyObject, Sendable {
     func reload()
     /// Makes `run()` finish. Never blocks.
     func stop()
+    /// The agent left the cluster on purpose (a graceful leave, not a crash or a plain stop); called before `stop()`.
+    /// An action that runs things for this node may take them down as `run()` finishes. Never blocks.
+    func agentLeft()
+}
+
+extension AgentAction {
+    public func agentLeft() {}
 }

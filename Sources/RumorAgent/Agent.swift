@@ -196,6 +196,12 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         }
     }
 
+    /// Whether the agent has been asked to leave the cluster gracefully (signal, RPC `leave`). Call on `eventLoop`.
+    public var isLeaving: Bool {
+        eventLoop.preconditionInEventLoop()
+        return leavePromise != nil
+    }
+
     public func leave() -> EventLoopFuture<Void> {
         if let leavePromise { return leavePromise.futureResult }
         let promise = eventLoop.makePromise(of: Void.self)

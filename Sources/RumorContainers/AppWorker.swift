@@ -69,6 +69,9 @@ final class AppWorker: Sendable {
 
     func poke() { wakeup.signal() }
 
+    /// The spec the worker runs (nil once removed).
+    var specInUse: AppSpec? { desired.withLockedValue { $0.spec } }
+
     private var now: Duration { ContinuousClock.now - start }
 
     /// Runs until cancelled; with the spec gone it removes the app's containers and returns.

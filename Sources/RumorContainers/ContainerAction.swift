@@ -46,6 +46,8 @@ public final class ContainerAction: Sendable {
         var generation = 0
         var reloadRequested = false
         var stopRequested = false
+        /// The agent left the cluster: this node's containers go with it (see `agentLeft`).
+        var decommission = false
         /// Why the engine is unreachable, while it is.
         var engineDown: String?
         /// Members with the time this node saw each enter its status, for `replicas`.
@@ -104,7 +106,16 @@ public final class ContainerAction: Sendable {
         directoryWakeup.signal()
     }
 
-    /// Makes `run()` return; containers keep running (an agent that stops never stops a workload).
+    /// The node left the cluster on purpose (`rumor leave`, SIGINT, or SIGTERM with leave_on_terminate): `run()`
+    /// then removes this node's containers before it returns. Its endpoints went out of every load balancer with
+    /// the leave, so after the apps' `drain` nobody is sent there any more. A crash or a stop without a leave
+    /// keeps them running instead, and other nodes keep a failed node's endpoints: losing an agent never stops a
+    /// workload, and a restarted agent adopts them.
+    public func agentLeft() {
+        shared.withLockedValue { $0.decommission = true }
+    }
+
+    /// Makes `run()` return; containers keep running unless the agent left (`agentLeft`).
     public func stop() {
         shared.withLockedValue { $0.stopRequested = true }
         directoryWakeup.signal()
@@ -124,8 +135,9 @@ public final class ContainerAction: Sendable {
         spec?.isPlaced(onNodeWithTags: tags) ?? false
     }
 
-    /// Runs until the task is cancelled. Containers keep running after it returns.
+    /// Runs until the task is cancelled or `stop()`. Containers keep running after it returns, unless the node left.
     public func run() async {
+        var specs: [String: AppSpec] = [:]
         await withDiscardingTaskGroup { group in
             group.addTask { await self.followEngine() }
             var known: [String: AppsDirectory.Entry] = [:]
@@ -149,7 +161,41 @@ public final class ContainerAction: Sendable {
                 }
                 await directoryWakeup.wait(timeout: configuration.poll)
             }
+            specs = shared.withLockedValue { s in s.workers.compactMapValues { $0.specInUse } }
             group.cancelAll()
+        }
+        if shared.withLockedValue({ $0.decommission }) { await removeContainers(specs: specs) }
+    }
+
+    /// After a leave: every container of this node (by its node label, so nothing Rumor did not start), after the
+    /// longest `drain` of its apps, stopped with each app's `stop_grace`, all at once.
+    private func removeContainers(specs: [String: AppSpec]) async {
+        guard let engine = shared.withLockedValue({ $0.engine }) else {
+            return logger.warning("apps: left the cluster, but the Docker engine is not reachable: containers left running")
+        }
+        let mine: [ContainerSummary]
+        do {
+            mine = try await engine.listContainers(labels: ["\(RumorLabel.node)=\(host.nodeName)"])
+        } catch {
+            return logger.error("apps: left the cluster, but cannot list this node's containers: \(error); left running")
+        }
+        guard !mine.isEmpty else { return }
+        let drain = specs.values.map(\.drain).max() ?? .zero
+        logger.info("apps: left the cluster: removing this node's \(mine.count) container(s) after a \(GoDuration.format(drain)) drain")
+        if drain > .zero { await Wakeup.sleep(for: drain, on: group.next()) }
+        await withDiscardingTaskGroup { tasks in
+            for c in mine {
+                let grace = c.labels[RumorLabel.app].flatMap { specs[$0]?.stopGrace } ?? AppSpec(name: "", image: "").stopGrace
+                tasks.addTask { [logger] in
+                    do {
+                        try await engine.stop(c.id, grace: grace)
+                        try await engine.remove(c.id)
+                    } catch let e as DockerError where e.isNotFound {
+                    } catch {
+                        logger.error("apps: remove \(c.name): \(error)")
+                    }
+                }
+            }
         }
     }
 

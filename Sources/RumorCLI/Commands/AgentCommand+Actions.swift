@@ -152,6 +152,9 @@ extension AgentCommand {
         }
     }
 
+    /// How long stopped actions get to finish (a leaving worker's drain plus its containers' stop grace fit).
+    static let actionStopDeadline: Duration = .seconds(30)
+
     /// Feeds member snapshots to the actions on every membership change, and runs them until the agent stops.
     /// Returns whether an action failed (it logged why).
     static func run(_ actions: [any AgentAction], with agent: Agent, logger: Logger) async -> Bool {
@@ -169,7 +172,8 @@ extension AgentCommand {
             for action in actions { action.membersChanged(members) }
         }
         let executor = EventLoopTaskExecutor(agent.eventLoop)
-        return await withTaskGroup(of: Bool.self) { group in
+        // nil: the deadline for actions to finish once stopped.
+        return await withTaskGroup(of: Bool?.self) { group in
             for action in actions {
                 group.addTask(executorPreference: executor) {
                     do {
@@ -182,10 +186,29 @@ extension AgentCommand {
                 }
             }
             try? await agent.stopped.get()
+            if (try? await agent.eventLoop.submit({ agent.isLeaving }).get()) == true {
+                for action in actions { action.agentLeft() }
+            }
             for action in actions { action.stop() }
-            group.cancelAll()
+            // Stopped actions finish their own way (HAProxy stops, a node that left removes its containers after
+            // their drain); only one that overruns this is cancelled.
+            group.addTask {
+                try? await Task.sleep(for: actionStopDeadline)
+                return nil
+            }
             var failed = false
-            for await f in group { failed = failed || f }
+            var running = actions.count
+            for await result in group {
+                if running == 0 { continue }  // the deadline's sleeper, cancelled once every action finished
+                guard let result else {
+                    logger.warning("agent: actions still running \(actionStopDeadline) after the agent stopped; cancelling them")
+                    group.cancelAll()
+                    continue
+                }
+                failed = failed || result
+                running -= 1
+                if running == 0 { group.cancelAll() }
+            }
             return failed
         }
     }

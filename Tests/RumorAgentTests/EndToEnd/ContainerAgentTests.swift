@@ -89,7 +89,6 @@ import RumorTestSupport
         try await lab.cluster.poll("the restarted worker to advertise its three containers", timeout: .seconds(30)) {
             lab.cluster.tags(of: "w1", seenBy: lab.lb!)?["app:shop"]?.split(separator: " ").count == 3
         }
-        _ = restarted
         #expect(try await docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted() == before)
 
         let outcomes = await loop.stop()
@@ -97,5 +96,15 @@ import RumorTestSupport
         print("request loop through HAProxy: \(outcomes.count) requests, \(failures.count) failed \(failures.prefix(3))")
         #expect(outcomes.count > 100)
         #expect(failures.isEmpty)
+
+        // (4) The worker leaves (SIGINT): HAProxy drops its containers with the leave, and the worker removes them
+        // after the drain before it exits. (A kill -9, above, left them running.)
+        let process = try #require(lab.cluster.process(restarted))
+        let left = ContinuousClock.now
+        kill(process.processIdentifier, SIGINT)
+        try await lab.cluster.waitForExit(restarted, timeout: .seconds(30))
+        print("worker leave → exited with its containers removed in \(ContinuousClock.now - left)")
+        #expect(try await docker("ps", "-aq", "--filter", "label=io.rumor.node=w1").isEmpty)
+        #expect(lab.upAddresses().isEmpty)
     }
 }
