@@ -26,8 +26,14 @@ public protocol AgentAction: AnyObject, Sendable {
     /// The agent left the cluster on purpose (a graceful leave, not a crash or a plain stop); called before `stop()`.
     /// An action that runs things for this node may take them down as `run()` finishes. Never blocks.
     func agentLeft()
+
+    /// Returns once the action has published what it advertises about this node (its tags), so the agent joins
+    /// with them: a restarted worker must not show up without its containers, or load balancers would drop them.
+    /// The agent waits at most a few seconds. Runs while `run()` already runs.
+    func ready() async
 }
 
 extension AgentAction {
     public func agentLeft() {}
+    public func ready() async {}
 }

@@ -8,6 +8,8 @@ struct AppStatus: Sendable {
     var specError: String?
     var engineError: String?
     var advertiseError: String?
+    /// The worker has published its tag at least once.
+    var advertised = false
     var wanted = 0
     var converged = false
     var containers: [ObservedContainer] = []

@@ -69,6 +69,9 @@ final class AppWorker: Sendable {
 
     func poke() { wakeup.signal() }
 
+    /// Whether the first look at the engine has been advertised (see ContainerAction.ready).
+    var hasAdvertised: Bool { status.withLockedValue { $0.advertised } }
+
     /// The spec the worker runs (nil once removed).
     var specInUse: AppSpec? { desired.withLockedValue { $0.spec } }
 
@@ -102,7 +105,7 @@ final class AppWorker: Sendable {
                     do {
                         try await host.setTags([AppTag.key(app: app): value])
                         advertised = .some(value)
-                        status.withLockedValue { $0.advertiseError = nil }
+                        status.withLockedValue { $0.advertiseError = nil; $0.advertised = true }
                     } catch {
                         logger.error("apps: \(app): cannot advertise \(value ?? "nothing"): \(error)")
                         status.withLockedValue { $0.advertiseError = "\(error)" }

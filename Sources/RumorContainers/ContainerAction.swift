@@ -48,6 +48,8 @@ public final class ContainerAction: Sendable {
         var stopRequested = false
         /// The agent left the cluster: this node's containers go with it (see `agentLeft`).
         var decommission = false
+        /// The first look is done: the directory was read and the engine answered or failed once.
+        var looked = (directory: false, engine: false)
         /// Why the engine is unreachable, while it is.
         var engineDown: String?
         /// Members with the time this node saw each enter its status, for `replicas`.
@@ -115,6 +117,18 @@ public final class ContainerAction: Sendable {
         shared.withLockedValue { $0.decommission = true }
     }
 
+    /// Once every app has advertised its first look at the engine (a restarted agent: the containers it adopts),
+    /// or the engine could not be reached.
+    public func ready() async {
+        while true {
+            let done = shared.withLockedValue { s in
+                s.looked.directory && s.looked.engine && (s.engine == nil || s.workers.values.allSatisfy(\.hasAdvertised))
+            }
+            if done || Task.isCancelled { return }
+            await Wakeup.sleep(for: .milliseconds(20), on: group.next())
+        }
+    }
+
     /// Makes `run()` return; containers keep running unless the agent left (`agentLeft`).
     public func stop() {
         shared.withLockedValue { $0.stopRequested = true }
@@ -159,6 +173,7 @@ public final class ContainerAction: Sendable {
                     if reload || first { logger.error("apps: \(error); keeping the apps as they are") }
                     first = false
                 }
+                shared.withLockedValue { $0.looked.directory = true }
                 await directoryWakeup.wait(timeout: configuration.poll)
             }
             specs = shared.withLockedValue { s in s.workers.compactMapValues { $0.specInUse } }
@@ -285,6 +300,7 @@ public final class ContainerAction: Sendable {
                     let workers = self.shared.withLockedValue { s -> [AppWorker] in
                         s.engine = client
                         s.engineDown = nil
+                        s.looked.engine = true
                         s.resources = resources
                         return Array(s.workers.values)
                     }
@@ -306,6 +322,7 @@ public final class ContainerAction: Sendable {
                 let workers = shared.withLockedValue { s -> [AppWorker] in
                     s.engine = nil
                     s.engineDown = text
+                    s.looked.engine = true
                     return Array(s.workers.values)
                 }
                 for worker in workers { worker.use(nil, reason: text) }

@@ -152,6 +152,27 @@ extension AgentCommand {
         }
     }
 
+    /// Waits (at most `limit`) for every action to publish its first tags, so the agent joins with them.
+    static func ready(_ actions: [any AgentAction], within limit: Duration, logger: Logger) async {
+        guard !actions.isEmpty else { return }
+        let done = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await withTaskGroup(of: Void.self) { each in
+                    for action in actions { each.addTask { await action.ready() } }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !done { logger.warning("agent: actions not ready after \(limit); joining without waiting for them") }
+    }
+
     /// How long stopped actions get to finish (a leaving worker's drain plus its containers' stop grace fit).
     static let actionStopDeadline: Duration = .seconds(30)
 

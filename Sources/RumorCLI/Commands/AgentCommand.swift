@@ -69,12 +69,23 @@ public struct AgentCommand: Subcommand {
         let agent: Agent
         let actions: [any AgentAction]
         let binding = AgentBinding()
+        let running: Task<Bool, Never>
+        let signals: SignalHandling
         do {
             actions = try configuredActions(config, context: .init(logger: logger, eventLoop: loop, agent: binding))
             for action in actions { try action.preflight() }
             agent = try await Agent.start(configuration: config, eventLoop: loop, logger: logger).get()
             binding.bind(agent)
             logger.info("agent: Rumor agent running as '\(agent.name)'")
+            // Signals are the agent's from here on: a SIGINT while it waits for its actions or joins is a leave.
+            // The parsed flags never change after start; re-reading only the files is what SIGHUP needs.
+            let command = self
+            signals = SignalHandling(agent: agent, config: config, actions: actions, logger: logger) {
+                try? command.resolvedConfiguration()
+            }
+            signals.install()
+            running = Task { [actions] in await Self.run(actions, with: agent, logger: logger) }
+            await Self.ready(actions, within: .seconds(5), logger: logger)
             agent.rejoinFromSnapshot()
             let joined = try await agent.joinAtStartup().get()
             if joined.joined > 0 { logger.info("agent: joined \(joined.joined) nodes") }
@@ -86,13 +97,7 @@ public struct AgentCommand: Subcommand {
             logger.error("agent: \(error)")
             Glibc.exit(1)
         }
-        // The parsed flags never change after start; re-reading only the files is what SIGHUP needs.
-        let command = self
-        let signals = SignalHandling(agent: agent, config: config, actions: actions, logger: logger) {
-            try? command.resolvedConfiguration()
-        }
-        signals.install()
-        if await Self.run(actions, with: agent, logger: logger) { _ = agent.shutdown() }
+        if await running.value { _ = agent.shutdown() }
         try? await agent.stopped.get()
         logger.info("agent: shutdown complete")
         try? await group.shutdownGracefully()
