@@ -17,7 +17,7 @@ runs alternates between repeats. Only processes this script started are signalle
 Usage:
   bench/encryption.py                    # N=20, 1 repeat, 30 s idle window (~3 min)
   bench/encryption.py --n 20 --idle 60 --repeats 2 --keep-logs
-  bench/encryption.py --impls rumor --rumor .build/release/rumor --no-pcap
+  bench/encryption.py --impls rumor --rumor .build-bench/release/rumor --no-pcap
 
 Build Rumor first: scripts/build-release .build-bench
 Run as root for tcpdump (--no-pcap skips the network metrics). Reuses bench/membership.py's RPC client, pcap parser

@@ -21,7 +21,7 @@ Usage:
   bench/membership.py                          # N = 5,20,50, 3 repeats, 30 s idle window
   bench/membership.py --quick                  # smoke run: N = 5, 1 repeat, 5 s idle window
   bench/membership.py --sizes 5,20 --repeats 5 --idle 60 --keep-logs
-  bench/membership.py --impls rumor --rumor .build/release/rumor
+  bench/membership.py --impls rumor --rumor .build-bench/release/rumor
 
 Build Rumor first: scripts/build-release .build-bench
 """
