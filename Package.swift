@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "RumorAgent",
             dependencies: [
-                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto", "RumorSupport",
+                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto", "RumorSupport", "RumorApps",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "RumorCLI",
             dependencies: [
-                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions", "RumorSupport", "RumorContainers",
+                "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions", "RumorSupport", "RumorContainers", "RumorApps",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -6,13 +6,23 @@ import RumorWire
 extension Agent {
     /// Set by the container action: answers `apps` RPC calls (JSON text), or throws a message for the CLI.
     public func setAppsProvider(_ provider: @escaping @Sendable (_ op: String, _ name: String) throws -> String) {
-        eventLoop.execute { self.appsProvider = provider }
+        eventLoop.execute {
+            self.appsProvider = provider
+            self.becomeAppsNode()
+        }
     }
 
-    public func apps(op: String, name: String) -> EventLoopFuture<String> {
+    /// `ls` and `inspect` ask this node's container action; `specs`, `deploy`, `scale` and `stop` are about the
+    /// cluster-wide specs, which any Rumor node holds and can change.
+    public func apps(op: String, name: String, spec: String = "") -> EventLoopFuture<String> {
         eventLoop.submit { [self] in
-            guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
-            return try appsProvider(op, name)
+            switch op {
+            case "specs": return appSpecsJSON()
+            case "deploy", "scale", "stop": return try changeApp(op: op, name: name, spec: spec)
+            default:
+                guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
+                return try appsProvider(op, name)
+            }
         }
     }
 

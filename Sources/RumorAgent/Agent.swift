@@ -35,6 +35,11 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var isStopping = false
     /// Answers `apps` RPC calls when the container action runs.
     var appsProvider: (@Sendable (String, String) throws -> String)?
+    /// Cluster-wide app specs (Agent+AppSpecs.swift): whether this node runs apps, who to tell of changes, and
+    /// when each (member, digest) pair was last synced.
+    var appsNode = false
+    var appListeners: [@Sendable () -> Void] = []
+    var appSyncs: [String: NIODeadline] = [:]
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 
@@ -136,7 +141,10 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         .flatMapErrorThrowing { error in
             throw StartupError("failed to bind UDP and TCP on \(bind): \(error)")
         }
-        .flatMapThrowing { [self] in try openSnapshot() }
+        .flatMapThrowing { [self] in
+            try openSnapshot()
+            loadAppStore()
+        }
         .flatMap { [self] in startRPC() }
     }
 
@@ -167,12 +175,17 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             joinPromises.removeValue(forKey: id)?.succeed(JoinResult(joined: joined, errors: errors))
         case .leaveFinished:
             leavePromise?.succeed(())
-        case .memberJoined(let m): logger.info("serf: EventMemberJoin: \(m.name) \(m.address.host)")
+        case .memberJoined(let m):
+            logger.info("serf: EventMemberJoin: \(m.name) \(m.address.host)")
+            syncApps(with: m)
         case .memberLeft(let m): logger.info("serf: EventMemberLeave: \(m.name) \(m.address.host)")
         case .memberFailed(let m): logger.info("serf: EventMemberFailed: \(m.name) \(m.address.host)")
-        case .memberUpdated(let m): logger.info("serf: EventMemberUpdate: \(m.name)")
+        case .memberUpdated(let m):
+            logger.info("serf: EventMemberUpdate: \(m.name)")
+            syncApps(with: m)
         case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
         case .nameConflict(let address): resolveNameConflict(with: address)
+        case .appChanged(let record): appChanged(record)
         default: break
         }
         handlers?.handle(event, selfMember: runtime.instance.localMember)

@@ -204,9 +204,9 @@ public final class RPCClient {
         try call(RPCProtocol.Command.event, RPCEventRequest(name: name, payload: payload, coalesce: coalesce))
     }
 
-    /// The container action's apps on the agent's node, as JSON text.
-    public func apps(op: String, name: String = "") throws(RPCClientError) -> String {
-        let body = try call(RPCProtocol.Command.apps, RPCAppsRequest(op: op, name: name), hasResponseBody: true)
+    /// The container action's apps on the agent's node, or the cluster-wide specs, as JSON text; or a change of them.
+    public func apps(op: String, name: String = "", spec: String = "") throws(RPCClientError) -> String {
+        let body = try call(RPCProtocol.Command.apps, RPCAppsRequest(op: op, name: name, spec: spec), hasResponseBody: true)
         return try decode { try RPCAppsResponse(from: body ?? .null).json }
     }
 

@@ -145,6 +145,23 @@ public final class ContainerAction: Sendable {
         return .array(apps.sorted { $0.0 < $1.0 }.map(\.1))
     }
 
+    /// The apps directory with the cluster-wide specs over it: a deploy is newer than any file, and a cluster-wide
+    /// stop removes the app even where a file still names it.
+    static func overlay(_ entries: [String: AppsDirectory.Entry], cluster: [String: [UInt8]]) -> [String: AppsDirectory.Entry] {
+        var merged = entries
+        for (name, bytes) in cluster {
+            guard !bytes.isEmpty else {
+                merged[name] = nil
+                continue
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do { merged[name] = .spec(try AppSpec.parse(text, name: name, file: "the spec deployed cluster-wide")) } catch {
+                merged[name] = .invalid("\(error)")
+            }
+        }
+        return merged
+    }
+
     static func placed(_ spec: AppSpec?, tags: [String: String]) -> Bool {
         spec?.isPlaced(onNodeWithTags: tags) ?? false
     }
@@ -152,6 +169,7 @@ public final class ContainerAction: Sendable {
     /// Runs until the task is cancelled or `stop()`. Containers keep running after it returns, unless the node left.
     public func run() async {
         var specs: [String: AppSpec] = [:]
+        host.onClusterAppsChange { [directoryWakeup] in directoryWakeup.signal() }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.followEngine() }
             var known: [String: AppsDirectory.Entry] = [:]
@@ -163,7 +181,7 @@ public final class ContainerAction: Sendable {
                     return s.reloadRequested
                 }
                 do {
-                    let entries = try directory.load()
+                    let entries = Self.overlay(try directory.load(), cluster: await host.clusterApps())
                     if entries != known || reload || first {
                         apply(entries, previous: known, group: &group)
                         known = entries

@@ -7,6 +7,16 @@ public protocol ContainerHost: Sendable {
     func setTags(_ changes: [String: String?]) async throws
     /// Runs event handlers for a container lifecycle event.
     func fire(_ event: ContainerEvent)
+    /// The apps deployed cluster-wide (`rumor apps deploy`): name → spec JSON, empty when stopped cluster-wide.
+    func clusterApps() async -> [String: [UInt8]]
+    /// Calls `listener` whenever those change.
+    func onClusterAppsChange(_ listener: @escaping @Sendable () -> Void)
+}
+
+extension ContainerHost {
+    /// A host without cluster-wide specs: only the apps directory.
+    public func clusterApps() async -> [String: [UInt8]] { [:] }
+    public func onClusterAppsChange(_ listener: @escaping @Sendable () -> Void) {}
 }
 
 /// A container lifecycle event for handler scripts: `SERF_EVENT` is the type, the rest is environment.

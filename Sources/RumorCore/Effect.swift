@@ -74,6 +74,8 @@ public enum Event: Sendable, Hashable {
     /// Another node claims our name from `address`. The agent asks the cluster who the name belongs to (Serf's
     /// `_serf_conflict` query) and shuts down if the majority says the other one.
     case nameConflict(address: Address)
+    /// The cluster-wide spec of an app changed (deployed here or learnt from a peer): store it, run it.
+    case appChanged(AppRecord)
     /// Input that was refused or looked wrong. The driver logs it, rate-limited.
     case warning(String)
     case debug(String)

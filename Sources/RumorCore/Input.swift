@@ -35,6 +35,12 @@ public enum Command: Sendable {
     case userEvent(name: String, payload: [UInt8], coalesce: Bool)
     case query(OutgoingQuery, id: RequestID)
     case respond(ltime: UInt64, id: UInt32, payload: [UInt8])
+    /// Deploys (or, with an empty spec, stops) an app cluster-wide at the member clock's time. `Event.appChanged`.
+    case deployApp(name: String, spec: [UInt8])
+    /// A record from the agent's own store (its data directory), merged like one from a peer.
+    case putApp(AppRecord)
+    /// Exchange state with this member now (its app specs differ from ours).
+    case pushPullWith(node: String)
 }
 
 public struct OutgoingQuery: Sendable, Hashable {

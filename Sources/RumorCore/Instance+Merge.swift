@@ -90,6 +90,7 @@ extension Instance {
         if ignoreOldEvents && pp.eventLTime > eventMinTime && pp.eventLTime < LamportClock.ceiling {
             eventMinTime = pp.eventLTime
         }
+        mergeApps(pp.rumorApps)
         var events: [(UInt64, UserEventCollection.Event)] = []
         for case let slot? in pp.events where admitLTime(slot.ltime, in: "push-pull user events") {
             if slot.events.count > Self.maxEventsPerSlot {

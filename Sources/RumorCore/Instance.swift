@@ -47,6 +47,8 @@ public struct Instance: Sendable {
     // MARK: Serf state
     var members: [String: MemberState] = [:]
     var recentIntents: [String: Intent] = [:]
+    /// Rumor's cluster-wide app specs by app name (Instance+Apps.swift).
+    var apps: [String: AppRecord] = [:]
     public internal(set) var clock = LamportClock()
     public internal(set) var eventClock = LamportClock()
     public internal(set) var queryClock = LamportClock()
@@ -165,6 +167,9 @@ public struct Instance: Sendable {
         case .userEvent(let name, let payload, let coalesce): sendUserEvent(name: name, payload: payload, coalesce: coalesce)
         case .query(let query, let id): startQuery(query, id: id)
         case .respond(let ltime, let id, let payload): respond(ltime: ltime, id: id, payload: payload)
+        case .deployApp(let name, let spec): deployApp(name: name, spec: spec)
+        case .putApp(let record): _ = mergeApp(record, from: "the local store")
+        case .pushPullWith(let node): pushPull(with: node)
         }
     }
 

@@ -345,7 +345,7 @@ public enum SerfCodec {
     }
 
     private static func writePushPull(_ pp: SerfPushPull, into w: inout MessagePackWriter) {
-        w.writeMapHeader(6)
+        w.writeMapHeader(pp.rumorApps.isEmpty ? 6 : 7)
         w.write("EventLTime")
         w.write(pp.eventLTime)
         w.write("Events")
@@ -374,6 +374,21 @@ public enum SerfCodec {
         w.write(pp.leftMembers)
         w.write("QueryLTime")
         w.write(pp.queryLTime)
+        if !pp.rumorApps.isEmpty {
+            w.write("RumorApps")
+            w.writeArrayHeader(pp.rumorApps.count)
+            for r in pp.rumorApps {
+                w.writeMapHeader(4)
+                w.write("LTime")
+                w.write(r.ltime)
+                w.write("Name")
+                w.write(r.name)
+                w.write("Origin")
+                w.write(r.origin)
+                w.write("Spec")
+                w.writeBytes(r.spec)
+            }
+        }
         w.write("StatusLTimes")
         w.writeMapHeader(pp.statusLTimes.count)
         for name in MessagePackWriter.sortedKeys(pp.statusLTimes) {
@@ -418,8 +433,18 @@ public enum SerfCodec {
                 statusLTimes[String(decoding: key, as: UTF8.self)] = t
             }
         }
+        var apps: [AppRecord] = []
+        if let v = f["RumorApps"], !v.isNull {
+            guard let items = v.arrayValue else { throw WireError("pushPull.RumorApps: expected array") }
+            for item in items {
+                let a = try MessagePackFields(item, context: "pushPull.RumorApps[]")
+                apps.append(AppRecord(
+                    name: try a.string("Name"), ltime: try a.uint("LTime"), origin: try a.string("Origin"),
+                    spec: try optionalBytes(a, "Spec") ?? []))
+            }
+        }
         return SerfPushPull(
             ltime: try f.uint("LTime"), statusLTimes: statusLTimes, leftMembers: try f.stringArray("LeftMembers"),
-            eventLTime: try f.uint("EventLTime"), events: events, queryLTime: try f.uint("QueryLTime"))
+            eventLTime: try f.uint("EventLTime"), events: events, queryLTime: try f.uint("QueryLTime"), rumorApps: apps)
     }
 }

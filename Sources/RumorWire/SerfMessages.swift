@@ -136,11 +136,15 @@ public struct SerfPushPull: Sendable, Hashable {
     public var leftMembers: [String]
     public var queryLTime: UInt64
     public var statusLTimes: [String: UInt64]
+    /// Rumor's cluster-wide app specs (`RumorApps`, only when there are any): Serf's decoder skips keys it does not
+    /// know, so serf agents take the rest of the state as before (docs/protocol.md#rumor-apps).
+    public var rumorApps: [AppRecord]
 
     public init(
         ltime: UInt64, statusLTimes: [String: UInt64], leftMembers: [String], eventLTime: UInt64,
-        events: [UserEventCollection?], queryLTime: UInt64
+        events: [UserEventCollection?], queryLTime: UInt64, rumorApps: [AppRecord] = []
     ) {
+        self.rumorApps = rumorApps
         self.eventLTime = eventLTime
         self.events = events
         self.ltime = ltime
@@ -215,4 +219,29 @@ public enum SerfMessage: Sendable, Hashable {
     case queryResponse(QueryResponseMessage)
     /// A relay: forward `payload` (a complete Serf message, type byte included) to `header.destAddr`.
     case relay(RelayHeader, payload: [UInt8])
+}
+
+/// One app's spec as deployed cluster-wide: the newest (`ltime`, then `origin`, then `spec`) wins everywhere.
+public struct AppRecord: Sendable, Hashable {
+    public var name: String
+    /// The member Lamport clock's time of the deploy.
+    public var ltime: UInt64
+    /// The node that deployed it.
+    public var origin: String
+    /// The spec's JSON; empty when the app was stopped cluster-wide (a tombstone, so the stop spreads too).
+    public var spec: [UInt8]
+
+    public init(name: String, ltime: UInt64, origin: String, spec: [UInt8]) {
+        self.name = name
+        self.ltime = ltime
+        self.origin = origin
+        self.spec = spec
+    }
+
+    /// Whether this record replaces `other` (same app): a total order, so every node keeps the same one.
+    public func supersedes(_ other: AppRecord) -> Bool {
+        if ltime != other.ltime { return ltime > other.ltime }
+        if origin != other.origin { return origin > other.origin }
+        return other.spec.lexicographicallyPrecedes(spec)
+    }
 }

@@ -88,6 +88,16 @@ struct AgentContainerHost: ContainerHost {
     func fire(_ event: ContainerEvent) {
         binding.agent?.fireActionEvent(type: event.kind.rawValue, environment: event.environment)
     }
+
+    func clusterApps() async -> [String: [UInt8]] {
+        guard let agent = binding.agent else { return [:] }
+        return (try? await agent.eventLoop.submit { agent.clusterApps }.get()) ?? [:]
+    }
+
+    func onClusterAppsChange(_ listener: @escaping @Sendable () -> Void) {
+        binding.onBind { $0.onClusterAppsChange(listener) }
+        binding.agent?.onClusterAppsChange(listener)
+    }
 }
 
 extension ContainerAction: AgentAction {

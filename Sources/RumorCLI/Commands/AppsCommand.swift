@@ -1,17 +1,20 @@
 import RumorAgent
+import RumorApps
 import RumorSupport
 
 /// `apps ls` / `apps inspect NAME`: the container action's apps and containers on the agent's node.
+/// `apps deploy FILE [NAME]` / `scale NAME N` / `stop NAME` / `specs`: the apps deployed cluster-wide (any node).
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
-    public static let abstract = "Show the apps and containers this node runs (rumor agent --apps-dir)."
-    public static let arguments = "ls | inspect <app>"
+    public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
+    public static let arguments = "ls | inspect <app> | specs | deploy <file.json> [<app>] | scale <app> <n> | stop <app>"
     public static let options = RPCOptions.options + FormatOptions.options
 
     var rpc: RPCOptions
     var output: FormatOptions
     var op: String
     var app: String
+    var spec = ""
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         rpc = RPCOptions(arguments)
@@ -24,17 +27,41 @@ public struct AppsCommand: Subcommand {
         case "inspect":
             guard words.count == 2 else { throw UsageError("apps inspect needs one app name") }
             (op, app) = ("inspect", words[1])
+        case "specs":
+            guard words.count == 1 else { throw UsageError("apps specs takes no argument") }
+            (op, app) = ("specs", "")
+        case "deploy":
+            guard words.count == 2 || words.count == 3 else { throw UsageError("apps deploy needs a spec file (and optionally the app's name)") }
+            let file = words[1]
+            let name = words.count == 3 ? words[2] : Self.appName(file)
+            let text: String
+            do { text = try DurableFile.readText(file, limit: 64 * 1024) } catch { throw UsageError("apps deploy: \(error)") }
+            // Checked here too, so a spec with errors is refused before anything is sent.
+            do { _ = try AppSpec.parse(text, name: name, file: file) } catch { throw UsageError("apps deploy: \(error); nothing was sent") }
+            (op, app, spec) = ("deploy", name, text)
+        case "scale":
+            guard words.count == 3, let n = Int(words[2]), n >= 0 else { throw UsageError("apps scale needs an app name and a count") }
+            (op, app, spec) = ("scale", words[1], String(n))
+        case "stop":
+            guard words.count == 2 else { throw UsageError("apps stop needs one app name") }
+            (op, app) = ("stop", words[1])
         default:
-            throw UsageError("unknown apps command '\(words[0])' (ls, inspect)")
+            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, specs, deploy, scale, stop)")
         }
+    }
+
+    /// `site.json` → `site`.
+    static func appName(_ file: String) -> String {
+        let base = file.split(separator: "/").last.map(String.init) ?? file
+        return base.hasSuffix(".json") ? String(base.dropLast(5)) : base
     }
 
     public func run() async throws {
         let client = try rpc.connect()
         defer { client.close() }
         let text: String
-        do { text = try client.apps(op: op, name: app) } catch { throw Console.fail("Error", error) }
-        if op == "inspect" || output.format == .json {
+        do { text = try client.apps(op: op, name: app, spec: spec) } catch { throw Console.fail("Error", error) }
+        if ["deploy", "scale", "stop", "specs", "inspect"].contains(op) || output.format == .json {
             print(text)
             return
         }

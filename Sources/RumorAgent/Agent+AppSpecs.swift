@@ -1,0 +1,158 @@
+import Logging
+import NIOCore
+import RumorApps
+import RumorCore
+import RumorRuntime
+import RumorSupport
+import RumorWire
+
+/// The cluster-wide app specs on the agent's side (the core keeps the records and merges them, see
+/// Instance+Apps.swift): `rumor apps deploy|scale|stop`, the `rumor:apps` digest tag that tells peers who is behind,
+/// the exchange with any member whose digest differs, and the copy beside the snapshot a restarted node resumes from.
+extension Agent {
+    /// The tag whose value is this node's digest of the cluster's app specs.
+    public static let appsTag = "rumor:apps"
+
+    /// `<snapshot_path>.apps`: one JSON file, rewritten on every change (deploys are rare and small).
+    var appStorePath: String? { configuration.snapshotPath.map { $0 + ".apps" } }
+
+    /// The cluster-wide specs (app name → spec JSON; empty: stopped cluster-wide). Call on `eventLoop`.
+    public var clusterApps: [String: [UInt8]] { runtime.withInstance { $0.appRecords.mapValues(\.spec) } }
+
+    /// Runs `listener` on `eventLoop` after every change of the cluster-wide specs.
+    public func onClusterAppsChange(_ listener: @escaping @Sendable () -> Void) {
+        eventLoop.execute { self.appListeners.append(listener) }
+    }
+
+    /// Marks this node as one that runs apps: it carries the digest tag (so peers bring it every spec) even while
+    /// it knows none.
+    func becomeAppsNode() {
+        appsNode = true
+        refreshAppsTag()
+    }
+
+    func loadAppStore() {
+        if let path = appStorePath {
+            do {
+                if let bytes = try DurableFile.readAllIfExists(path) {
+                    for record in try Self.decodeAppStore(bytes) { runtime.submit(.putApp(record)) }
+                }
+            } catch {
+                // Not fatal: every other node holds the same specs and brings them back.
+                logger.error("apps: cannot read the cluster's app specs from \(path): \(error); starting without them")
+            }
+        }
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(5)) { [weak self] _ in self?.syncApps() }
+    }
+
+    func appChanged(_ record: AppRecord) {
+        let what = record.spec.isEmpty ? "stopped" : "deployed"
+        logger.info("apps: \(record.name): \(what) cluster-wide by \(record.origin) (Lamport time \(record.ltime))")
+        if let path = appStorePath {
+            let records = runtime.withInstance { Array($0.appRecords.values) }
+            do { try DurableFile.writeAtomically(Array(Self.encodeAppStore(records).utf8), to: path) } catch {
+                logger.error("apps: cannot save the cluster's app specs to \(path): \(error)")
+            }
+        }
+        refreshAppsTag()
+        for listener in appListeners { listener() }
+    }
+
+    func refreshAppsTag() {
+        let (digest, known) = runtime.withInstance { ($0.appsDigest, !$0.appRecords.isEmpty) }
+        guard appsNode || known else { return }
+        _ = updateActionTags([Self.appsTag: digest])
+    }
+
+    /// A member whose digest differs from ours has specs we lack, or lacks ours: one push-pull fixes both sides.
+    /// Each (member, its digest, ours) is tried at most every 5 s.
+    func syncApps(with member: Member? = nil) {
+        let ours = runtime.withInstance { $0.appsDigest }
+        let now = NIODeadline.now()
+        for m in member.map({ [$0] }) ?? members() where m.name != name && m.status == .alive {
+            guard let theirs = m.tags[Self.appsTag], theirs != ours else { continue }
+            let key = "\(m.name)/\(theirs)/\(ours)"
+            if let last = appSyncs[key], now - last < .seconds(5) { continue }
+            appSyncs[key] = now
+            runtime.submit(.pushPullWith(node: m.name))
+        }
+        if appSyncs.count > 4096 { appSyncs = appSyncs.filter { now - $0.value < .seconds(5) } }
+    }
+
+    // MARK: Commands
+
+    /// `deploy` (spec: the JSON text), `scale` (spec: the count), `stop`; returns what to print.
+    func changeApp(op: String, name: String, spec: String) throws -> String {
+        guard !name.isEmpty else { throw CommandError("apps \(op): an app name is needed") }
+        switch op {
+        case "deploy":
+            _ = try Self.validated(spec, name: name)
+            runtime.submit(.deployApp(name: name, spec: Array(spec.utf8)))
+            return "deploying \(name) cluster-wide"
+        case "scale":
+            guard let count = Int(spec), count >= 0 else { throw CommandError("apps scale: '\(spec)' is not a count") }
+            guard let current = clusterApps[name], !current.isEmpty, let text = String(validating: current, as: UTF8.self)
+            else { throw CommandError("apps scale: no app '\(name)' is deployed cluster-wide (rumor apps deploy first)") }
+            let scaled = try Self.scaled(text, to: count)
+            _ = try Self.validated(scaled, name: name)
+            runtime.submit(.deployApp(name: name, spec: Array(scaled.utf8)))
+            return "scaling \(name) to \(count) cluster-wide"
+        case "stop":
+            guard let current = clusterApps[name], !current.isEmpty else {
+                throw CommandError("apps stop: no app '\(name)' is deployed cluster-wide")
+            }
+            runtime.submit(.deployApp(name: name, spec: []))
+            return "stopping \(name) cluster-wide"
+        default:
+            throw CommandError("unknown apps operation '\(op)' (ls, inspect, specs, deploy, scale, stop)")
+        }
+    }
+
+    /// The cluster-wide specs as `rumor apps specs` prints them.
+    func appSpecsJSON() -> String {
+        let records = runtime.withInstance { $0.appRecords.values.sorted { $0.name < $1.name } }
+        return JSON.array(records.map { r in
+            .object([
+                ("app", .string(r.name)), ("state", .string(r.spec.isEmpty ? "stopped" : "deployed")),
+                ("ltime", .string(String(r.ltime))), ("origin", .string(r.origin)),
+                ("spec", (try? JSON.parse(r.spec)) ?? .null),
+            ])
+        }).serialized()
+    }
+
+    static func validated(_ text: String, name: String) throws -> AppSpec {
+        do { return try AppSpec.parse(text, name: name, file: "the deployed spec") } catch {
+            throw CommandError("apps deploy: \(error); nothing was sent")
+        }
+    }
+
+    /// `replicas: N` when the spec has replicas, else `containers_per: {"server": N}`.
+    static func scaled(_ text: String, to count: Int) throws -> String {
+        guard case .object(var pairs) = try JSON.parse(text) else { throw CommandError("apps scale: the spec is not an object") }
+        let key = pairs.contains { $0.0 == "replicas" } ? "replicas" : "containers_per"
+        let value: JSON = key == "replicas" ? .number(Double(count)) : .object([("server", .number(Double(count)))])
+        if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
+        return JSON.object(pairs).serialized()
+    }
+
+    // MARK: The store file
+
+    static func encodeAppStore(_ records: [AppRecord]) -> String {
+        JSON.array(records.sorted { $0.name < $1.name }.map { r in
+            .object([
+                ("name", .string(r.name)), ("ltime", .string(String(r.ltime))), ("origin", .string(r.origin)),
+                ("spec", .string(String(decoding: r.spec, as: UTF8.self))),
+            ])
+        }).serialized(indent: 2)
+    }
+
+    static func decodeAppStore(_ bytes: [UInt8]) throws -> [AppRecord] {
+        guard let items = try JSON.parse(bytes).arrayValue else { throw CommandError("expected a JSON array") }
+        return try items.map { item in
+            guard let name = item["name"]?.stringValue, let ltime = item["ltime"]?.stringValue.flatMap({ UInt64($0) }),
+                let origin = item["origin"]?.stringValue, let spec = item["spec"]?.stringValue
+            else { throw CommandError("a record without name, ltime, origin or spec: \(item.serialized())") }
+            return AppRecord(name: name, ltime: ltime, origin: origin, spec: Array(spec.utf8))
+        }
+    }
+}

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import RumorTestSupport
+
+/// Cluster-wide apps end to end (issue 12, docs/membership.md#app-specs): workers with an empty apps directory run
+/// what `rumor apps deploy` sends from the load balancer's node; a worker that joins later runs it too; `scale` and
+/// `stop` reach every worker; a spec with errors is refused before anything is sent. Containers are on Docker's
+/// default bridge and advertised by their IP, so two workers share one engine without port clashes. The app is
+/// "deal": names are the engine's, and other suites run "site" and "shop" at the same time.
+@Suite(.serialized) struct AppDeployTests {
+    static let spec = """
+        {"docker_image": "rumor-site:v1", "containers_per": {"server": 2}, "advertise": {"network": "bridge", "port": 80},
+         "healthcheck": {"cmd": "wget -q -O /dev/null http://127.0.0.1/health", "interval": "500ms", "retries": 2},
+         "drain": "500ms", "stop_grace": "1s"}
+        """
+
+    func containers(of node: String) -> [String] {
+        let out = (try? Subprocess.runBlocking(
+            "/usr/bin/docker", ["ps", "-aq", "--filter", "label=io.rumor.node=\(node)", "--filter", "label=io.rumor.app=deal"],
+            environment: [:], timeout: .seconds(30)))?.stdout ?? ""
+        return out.split(separator: "\n").map(String.init)
+    }
+
+    @Test func deployReachesEveryWorker_aLateOneToo_andScaleAndStopFollow() async throws {
+        let lab = try HAProxyLab(subnet: 87, frontendPort: 28150, statsPort: 28151)
+        var workers: [String] = []
+        defer {
+            lab.shutdown()
+            for node in workers {
+                for id in containers(of: node) { _ = try? Subprocess.runBlocking("/usr/bin/docker", ["rm", "-f", id], environment: [:], timeout: .seconds(30)) }
+            }
+        }
+        try await lab.startLB(app: "deal")
+        let lb = try #require(lab.lb)
+        let empty1 = lab.cluster.file("apps-w1"), empty2 = lab.cluster.file("apps-w2")
+        for dir in [empty1, empty2] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let w1 = try await lab.startWorker("w1", appsDir: empty1)
+        workers.append(w1.name)
+
+        // Refused before anything is sent: the CLI names the key, and no node hears of the app.
+        let bad = lab.cluster.file("bad.json")
+        try #"{"docker_image": "rumor-site:v1", "containers_per": {"server": "two"}}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try await lab.cluster.rumor("apps", "deploy", bad, "deal", "--rpc-addr", lb.rpcAddr)
+        #expect(refused.status != 0 && refused.stderr.contains("containers_per") && refused.stderr.contains("nothing was sent"), "\(refused)")
+
+        let file = lab.cluster.file("deal.json")
+        try Self.spec.write(toFile: file, atomically: true, encoding: .utf8)
+        let deployed = ContinuousClock.now
+        let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
+        #expect(out.status == 0, "\(out)")
+        try await lab.cluster.poll("w1's two containers UP in HAProxy", timeout: .seconds(40)) { lab.upAddresses().count == 2 }
+        print("deploy from the LB's node → w1's containers serving in \(ContinuousClock.now - deployed)")
+        let specs = try await lab.cluster.rumor("apps", "specs", "--rpc-addr", w1.rpcAddr)
+        #expect(specs.stdout.contains("\"origin\":\"lb\"") && specs.stdout.contains("rumor-site:v1"), "\(specs)")
+
+        // A worker that joins after the deploy runs it too.
+        let joined = ContinuousClock.now
+        let w2 = try await lab.startWorker("w2", appsDir: empty2)
+        workers.append(w2.name)
+        try await lab.cluster.poll("w2's containers too", timeout: .seconds(40)) { lab.upAddresses().count == 4 }
+        let late = ContinuousClock.now - joined
+        print("a worker started after the deploy: its containers serving \(late) after it started")
+        #expect(late < .seconds(10))
+
+        let scaled = try await lab.cluster.rumor("apps", "scale", "deal", "1", "--rpc-addr", w2.rpcAddr)
+        #expect(scaled.status == 0, "\(scaled)")
+        try await lab.cluster.poll("one container per worker", timeout: .seconds(30)) {
+            lab.upAddresses().count == 2 && containers(of: "w1").count == 1 && containers(of: "w2").count == 1
+        }
+
+        let stopped = try await lab.cluster.rumor("apps", "stop", "deal", "--rpc-addr", w1.rpcAddr)
+        #expect(stopped.status == 0, "\(stopped)")
+        try await lab.cluster.poll("every container removed", timeout: .seconds(30)) {
+            lab.upAddresses().isEmpty && containers(of: "w1").isEmpty && containers(of: "w2").isEmpty
+        }
+        let unknown = try await lab.cluster.rumor("apps", "scale", "nosuch", "3", "--rpc-addr", w1.rpcAddr)
+        #expect(unknown.status != 0 && unknown.stderr.contains("no app 'nosuch' is deployed cluster-wide"), "\(unknown)")
+    }
+}

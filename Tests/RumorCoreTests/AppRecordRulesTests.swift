@@ -1,0 +1,89 @@
+@testable import RumorCore
+import RumorWire
+import Testing
+
+/// docs/membership.md#app-specs: one last-writer-wins register per app, ordered by Lamport time, then the deploying
+/// node's name, then the spec bytes; carried in push-pulls under a key serf skips.
+@Suite struct AppRecordRulesTests {
+    static func changes(_ effects: [Effect]) -> [AppRecord] {
+        effects.compactMap { if case .emit(.appChanged(let r)) = $0 { r } else { nil } }
+    }
+
+    @Test func aDeploy_takesTheMemberClock_andAlwaysBeatsWhatTheNodeKnew() {
+        var node = TestNode(peers: 1)
+        node.handle(.command(.putApp(AppRecord(name: "site", ltime: 40, origin: "zz", spec: Array("{}".utf8)))))
+        let deployed = Self.changes(node.handle(.command(.deployApp(name: "site", spec: Array("{\"a\":1}".utf8)))))
+        #expect(deployed.count == 1)
+        #expect(deployed.first.map { $0.ltime > 40 && $0.origin == "me" } == true)
+        #expect(node.instance.appRecords["site"] == deployed.first)
+    }
+
+    @Test func olderOrEqualRecords_changeNothing_newerOnesWin_tiesGoToTheLargerOrigin() {
+        var node = TestNode()
+        let first = AppRecord(name: "site", ltime: 5, origin: "b", spec: Array("v1".utf8))
+        #expect(Self.changes(node.handle(.command(.putApp(first)))) == [first])
+        #expect(Self.changes(node.handle(.command(.putApp(first)))).isEmpty, "the same record again")
+        let older = AppRecord(name: "site", ltime: 4, origin: "z", spec: Array("v0".utf8))
+        #expect(Self.changes(node.handle(.command(.putApp(older)))).isEmpty)
+        let tieLower = AppRecord(name: "site", ltime: 5, origin: "a", spec: Array("v2".utf8))
+        #expect(Self.changes(node.handle(.command(.putApp(tieLower)))).isEmpty)
+        let tieHigher = AppRecord(name: "site", ltime: 5, origin: "c", spec: Array("v3".utf8))
+        #expect(Self.changes(node.handle(.command(.putApp(tieHigher)))) == [tieHigher])
+        let stop = AppRecord(name: "site", ltime: 9, origin: "a", spec: [])
+        #expect(Self.changes(node.handle(.command(.putApp(stop)))) == [stop], "a stop is a newer record too")
+        #expect(node.instance.appsDigest != "0")
+    }
+
+    @Test func twoConcurrentDeploys_endWithTheSameWinner_inEitherOrder() {
+        let a = AppRecord(name: "site", ltime: 7, origin: "n1", spec: Array("x".utf8))
+        let b = AppRecord(name: "site", ltime: 7, origin: "n2", spec: Array("y".utf8))
+        var one = TestNode(), two = TestNode()
+        one.handle(.command(.putApp(a)))
+        one.handle(.command(.putApp(b)))
+        two.handle(.command(.putApp(b)))
+        two.handle(.command(.putApp(a)))
+        #expect(one.instance.appRecords == two.instance.appRecords)
+        #expect(one.instance.appRecords["site"] == b)
+        #expect(one.instance.appsDigest == two.instance.appsDigest)
+    }
+
+    @Test func peerRecords_areChecked_beforeTheyAreKept() {
+        var node = TestNode()
+        let huge = AppRecord(name: "big", ltime: 1, origin: "p1", spec: Array(repeating: 0x20, count: Instance.maxSpecBytes + 1))
+        let effects = node.handle(.command(.putApp(huge)))
+        #expect(Self.changes(effects).isEmpty && effects.warnings.contains { $0.contains("dropped app spec 'big'") })
+        let poisoned = AppRecord(name: "bad", ltime: LamportClock.ceiling, origin: "p1", spec: Array("{}".utf8))
+        #expect(Self.changes(node.handle(.command(.putApp(poisoned)))).isEmpty)
+        #expect(node.instance.appRecords.isEmpty)
+    }
+
+    @Test func aPushPull_carriesTheRecords_andTheyRoundTripThroughTheCodec() throws {
+        var source = TestNode()
+        source.handle(.command(.deployApp(name: "site", spec: Array("{\"docker_image\":\"x\"}".utf8))))
+        let state = source.instance.serfLocalState()
+        let decoded = try SerfCodec.decode(SerfCodec.encode(.pushPull(state)))
+        guard case .pushPull(let pp) = decoded else { Issue.record("not a push-pull: \(decoded)"); return }
+        #expect(pp.rumorApps == Array(source.instance.appRecords.values))
+        var sink = TestNode()
+        sink.instance.mergeApps(pp.rumorApps)
+        #expect(sink.instance.appRecords == source.instance.appRecords)
+        // Without records the state is byte for byte what serf sends (no RumorApps key).
+        #expect(SerfCodec.encode(.pushPull(TestNode().instance.serfLocalState())).contains(Array("RumorApps".utf8)) == false)
+    }
+
+    @Test func pushPullWith_opensAStreamToThatMemberOnly_whenItIsAlive() {
+        var node = TestNode(peers: 2)
+        let effects = node.handle(.command(.pushPullWith(node: "p2")))
+        let opened = effects.compactMap { if case .openStream(_, let to, _, _, _) = $0 { to } else { nil } }
+        #expect(opened == [TestNode.peer(2)])
+        node.fail("p1")
+        #expect(node.handle(.command(.pushPullWith(node: "p1"))).allSatisfy { if case .openStream = $0 { false } else { true } })
+    }
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func contains(_ needle: [UInt8]) -> Bool {
+        guard needle.count <= count else { return false }
+        return (0...(count - needle.count)).contains { Array(self[$0..<($0 + needle.count)]) == needle }
+    }
+}
