@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RumorAgent
 import RumorApps
 import RumorSupport
@@ -7,7 +10,7 @@ import RumorSupport
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
     public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
-    public static let arguments = "ls | inspect <app> | specs | deploy <file.json> [<app>] | scale <app> <n> | stop <app>"
+    public static let arguments = "ls | inspect <app> | specs | deploy <file.json | -> [<app>] | scale <app> <n> | stop <app>"
     public static let options = RPCOptions.options + FormatOptions.options
 
     var rpc: RPCOptions
@@ -33,9 +36,12 @@ public struct AppsCommand: Subcommand {
         case "deploy":
             guard words.count == 2 || words.count == 3 else { throw UsageError("apps deploy needs a spec file (and optionally the app's name)") }
             let file = words[1]
+            guard file != "-" || words.count == 3 else { throw UsageError("apps deploy - (standard input) needs the app's name") }
             let name = words.count == 3 ? words[2] : Self.appName(file)
             let text: String
-            do { text = try DurableFile.readText(file, limit: 64 * 1024) } catch { throw UsageError("apps deploy: \(error)") }
+            do {
+                text = file == "-" ? try Self.standardInput(limit: 64 * 1024) : try DurableFile.readText(file, limit: 64 * 1024)
+            } catch { throw UsageError("apps deploy: \(error)") }
             // Checked here too, so a spec with errors is refused before anything is sent.
             do { _ = try AppSpec.parse(text, name: name, file: file) } catch { throw UsageError("apps deploy: \(error); nothing was sent") }
             (op, app, spec) = ("deploy", name, text)
@@ -47,6 +53,22 @@ public struct AppsCommand: Subcommand {
             (op, app) = ("stop", words[1])
         default:
             throw UsageError("unknown apps command '\(words[0])' (ls, inspect, specs, deploy, scale, stop)")
+        }
+    }
+
+    /// All of standard input (`rumor apps deploy - NAME`, e.g. through `docker exec -i`), at most `limit` bytes.
+    static func standardInput(limit: Int) throws(FileError) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: "standard input", operation: "read", code: errno)
+            }
+            if n == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes += chunk[0..<n]
+            if bytes.count > limit { throw FileError(path: "standard input", operation: "read", code: EFBIG, reason: "larger than \(limit) bytes") }
         }
     }
 
