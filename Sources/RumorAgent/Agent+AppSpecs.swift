@@ -10,8 +10,11 @@ import RumorWire
 /// Instance+Apps.swift): `rumor apps deploy|scale|stop`, the `rumor:apps` digest tag that tells peers who is behind,
 /// the exchange with any member whose digest differs, and the copy beside the snapshot a restarted node resumes from.
 extension Agent {
-    /// The tag whose value is this node's digest of the cluster's app specs.
+    /// The tag whose value is this node's digest of the cluster's app specs, on nodes that run apps; nodes that
+    /// only hold specs (a load balancer someone deployed from) carry `specsTag` instead, so a deploy can tell
+    /// whether any node will run the app.
     public static let appsTag = "rumor:apps"
+    public static let specsTag = "rumor:specs"
 
     /// `<snapshot_path>.apps`: one JSON file, rewritten on every change (deploys are rare and small).
     var appStorePath: String? { configuration.snapshotPath.map { $0 + ".apps" } }
@@ -61,7 +64,7 @@ extension Agent {
     func refreshAppsTag() {
         let (digest, known) = runtime.withInstance { ($0.appsDigest, !$0.appRecords.isEmpty) }
         guard appsNode || known else { return }
-        _ = updateActionTags([Self.appsTag: digest])
+        _ = updateActionTags(appsNode ? [Self.appsTag: digest, Self.specsTag: nil] : [Self.specsTag: digest])
     }
 
     /// A member whose digest differs from ours has specs we lack, or lacks ours: one push-pull fixes both sides.
@@ -70,7 +73,7 @@ extension Agent {
         let ours = runtime.withInstance { $0.appsDigest }
         let now = NIODeadline.now()
         for m in member.map({ [$0] }) ?? members() where m.name != name && m.status == .alive {
-            guard let theirs = m.tags[Self.appsTag], theirs != ours else { continue }
+            guard let theirs = m.tags[Self.appsTag] ?? m.tags[Self.specsTag], theirs != ours else { continue }
             let key = "\(m.name)/\(theirs)/\(ours)"
             if let last = appSyncs[key], now - last < .seconds(5) { continue }
             appSyncs[key] = now
@@ -86,9 +89,9 @@ extension Agent {
         guard !name.isEmpty else { throw CommandError("apps \(op): an app name is needed") }
         switch op {
         case "deploy":
-            _ = try Self.validated(spec, name: name)
+            let parsed = try Self.validated(spec, name: name)
             runtime.submit(.deployApp(name: name, spec: Array(spec.utf8)))
-            return "deploying \(name) cluster-wide"
+            return "deploying \(name) cluster-wide: " + placementSummary(parsed)
         case "scale":
             guard let count = Int(spec), count >= 0 else { throw CommandError("apps scale: '\(spec)' is not a count") }
             guard let current = clusterApps[name], !current.isEmpty, let text = String(validating: current, as: UTF8.self)
@@ -96,7 +99,7 @@ extension Agent {
             let scaled = try Self.scaled(text, to: count)
             _ = try Self.validated(scaled, name: name)
             runtime.submit(.deployApp(name: name, spec: Array(scaled.utf8)))
-            return "scaling \(name) to \(count) cluster-wide"
+            return "scaling \(name) to \(count) cluster-wide: " + placementSummary(try Self.validated(scaled, name: name))
         case "stop":
             guard let current = clusterApps[name], !current.isEmpty else {
                 throw CommandError("apps stop: no app '\(name)' is deployed cluster-wide")
@@ -106,6 +109,41 @@ extension Agent {
         default:
             throw CommandError("unknown apps operation '\(op)' (ls, inspect, specs, deploy, scale, stop)")
         }
+    }
+
+    /// Which alive nodes that run apps match the spec's placement, in words (a deploy nobody runs says so).
+    func placementSummary(_ spec: AppSpec) -> String {
+        let runners = members().filter { $0.status == .alive && $0.tags[Self.appsTag] != nil }
+        let matching = runners.filter { spec.isPlaced(onNodeWithTags: $0.tags) }
+        if runners.isEmpty { return "but no node runs apps yet (rumor agent --apps-dir); it starts where one joins" }
+        if matching.isEmpty {
+            return "but none of the \(runners.count) node(s) that run apps matches its placement \(spec.placement); it starts where one does"
+        }
+        return "\(matching.count) of \(runners.count) node(s) that run apps match its placement"
+    }
+
+    /// `rumor apps status NAME`: the deployed spec and, for every node that runs apps or advertises the app, what
+    /// it advertises ready (its `app:NAME` tag), so one command on any node shows what runs where.
+    func appStatusJSON(_ name: String) throws -> String {
+        let record = runtime.withInstance { $0.appRecords[name] }
+        let key = AppTag.key(app: name)
+        let nodes = members().filter { $0.tags[key] != nil || ($0.status == .alive && $0.tags[Self.appsTag] != nil) }
+        guard record != nil || nodes.contains(where: { $0.tags[key] != nil }) else {
+            throw CommandError("no app '\(name)' is deployed cluster-wide or advertised by any node")
+        }
+        let rows: [JSON] = nodes.sorted { $0.name < $1.name }.map { m in
+            let endpoints = AppTag.parse(m.tags[key] ?? "").endpoints.map { e in
+                JSON.string(e.host.map { "\(e.slot)/\($0):\(e.port)" } ?? "\(e.slot)/\(m.address.host):\(e.port)")
+            }
+            return .object([("node", .string(m.name)), ("status", .string(m.status.description)), ("ready", .array(endpoints))])
+        }
+        var fields: [(String, JSON)] = [("app", .string(name))]
+        if let r = record {
+            fields += [("state", .string(r.spec.isEmpty ? "stopped" : "deployed")), ("ltime", .string(String(r.ltime))),
+                       ("origin", .string(r.origin))]
+        }
+        fields.append(("nodes", .array(rows)))
+        return JSON.object(fields).serialized()
     }
 
     /// The cluster-wide specs as `rumor apps specs` prints them.

@@ -18,6 +18,7 @@ extension Agent {
         eventLoop.submit { [self] in
             switch op {
             case "specs": return appSpecsJSON()
+            case "status": return try appStatusJSON(name)
             case "deploy", "scale", "stop": return try changeApp(op: op, name: name, spec: spec)
             default:
                 guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }

@@ -47,7 +47,7 @@ extension InteropTests {
             }
             return wrong
         }
-        let members = try await runCommand(cluster.serfPath, ["members", "-rpc-addr=\(s2.rpcAddr)", "-tag", "rumor:apps=.+"])
+        let members = try await runCommand(cluster.serfPath, ["members", "-rpc-addr=\(s2.rpcAddr)", "-tag", "rumor:specs=.+"])
         #expect(members.stdout.contains("r1") && members.stdout.contains("r2"), "\(members)")
         cluster.expectCleanSerfLogs()
     }

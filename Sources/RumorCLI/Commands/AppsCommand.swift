@@ -10,7 +10,7 @@ import RumorSupport
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
     public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
-    public static let arguments = "ls | inspect <app> | specs | deploy <file.json | -> [<app>] | scale <app> <n> | stop <app>"
+    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy <file.json | -> [<app>] | scale <app> <n> | stop <app>"
     public static let options = RPCOptions.options + FormatOptions.options
 
     var rpc: RPCOptions
@@ -33,6 +33,9 @@ public struct AppsCommand: Subcommand {
         case "specs":
             guard words.count == 1 else { throw UsageError("apps specs takes no argument") }
             (op, app) = ("specs", "")
+        case "status":
+            guard words.count == 2 else { throw UsageError("apps status needs one app name") }
+            (op, app) = ("status", words[1])
         case "deploy":
             guard words.count == 2 || words.count == 3 else { throw UsageError("apps deploy needs a spec file (and optionally the app's name)") }
             let file = words[1]
@@ -52,7 +55,7 @@ public struct AppsCommand: Subcommand {
             guard words.count == 2 else { throw UsageError("apps stop needs one app name") }
             (op, app) = ("stop", words[1])
         default:
-            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, specs, deploy, scale, stop)")
+            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop)")
         }
     }
 
@@ -87,8 +90,32 @@ public struct AppsCommand: Subcommand {
             print(text)
             return
         }
+        if op == "status" {
+            guard let status = try? JSON.parse(text) else { throw Console.fail("Error", UsageError("unreadable answer: \(text)")) }
+            print(Self.statusTable(status), terminator: "")
+            return
+        }
         guard let apps = (try? JSON.parse(text))?.arrayValue else { throw Console.fail("Error", UsageError("unreadable answer: \(text)")) }
         print(Self.table(apps), terminator: "")
+    }
+
+    /// The deployed spec's line, then one line per node: `NODE STATUS READY ENDPOINTS`.
+    static func statusTable(_ status: JSON) -> String {
+        var out = "\(status["app"]?.stringValue ?? "?"): "
+        if let state = status["state"]?.stringValue {
+            out += "\(state) by \(status["origin"]?.stringValue ?? "?") at Lamport time \(status["ltime"]?.stringValue ?? "?")\n"
+        } else {
+            out += "not deployed cluster-wide (apps directories only)\n"
+        }
+        var rows = [["NODE", "STATUS", "READY", "ENDPOINTS"]]
+        for node in status["nodes"]?.arrayValue ?? [] {
+            let ready = (node["ready"]?.arrayValue ?? []).compactMap(\.stringValue)
+            rows.append([node["node"]?.stringValue ?? "", node["status"]?.stringValue ?? "", String(ready.count), ready.joined(separator: " ")])
+        }
+        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
+        return out + rows.map { row in
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(widths[i]) }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
     }
 
     /// One line per container (`APP NAME STATE HEALTH PORTS RESTARTS LAST-ERROR`), and one per app without any.

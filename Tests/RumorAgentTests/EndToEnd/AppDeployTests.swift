@@ -50,7 +50,7 @@ import RumorTestSupport
         try Self.spec.write(toFile: file, atomically: true, encoding: .utf8)
         let deployed = ContinuousClock.now
         let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
-        #expect(out.status == 0, "\(out)")
+        #expect(out.status == 0 && out.stdout.contains("1 of 1 node(s) that run apps match its placement"), "\(out)")
         try await lab.cluster.poll("w1's two containers UP in HAProxy", timeout: .seconds(40)) { lab.upAddresses().count == 2 }
         print("deploy from the LB's node → w1's containers serving in \(ContinuousClock.now - deployed)")
         let specs = try await lab.cluster.rumor("apps", "specs", "--rpc-addr", w1.rpcAddr)
@@ -65,6 +65,13 @@ import RumorTestSupport
         print("a worker started after the deploy: its containers serving \(late) after it started")
         #expect(late < .seconds(10))
 
+        let status = try await lab.cluster.rumor("apps", "status", "deal", "--rpc-addr", lb.rpcAddr)
+        print("rumor apps status deal:\n\(status.stdout)")
+        #expect(status.status == 0 && status.stdout.contains("deployed by lb"), "\(status)")
+        for worker in ["w1", "w2"] {
+            #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix(worker) && $0.contains(" alive ") && $0.contains("  2  ") }, "\(status)")
+        }
+
         let scaled = try await lab.cluster.rumor("apps", "scale", "deal", "1", "--rpc-addr", w2.rpcAddr)
         #expect(scaled.status == 0, "\(scaled)")
         try await lab.cluster.poll("one container per worker", timeout: .seconds(30)) {
@@ -76,6 +83,11 @@ import RumorTestSupport
         try await lab.cluster.poll("every container removed", timeout: .seconds(30)) {
             lab.upAddresses().isEmpty && containers(of: "w1").isEmpty && containers(of: "w2").isEmpty
         }
+        // A deploy no node will run says so (and starts wherever a matching node joins).
+        let nowhere = lab.cluster.file("nowhere.json")
+        try #"{"docker_image": "rumor-site:v1", "placement": {"role": "^gpu$"}}"#.write(toFile: nowhere, atomically: true, encoding: .utf8)
+        let unplaced = try await lab.cluster.rumor("apps", "deploy", nowhere, "--rpc-addr", w1.rpcAddr)
+        #expect(unplaced.stdout.contains("none of the 2 node(s) that run apps matches its placement"), "\(unplaced)")
         let unknown = try await lab.cluster.rumor("apps", "scale", "nosuch", "3", "--rpc-addr", w1.rpcAddr)
         #expect(unknown.status != 0 && unknown.stderr.contains("no app 'nosuch' is deployed cluster-wide"), "\(unknown)")
     }
