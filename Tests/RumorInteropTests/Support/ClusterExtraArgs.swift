@@ -177,7 +177,7 @@ final class ExtraArgsAgents: @unchecked Sendable {
     }
 
     func expectView(
-        _ expected: [String: String], seenBy observers: [Cluster.Node], timeout: Duration = .seconds(30),
+        _ expected: [String: String], seenBy observers: [Cluster.Node], timeout: Duration = .seconds(45),
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         try await eventually("\(observers.map(\.name)) see \(expected)", timeout: timeout, sourceLocation: sourceLocation) {

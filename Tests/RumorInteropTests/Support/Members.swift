@@ -103,9 +103,13 @@ extension Cluster {
     }
 
     /// Waits until every observer, read with every CLI in `clis`, reports exactly `expected`.
+    ///
+    /// 45 s by default, past the 30 s push-pull interval: a node that joined while another's alive broadcast had
+    /// already spent its retransmits learns of it only at its next push-pull, in serf as in Rumor (CI saw a serf
+    /// node miss a serf node that joined through a Rumor node in the same second, for the full 30 s).
     func expectView(
         _ expected: [String: String], seenBy observers: [Node], clis: [CLI] = [.serf],
-        timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation
+        timeout: Duration = .seconds(45), sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let want = expected.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let who = observers.map(\.name).joined(separator: ",")
