@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""User-event latency benchmark: Rumor vs. HashiCorp serf, side by side on loopback.
+"""User-event and member-join latency benchmark: Rumor vs. HashiCorp serf, side by side on loopback.
 
 For each cluster size N it starts an N-node serf cluster, measures, tears it down completely, then does the same
 with an N-node Rumor cluster (the two never run at once; same default `lan` timings). Every agent runs one event
@@ -24,6 +24,10 @@ Two modes, each in the same cluster:
   nocoalesce  --repeats events (default 5) sent with coalescing off: dissemination + handler start
   coalesce    --coalesce-repeats events (default 1) with coalescing on (the CLI default): the agents' user-event
               coalescer holds the event until 1 s of quiet (at most 3 s), so expect ~1 s more; for reference only
+
+Then --joins new members are started one at a time (each: launch -> member-join handler ran on all N others), and
+a --burst of joins within one second (member-join handler runs per node: Rumor fires the first at once and coalesces
+the rest, serf waits for 1 s of quiet).
 
 Results: median and p90 over the events of each mode. Every node binds its own loopback IP with the standard ports
 (serf on 127.0.53.x, Rumor on 127.0.54.x by default). Python 3 standard library only; cluster handling and the
@@ -63,6 +67,12 @@ p=$(cat)
 echo "$1 $t $p" >> "{dir}/$1.log"
 """
 
+# member-join: one line per member in the event ("<node> <ns> <member>"), to <node>.join.log.
+JOIN_HANDLER = """#!/bin/sh
+t=$(date +%s%N)
+while IFS="$(printf '\\t')" read -r name rest; do echo "$1 $t $name" >> "{dir}/$1.join.log"; done
+"""
+
 
 class EventImpl(mb.Impl):
     """An Impl whose agents run the bench handler for user events named `bench`."""
@@ -73,8 +83,9 @@ class EventImpl(mb.Impl):
 
     def agent_cmd(self, node, ip, join):
         cmd = super().agent_cmd(node, ip, join)
-        spec = f"user:bench={self.handler} {node}"
-        cmd += ["-event-handler", spec] if self.name == "serf" else ["--event-handler", spec]
+        flag = "-event-handler" if self.name == "serf" else "--event-handler"
+        cmd += [flag, f"user:bench={self.handler} {node}"]
+        cmd += [flag, f"member-join={self.join_handler} {node}"]
         return cmd
 
     def event_cmd(self, ip, seq, coalesce):
@@ -85,13 +96,13 @@ class EventImpl(mb.Impl):
                 "bench", str(seq)]
 
 
-def read_marks(outdir, names, seq):
-    """{node: ns} for the handlers that have logged payload seq so far."""
+def read_marks(outdir, names, seq, suffix=".log"):
+    """{node: ns} for the handlers that have logged payload seq (a member's name in .join.log) so far."""
     marks = {}
     want = str(seq)
     for name in names:
         try:
-            with open(os.path.join(outdir, f"{name}.log")) as f:
+            with open(os.path.join(outdir, f"{name}{suffix}")) as f:
                 for line in f:
                     parts = line.split()
                     if len(parts) >= 3 and parts[2] == want:
@@ -148,6 +159,39 @@ def send_event(cl, impl, outdir, sender, seq, coalesce, args, log):
     return res
 
 
+def measure_join(cl, impl, outdir, n, k, args, log):
+    """Starts node n+k joining node 1; seconds from its launch until every one of nodes 1..n ran its member-join
+    handler for it (None if some never did)."""
+    names = [cl.name(i) for i in range(1, n + 1)]
+    new = cl.name(n + k)
+    t_start = time.time_ns()
+    cl.launch(n + k, f"{cl.ip(1)}:7946")
+    deadline = time.monotonic() + args.event_timeout
+    while True:
+        marks = read_marks(outdir, names, new, ".join.log")
+        if len(marks) >= n or time.monotonic() > deadline:
+            break
+        time.sleep(args.poll)
+    if len(marks) < n:
+        log(f"    join of {new}: only {len(marks)}/{n} member-join handlers ran within {args.event_timeout}s")
+        return None
+    lat = sorted((ns - t_start) / 1e9 for ns in marks.values())
+    log(f"    join of {new}: first handler {lat[0]:.3f}s, 50% {rank(lat, 0.5):.3f}s, all {n} {lat[-1]:.3f}s after its start")
+    return {"first": lat[0], "p50": rank(lat, 0.5), "last": lat[-1]}
+
+
+def count_runs(outdir, names):
+    """How many member-join handler runs each node made (one timestamp per run)."""
+    runs = {}
+    for name in names:
+        try:
+            with open(os.path.join(outdir, f"{name}.join.log")) as f:
+                runs[name] = len({line.split()[1] for line in f if len(line.split()) >= 3})
+        except OSError:
+            runs[name] = 0
+    return runs
+
+
 def run_cluster(impl, n, args, logroot, log):
     """One cluster: start, converge, send the events. Returns {"nocoalesce": [..], "coalesce": [..]} or error."""
     logdir = os.path.join(logroot, f"{impl.name}-n{n}")
@@ -184,6 +228,36 @@ def run_cluster(impl, n, args, logroot, log):
             res[mode].append(r)
             # Let the broadcast queues drain (and the coalescer's window close) before the next event.
             time.sleep(args.gap)
+        # Member joins, one at a time: launch -> member-join handler ran on all N others.
+        for k in range(1, args.joins + 1):
+            res.setdefault("join", [])
+            r = measure_join(cl, impl, outdir, n, k, args, log)
+            if r:
+                res["join"].append(r)
+            time.sleep(args.gap)
+        # A burst: args.burst nodes started within a second; member-join handler runs per existing node.
+        if args.burst:
+            names = [cl.name(i) for i in range(1, n + 1)]
+            before = count_runs(outdir, names)
+            first = n + args.joins + 1
+            for i in range(first, first + args.burst):
+                cl.launch(i, f"{cl.ip(1)}:7946")
+                time.sleep(1.0 / args.burst)
+            deadline = time.monotonic() + args.event_timeout
+            want = {cl.name(i) for i in range(first, first + args.burst)}
+            while time.monotonic() < deadline:
+                seen = all(want <= {line.split()[2] for line in open(os.path.join(outdir, f"{nm}.join.log"))
+                                    if len(line.split()) >= 3} for nm in names
+                           if os.path.exists(os.path.join(outdir, f"{nm}.join.log")))
+                if seen:
+                    break
+                time.sleep(0.1)
+            time.sleep(4)  # the coalescer's window (at most 3 s) closes
+            after = count_runs(outdir, names)
+            per_node = sorted(after[nm] - before[nm] for nm in names)
+            res["burst"] = per_node
+            log(f"    burst of {args.burst} joins in 1 s: member-join handler runs per node: max {per_node[-1]}, "
+                f"median {per_node[len(per_node) // 2]}")
         # Sanity: no handler ran twice for one event, and no event leaked into another node's file late.
         extra = 0
         for i in range(1, n + 1):
@@ -258,6 +332,18 @@ def print_tables(results, sizes, impls):
         print("  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
         if j == 0:
             print("  " + "  ".join("-" * w for w in widths))
+    print()
+    print("new member -> member-join handler ran on every other node [s]; median over the joins; burst: runs per node")
+    for n in sizes:
+        for impl in impls:
+            r = results.get((impl.name, n)) or {}
+            joins = r.get("join", [])
+            if joins:
+                med = statistics.median(x["last"] for x in joins)
+                p50 = statistics.median(x["p50"] for x in joins)
+                burst = r.get("burst")
+                btxt = f"; burst: at most {max(burst)} member-join runs per node" if burst else ""
+                print(f"  N={n:<3} {impl.name:<5}  all others {med:.3f}  (50% {p50:.3f}, {len(joins)} joins){btxt}")
     for (name, n), r in sorted(results.items()):
         if "error" in r:
             print(f"  {name} N={n}: {r['error']}")
@@ -303,6 +389,10 @@ def main():
     p.add_argument("--keep-logs", action="store_true", help="keep agent logs and handler files (path printed)")
     p.add_argument("--agent-log-level", default="warn", help="agents' log level (default warn)")
     p.add_argument("--seed", type=int, default=1, help="seed for choosing the sending node")
+    p.add_argument("--joins", type=int, default=3, help="new members started one at a time, each timed to its "
+                   "member-join handler on all others (default 3)")
+    p.add_argument("--burst", type=int, default=20, help="then this many joins within 1 s: member-join handler runs "
+                   "per node (default 20; 0: none)")
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if any(n < 1 or n > 250 for n in sizes):
@@ -320,6 +410,10 @@ def main():
             f.write(HANDLER.replace("{dir}", outdir))
         os.chmod(handler, 0o755)
         impl = EventImpl(name, exe, subnet, args.agent_log_level, handler)
+        impl.join_handler = os.path.join(outdir, "join-handler.sh")
+        with open(impl.join_handler, "w") as f:
+            f.write(JOIN_HANDLER.replace("{dir}", outdir))
+        os.chmod(impl.join_handler, 0o755)
         impl.outdir = outdir
         known[name] = impl
     impls = []

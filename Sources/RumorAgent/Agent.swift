@@ -84,7 +84,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
                         path: path, rejoinAfterLeave: configuration.rejoinAfterLeave, logger: logger)
                 }
                 agent.handlers = try EventHandlers(
-                    configuration: configuration.eventHandlers, eventLoop: eventLoop, logger: logger,
+                    configuration: configuration.eventHandlers,
+                    settings: HandlerSettings(leadingEdge: configuration.coalesceLeadingEdge), eventLoop: eventLoop, logger: logger,
                     respond: { [weak agent] ltime, id, payload in
                         agent?.runtime.submit(.respond(ltime: ltime, id: id, payload: payload))
                     })

@@ -36,6 +36,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Serf leaves gracefully on SIGINT only; Rumor also does on SIGTERM (what `docker stop` sends), so scaling
     /// a service down reads as *left* everywhere rather than *failed*. Set false for Serf's behaviour.
     public var leaveOnTerminate = true
+    /// Member-event handlers fire on the leading edge of a burst (docs/agent.md#coalescing).
+    public var coalesceLeadingEdge = true
     public var skipLeaveOnInterrupt = false
     public var encryptKey: String?
     public var keyringFile: String?

@@ -109,6 +109,10 @@ extension AgentOption {
         bool([], key: "skip_leave_on_interrupt", default: false, "Stop without leaving on SIGINT.") {
             $0.skipLeaveOnInterrupt = $1
         },
+        bool(
+            [], key: "coalesce_leading_edge", default: true,
+            "Member-event handlers run at once after a quiet second, then coalesce what follows (false: Serf's wait)."
+        ) { $0.coalesceLeadingEdge = $1 },
         duration(
             [], key: "reconnect_interval", .seconds(1) ... .seconds(86400), default: "30s",
             "How often to try reconnecting to failed members."

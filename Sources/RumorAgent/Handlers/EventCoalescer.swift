@@ -44,6 +44,21 @@ struct MemberCoalescer: Sendable {
     private var latest: [(type: MemberEventType, member: Member)] = []
     private var index: [String: Int] = [:]
     private(set) var lastSent: [String: MemberEventType] = [:]
+    /// When events last went out (a flush, or a leading-edge delivery).
+    private var lastOut: Instant?
+
+    /// No burst open and nothing out for a quiet period: the next event may go out at once (leading edge).
+    func isIdle(_ now: Instant) -> Bool {
+        window.deadline == nil && (lastOut.map { now >= $0 + window.periods.quiescent } ?? true)
+    }
+
+    /// The leading edge: this event alone, now, as a burst of one; what follows within the quiet period coalesces.
+    mutating func deliverNow(_ type: MemberEventType, _ members: [Member], now: Instant) -> [HandlerEvent] {
+        add(type, members, now: now)
+        let out = flush()
+        lastOut = now
+        return out
+    }
 
     init(periods: CoalescePeriods) { window = CoalesceWindow(periods: periods) }
 
@@ -75,6 +90,7 @@ struct MemberCoalescer: Sendable {
         }
         latest.removeAll()
         index.removeAll()
+        lastOut = window.deadline ?? lastOut
         window.close()
         return groups.map { .member($0.type, $0.members) }
     }
@@ -118,10 +134,14 @@ struct UserCoalescer: Sendable {
 public struct EventCoalescer: Sendable {
     private var members: MemberCoalescer
     private var users: UserCoalescer
+    /// Member events after a quiet period go out at once, and only what follows waits for the burst to end
+    /// (`coalesce_leading_edge`, docs/agent.md#coalescing). Off: Serf's behaviour, every event waits.
+    private let leadingEdge: Bool
 
-    public init(member: CoalescePeriods = .serfDefault, user: CoalescePeriods = .serfDefault) {
+    public init(member: CoalescePeriods = .serfDefault, user: CoalescePeriods = .serfDefault, leadingEdge: Bool = false) {
         members = MemberCoalescer(periods: member)
         users = UserCoalescer(periods: user)
+        self.leadingEdge = leadingEdge
     }
 
     /// Takes one event at `now`; returns what must be delivered now: bursts that were already due, then the event
@@ -130,7 +150,11 @@ public struct EventCoalescer: Sendable {
         var out = advance(to: now)
         switch event {
         case .member(let type, let list) where members.window.periods.isEnabled:
-            members.add(type, list, now: now)
+            if leadingEdge && members.isIdle(now) {
+                out += members.deliverNow(type, list, now: now)
+            } else {
+                members.add(type, list, now: now)
+            }
         case .user(let e) where e.coalesce && users.window.periods.isEnabled:
             users.add(e, now: now)
         default:

@@ -17,10 +17,13 @@ public struct HandlerSettings: Hashable, Sendable {
     public var maxQueuedPerHandler: Int
     /// Output kept per run (stdout and stderr together): the tail, logged at DEBUG, and a query's reply.
     public var outputLimit: Int
+    /// Member events after a quiet period run their handlers at once (see ``EventCoalescer``).
+    public var leadingEdge: Bool
 
     public init(memberCoalesce: CoalescePeriods = .serfDefault, userCoalesce: CoalescePeriods = .serfDefault,
                 timeout: Duration = .seconds(30), slowThreshold: Duration = .seconds(1), maxConcurrent: Int = 16,
-                maxQueuedPerHandler: Int = 1024, outputLimit: Int = OutputRing.serfCapacity) {
+                maxQueuedPerHandler: Int = 1024, outputLimit: Int = OutputRing.serfCapacity, leadingEdge: Bool = false) {
+        self.leadingEdge = leadingEdge
         self.memberCoalesce = memberCoalesce
         self.userCoalesce = userCoalesce
         self.timeout = timeout
@@ -61,7 +64,7 @@ public final class EventHandlers: @unchecked Sendable {
         specsBox = NIOLockedValueBox(specs)
         runner = ScriptRunner(
             maxConcurrent: settings.maxConcurrent, maxQueuedPerLane: settings.maxQueuedPerHandler, logger: logger)
-        coalescer = EventCoalescer(member: settings.memberCoalesce, user: settings.userCoalesce)
+        coalescer = EventCoalescer(member: settings.memberCoalesce, user: settings.userCoalesce, leadingEdge: settings.leadingEdge)
     }
 
     /// From configuration strings (`-event-handler` values and `event_handlers` entries), checking the scripts.

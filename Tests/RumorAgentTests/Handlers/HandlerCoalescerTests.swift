@@ -36,6 +36,27 @@ struct HandlerCoalescerTests {
         #expect(c.advance(to: t(10)).isEmpty)
     }
 
+    /// Rumor's leading edge: a lone member event goes out at once; a burst of 20 joins in a second comes out as the
+    /// first join, then one run with the other 19; after a quiet second the next event goes out at once again.
+    @Test func leadingEdge_aLoneEventGoesAtOnce_aBurstRunsTwice() {
+        var co = EventCoalescer(leadingEdge: true)
+        #expect(describe(co.ingest(.member(.join, [a]), now: t(0))) == ["member-join a"])
+        #expect(co.nextDeadline == nil)
+        var runs = 0
+        for i in 0..<20 {
+            runs += co.ingest(.member(.join, [handlerMember("n\(i)", "10.0.1.\(i)")]), now: t(5 + Double(i) * 0.05)).count
+        }
+        #expect(runs == 1, "only the first of the burst at once")
+        let rest = co.advance(to: t(5 + 19 * 0.05 + 1))
+        #expect(rest.count == 1 && describe(rest).first?.split(separator: ",").count == 19)
+        #expect(co.ingest(.member(.leave, [b]), now: t(6.5)).isEmpty, "within a quiet second of the last run: coalesced")
+        #expect(describe(co.advance(to: t(7.5))) == ["member-leave b"])
+        #expect(describe(co.ingest(.member(.join, [c]), now: t(9))) == ["member-join c"])
+        // Off (Serf's behaviour, the default of the pure type): every event waits.
+        var serf = EventCoalescer()
+        #expect(serf.ingest(.member(.join, [a]), now: t(0)).isEmpty)
+    }
+
     @Test func memberBurstIsCutAtThreeSeconds() {
         var co = EventCoalescer()
         for (i, at) in [0, 0.6, 1.2, 1.8, 2.4].enumerated() {
