@@ -51,8 +51,9 @@ extension Agent {
     func appChanged(_ record: AppRecord) {
         let what = record.spec.isEmpty ? "stopped" : "deployed"
         logger.info("apps: \(record.name): \(what) cluster-wide by \(record.origin) (Lamport time \(record.ltime))")
+        let records = runtime.withInstance { Array($0.appRecords.values) }
+        appsDigest = Self.digest(of: records)
         if let path = appStorePath {
-            let records = runtime.withInstance { Array($0.appRecords.values) }
             do { try DurableFile.writeAtomically(Array(Self.encodeAppStore(records).utf8), to: path) } catch {
                 logger.error("apps: cannot save the cluster's app specs to \(path): \(error)")
             }
@@ -61,16 +62,24 @@ extension Agent {
         for listener in appListeners { listener() }
     }
 
+    /// The digest peers compare with theirs (the tag's value): equal digests, equal specs; "0" for none. FNV-1a
+    /// over name, Lamport time and origin of every record, so every node computes the same one.
+    static func digest(of records: some Collection<AppRecord>) -> String {
+        guard !records.isEmpty else { return "0" }
+        let canonical = records.sorted { $0.name < $1.name }.map { "\($0.name)\u{0}\($0.ltime)\u{0}\($0.origin)\u{0}" }
+        return String(StableHash.fnv1a(canonical.joined()), radix: 16)
+    }
+
     func refreshAppsTag() {
-        let (digest, known) = runtime.withInstance { ($0.appsDigest, !$0.appRecords.isEmpty) }
-        guard appsNode || known else { return }
-        _ = updateActionTags(appsNode ? [Self.appsTag: digest, Self.specsTag: nil] : [Self.specsTag: digest])
+        guard appsNode || appsDigest != "0" else { return }
+        _ = updateActionTags(appsNode ? [Self.appsTag: appsDigest, Self.specsTag: nil] : [Self.specsTag: appsDigest])
     }
 
     /// A member whose digest differs from ours has specs we lack, or lacks ours: one push-pull fixes both sides.
-    /// Each (member, its digest, ours) is tried at most every 5 s.
+    /// Each (member, its digest, ours) is tried at most every 5 s. Runs on every member event, so a member without
+    /// the tag costs one dictionary lookup.
     func syncApps(with member: Member? = nil) {
-        let ours = runtime.withInstance { $0.appsDigest }
+        let ours = appsDigest
         let now = NIODeadline.now()
         for m in member.map({ [$0] }) ?? members() where m.name != name && m.status == .alive {
             guard let theirs = m.tags[Self.appsTag] ?? m.tags[Self.specsTag], theirs != ours else { continue }

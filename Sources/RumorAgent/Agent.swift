@@ -38,6 +38,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     /// Cluster-wide app specs (Agent+AppSpecs.swift): whether this node runs apps, who to tell of changes, and
     /// when each (member, digest) pair was last synced.
     var appsNode = false
+    /// `Agent.digest(of:)` of the core's records, kept current by `appChanged`.
+    var appsDigest = "0"
     var appListeners: [@Sendable () -> Void] = []
     var appSyncs: [String: NIODeadline] = [:]
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).

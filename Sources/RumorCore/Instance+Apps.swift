@@ -1,8 +1,8 @@
 import RumorWire
 
 /// Rumor's cluster-wide app specs (docs/membership.md#app-specs): a last-writer-wins register per app, ordered by
-/// the member Lamport clock and then the deploying node's name, carried in every push-pull. A node that sees a
-/// member's `rumor:apps` digest differ from its own exchanges state with it (`Command.pushPullWith`), so a deploy
+/// the member Lamport clock and then the deploying node's name, carried in every push-pull. A node whose agent sees a
+/// member's `rumor:apps` digest (Agent+AppSpecs.swift) differ from its own exchanges state with it (`Command.pushPullWith`), so a deploy
 /// reaches every Rumor node within a gossip round or two, and a node that was away catches up when it returns.
 extension Instance {
     /// At most this many apps and this many bytes per spec from a peer: a spec is a page of JSON.
@@ -36,17 +36,6 @@ extension Instance {
         apps[record.name] = record
         emit(.appChanged(record))
         return true
-    }
-
-    /// The digest other nodes compare with theirs (the `rumor:apps` tag): equal digests, equal specs.
-    public var appsDigest: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across processes and builds, unlike Hasher
-        for r in apps.values.sorted(by: { $0.name < $1.name }) {
-            for byte in Array(r.name.utf8) + [0] + Array(String(r.ltime).utf8) + [0] + Array(r.origin.utf8) + [0] {
-                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-            }
-        }
-        return apps.isEmpty ? "0" : String(hash, radix: 16)
     }
 
     /// The cluster-wide specs this node knows, by app name.

@@ -92,11 +92,11 @@ public struct AppsCommand: Subcommand {
         }
         if op == "status" {
             guard let status = try? JSON.parse(text) else { throw Console.fail("Error", UsageError("unreadable answer: \(text)")) }
-            print(Self.statusTable(status), terminator: "")
+            print(Self.statusTable(status))
             return
         }
         guard let apps = (try? JSON.parse(text))?.arrayValue else { throw Console.fail("Error", UsageError("unreadable answer: \(text)")) }
-        print(Self.table(apps), terminator: "")
+        print(Self.table(apps))
     }
 
     /// The deployed spec's line, then one line per node: `NODE STATUS READY ENDPOINTS`.
@@ -112,10 +112,7 @@ public struct AppsCommand: Subcommand {
             let ready = (node["ready"]?.arrayValue ?? []).compactMap(\.stringValue)
             rows.append([node["node"]?.stringValue ?? "", node["status"]?.stringValue ?? "", String(ready.count), ready.joined(separator: " ")])
         }
-        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
-        return out + rows.map { row in
-            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(widths[i]) }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return out + Columns.format(rows: rows)
     }
 
     /// One line per container (`APP NAME STATE HEALTH PORTS RESTARTS LAST-ERROR`), and one per app without any.
@@ -137,13 +134,6 @@ public struct AppsCommand: Subcommand {
                 ])
             }
         }
-        let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(widths[i]) }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return Columns.format(rows: rows)
     }
-}
-
-private extension String {
-    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }

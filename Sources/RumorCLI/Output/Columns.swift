@@ -5,7 +5,11 @@
 /// padding plus two spaces: serf prints those trailing spaces, and so do we.
 enum Columns {
     static func format(_ lines: [String]) -> String {
-        let rows = lines.map { $0.split(separator: "|", omittingEmptySubsequences: false).map(GoText.trimSpace) }
+        format(rows: lines.map { $0.split(separator: "|", omittingEmptySubsequences: false).map(GoText.trimSpace) })
+    }
+
+    /// Rows already split into fields (which may then hold `|`), aligned the same way.
+    static func format(rows: [[String]]) -> String {
         var widths: [Int] = []
         for row in rows {
             for (i, field) in row.enumerated() {
