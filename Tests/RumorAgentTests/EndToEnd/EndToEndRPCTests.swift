@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import RumorTestSupport
 
 /// A real `rumor agent` next to a real `serf agent` on loopback, the rumor agent driven with the stock serf CLI and
 /// the serf agent with ours. Serialized: each test runs two or three agents whose failure detection must not be
@@ -119,11 +120,11 @@ import Testing
 
         // Network coordinates travel in probe acks both ways: `serf rtt` works through either agent.
         for (agent, other, me) in [(r1, "s1", "r1"), (s1, "r1", "s1")] {
-            var rtt = try await c.serf("rtt", "-rpc-addr=\(agent.rpcAddr)", other)
-            let deadline = ContinuousClock.now + .seconds(15)
-            while rtt.status != 0, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(250))
+            var rtt = ProcessOutput(status: -1, stdout: "", stderr: "not run")
+            // Timing out is reported by the expectation below, with serf's output.
+            _ = try? await eventually("serf rtt through \(me)", timeout: .seconds(15), every: .milliseconds(250)) {
                 rtt = try await c.serf("rtt", "-rpc-addr=\(agent.rpcAddr)", other)
+                return rtt.status == 0
             }
             #expect(rtt.status == 0 && rtt.stdout.hasPrefix("Estimated \(other) <-> \(me) rtt: "), "\(rtt)")
         }
