@@ -28,10 +28,10 @@ public struct AppSpec: Sendable, Equatable {
     public var updateDelay: Duration = .seconds(3)
     /// How a new version rolls across the cluster (`update` keys besides `delay`).
     public var update = UpdatePolicy()
-    /// `replicas`: this many containers across every matching node (slots 1...N, placed by rendezvous hashing),
+    /// `replicas`: this many containers spread evenly across every matching node (slots 1...N, ReplicaPlacement),
     /// instead of `containers_per` on each node. nil: `containers_per`.
     public var replicas: Int?
-    /// With `replicas`: no node runs more than this many (nil: no limit).
+    /// With `replicas`: no node runs more than this many (nil: no limit beyond the even spread).
     public var maxPerNode: Int?
     /// A node that joined (or came back) takes new replicas only after being alive this long, so flaps do not
     /// churn containers.

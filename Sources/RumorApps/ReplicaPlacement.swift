@@ -1,5 +1,6 @@
-/// Where an app's `replicas` run: slots 1...N spread over the matching members by rendezvous (highest random
-/// weight) hashing of (app, slot, node), at most `max_per_node` on a node. A pure function of one node's
+/// Where an app's `replicas` run: slots 1...N spread evenly over the matching members (Swarm's spread: 6 on 3
+/// nodes is 2 each), each slot on its rendezvous (highest random weight) node for (app, slot, node) while that
+/// one has room, at most `max_per_node` on a node. A pure function of one node's
 /// membership view, the slots nodes advertise as ready, and the time, so every node that sees the same members
 /// computes the same answer and no node is special.
 ///
@@ -9,12 +10,15 @@
 ///   flaps is therefore never lost and never stable: it neither gives nor takes anything.
 /// - **Sticky.** A slot stays with a present node that runs it ready. If several do (after a partition heals,
 ///   or during a move), the HRW-ideal one keeps it, else the highest weight: every node picks the same one.
+/// - **Room.** A node's even share is ceil(N / nodes), nodes being the stable ones and whoever runs a slot; the
+///   ideal placement and the fill stay within it (and within `max_per_node`, the only bound a running slot obeys).
 /// - **Fill.** A slot nobody present runs goes to its ideal node if that one has room, else to the
-///   highest-weight stable node with room; if none has room it is reported unplaced.
+///   highest-weight stable node with room (its even share, or `max_per_node` if every share is full); if none
+///   has room it is reported unplaced.
 /// - **Rebalance** (opt-in): once every slot runs ready where it belongs, at most `moveBudget` slots at a time move
-///   from a stable node holding more than its ideal share to the slot's ideal node holding less, so only slots
-///   HRW gives to a newcomer move (chains are not followed, so a newcomer may end a little below its ideal share).
-///   Swarm's default (`rebalance: false`) never moves a running slot.
+///   from the stable node running the most to the one running the fewest while they differ by two or more (the
+///   slot that weighs most on the receiver), so only what evens the spread moves: a newcomer's share, from the
+///   fullest nodes. Swarm's default (`rebalance: false`) never moves a running slot.
 /// - **Handoff.** A node that runs a slot it no longer owns keeps it until the owner runs it ready (start-first),
 ///   or drops it first and the owner starts once it is gone (stop-first, when both share host ports).
 ///
@@ -139,8 +143,8 @@ public enum ReplicaPlacement {
         var inIdeal = stable
         for nodes in holders { for i in nodes { inIdeal[i] = true } }
         let idealNodes = names.indices.filter { inIdeal[$0] }
+        let room = min(cap, idealNodes.isEmpty ? n : (n + idealNodes.count - 1) / idealNodes.count)
         var ideal = [Int](repeating: -1, count: n + 1)
-        var idealCount = [Int](repeating: 0, count: names.count)
         let idealKeys = idealNodes.map { nodeKeys[$0] }
         var idealLoad = [Int](repeating: 0, count: idealNodes.count)
         for slot in 1...n {
@@ -148,7 +152,7 @@ public enum ReplicaPlacement {
             var (best, bestWeight, j) = (-1, UInt64(0), 0)
             let key = slotKeys[slot]
             while j < idealKeys.count {
-                if idealLoad[j] < cap {
+                if idealLoad[j] < room {
                     let w = StableHash.weight(key: key, node: idealKeys[j])
                     if best < 0 || w > bestWeight { (best, bestWeight) = (j, w) }
                 }
@@ -157,7 +161,6 @@ public enum ReplicaPlacement {
             if best >= 0 {
                 ideal[slot] = idealNodes[best]
                 idealLoad[best] += 1
-                idealCount[idealNodes[best]] += 1
             }
         }
         func preferred(_ slot: Int, _ nodes: [Int]) -> [Int] {
@@ -179,13 +182,14 @@ public enum ReplicaPlacement {
         var load = [Int](repeating: 0, count: names.count)
         for slot in 1...n where owner[slot] >= 0 { load[owner[slot]] += 1 }
 
-        // Fill: a present holder with room, else the ideal node, else the best stable node with room.
+        // Fill: a present holder with room, else the ideal node, else the best stable node within its even share,
+        // else within max_per_node.
         let stableNodes = names.indices.filter { stable[$0] }
         for slot in 1...n where owner[slot] < 0 {
             var pick = preferred(slot, holders[slot]).first { load[$0] < cap }
-            if pick == nil, ideal[slot] >= 0, stable[ideal[slot]], load[ideal[slot]] < cap { pick = ideal[slot] }
-            if pick == nil {
-                for i in stableNodes where load[i] < cap && (pick.map { better(slot, i, $0) } ?? true) { pick = i }
+            if pick == nil, ideal[slot] >= 0, stable[ideal[slot]], load[ideal[slot]] < room { pick = ideal[slot] }
+            for bound in [room, cap] where pick == nil {
+                for i in stableNodes where load[i] < bound && (pick.map { better(slot, i, $0) } ?? true) { pick = i }
             }
             if let pick {
                 owner[slot] = pick
@@ -195,13 +199,18 @@ public enum ReplicaPlacement {
             }
         }
 
-        // Rebalance: only from a settled placement, and only from above-ideal to below-ideal stable nodes.
-        if settings.rebalance, result.unplaced.isEmpty {
+        // Rebalance: only from a settled placement, fullest stable node to emptiest, while that evens the spread.
+        if settings.rebalance, result.unplaced.isEmpty, !stableNodes.isEmpty {
             var budget = settings.moveBudget - (1...n).filter { !readyOn[$0].contains(owner[$0]) }.count
-            for slot in 1...n where budget > 0 {
-                let (to, from) = (ideal[slot], owner[slot])
-                guard to >= 0, to != from, stable[to], stable[from], load[to] < idealCount[to], load[from] > idealCount[from]
-                else { continue }
+            while budget > 0 {
+                // Ties go to the lower index (name order), so every node picks the same pair.
+                let from = stableNodes.max { load[$0] != load[$1] ? load[$0] < load[$1] : $0 > $1 }!
+                let to = stableNodes.min { load[$0] != load[$1] ? load[$0] < load[$1] : $0 < $1 }!
+                guard load[from] - load[to] >= 2, load[to] < cap,
+                    let slot = (1...n).filter({ owner[$0] == from }).max(by: {
+                        weight($0, to) != weight($1, to) ? weight($0, to) < weight($1, to) : $0 > $1
+                    })
+                else { break }
                 owner[slot] = to
                 load[to] += 1
                 load[from] -= 1

@@ -104,7 +104,7 @@ import Testing
         print("join 10: \(world.starts - startsBefore) starts (\(world.starts - startsBefore - share) dropped before ready), \(world.removals - removalsBefore) removals")
         let fresh = ReplicaPlacement.compute(world.settings, members: world.view(of: 1), ready: [:], now: world.now)
         let idealShare = joined.map { fresh.slots(of: $0).count }.reduce(0, +)
-        print("join 10: a placement from scratch would give the newcomers \(idealShare); moves follow no chains, so they took \(share)")
+        print("join 10: a placement from scratch would give the newcomers \(idealShare); they took \(share)")
         print("join 10: \(moved.count) slots moved, all to the newcomers (they now run \(share)), settled \(rebalanced ?? -1) s after the join; lowest \(lowest) ready, at most \(most) ready containers")
 
         // 4. A node that runs slots and a newcomer flap every 2 s for 60 s: nothing starts or stops.

@@ -104,14 +104,43 @@ import Testing
             ready[move.slot] = ["node-4"]  // the old holder removed its copy
             moved.insert(move.slot)
         }
-        let ideal = ReplicaPlacement.compute(settings, members: view, ready: [:], now: now)
-        #expect(moved == Set(ideal.slots(of: "node-4")))  // exactly the newcomer's HRW share
+        #expect(moved.count == 3)  // the newcomer's even share, one from each of the three that ran four
+        let after = ReplicaPlacement.compute(settings, members: view, ready: ready, now: now)
+        #expect(counts(after) == ["node-1": 3, "node-2": 3, "node-3": 3, "node-4": 3] && after.moves.isEmpty)
         for slot in 1...12 where !moved.contains(slot) { #expect(ready[slot] == before[slot]) }
         // Stop-first: the old holder lets go first, the newcomer starts once it is gone.
         settings.handoff = .stopFirst
         let stopFirst = ReplicaPlacement.compute(settings, members: view, ready: before, now: now)
         let move = stopFirst.moves[0]
         #expect(!stopFirst.slots(of: move.from).contains(move.slot) && !stopFirst.slots(of: move.to).contains(move.slot))
+    }
+
+    /// Issue 12, acceptance 2, as placement: 6 on 3 nodes is 2 each (Swarm's spread, not HRW's uneven weights);
+    /// a lost node's two go one to each survivor; when it returns, `rebalance` brings back 2-2-2, the default not.
+    @Test func sixOnThreeIsTwoEachAndComesBackEvenWithRebalance() {
+        let settings = ReplicaPlacement.Settings(app: "site", replicas: 6, lostAfter: .seconds(30))
+        let start = ReplicaPlacement.compute(settings, members: members(3), ready: [:], now: now)
+        #expect(counts(start) == ["node-1": 2, "node-2": 2, "node-3": 2])
+        var view = members(3)
+        view[2].status = .failed
+        view[2].since = now
+        let lost = ReplicaPlacement.compute(settings, members: view, ready: running(start), now: now + .seconds(30))
+        #expect(counts(lost) == ["node-1": 3, "node-2": 3])
+        for slot in start.slots(of: "node-1") + start.slots(of: "node-2") { #expect(lost.owners[slot] == start.owners[slot]) }
+        view[2] = PlacementMember(name: "node-3", status: .alive, tags: ["role": "worker"], since: now + .seconds(40))
+        let later = now + .seconds(60)
+        var ready = running(lost)
+        #expect(ReplicaPlacement.compute(settings, members: view, ready: ready, now: later).moves.isEmpty)
+        var rebalancing = settings
+        rebalancing.rebalance = true
+        for _ in 0..<6 {
+            let r = ReplicaPlacement.compute(rebalancing, members: view, ready: ready, now: later)
+            guard let move = r.moves.first else { break }
+            #expect(move.to == "node-3")
+            ready[move.slot] = ["node-3"]
+        }
+        let even = ReplicaPlacement.compute(rebalancing, members: view, ready: ready, now: later)
+        #expect(counts(even) == ["node-1": 2, "node-2": 2, "node-3": 2] && even.moves.isEmpty)
     }
 
     @Test func afterAPartitionHealsEachDuplicatedSlotStaysWithOneHolder() {
