@@ -13,7 +13,7 @@ extension Agent {
     /// The tag whose value is this node's digest of the cluster's app specs, on nodes that run apps; nodes that
     /// only hold specs (a load balancer someone deployed from) carry `specsTag` instead, so a deploy can tell
     /// whether any node will run the app.
-    public static let appsTag = "rumor:apps"
+    public static let appsTag = AppTag.runnerKey
     public static let specsTag = "rumor:specs"
 
     /// `<snapshot_path>.apps`: one JSON file, rewritten on every change (deploys are rare and small).

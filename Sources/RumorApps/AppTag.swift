@@ -4,6 +4,9 @@
 /// of a node's tags share memberlist's 512-byte meta.
 public enum AppTag {
     public static let prefix = "app:"
+    /// Carried by every node that runs apps (`--apps-dir`; its value is the agent's digest of the cluster's specs):
+    /// `replicas` are placed over these nodes only, never on a load balancer that merely holds the specs.
+    public static let runnerKey = "rumor:apps"
 
     public static func key(app: String) -> String { prefix + app }
 

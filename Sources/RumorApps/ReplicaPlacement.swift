@@ -10,11 +10,12 @@
 ///   flaps is therefore never lost and never stable: it neither gives nor takes anything.
 /// - **Sticky.** A slot stays with a present node that runs it ready. If several do (after a partition heals,
 ///   or during a move), the HRW-ideal one keeps it, else the highest weight: every node picks the same one.
-/// - **Room.** A node's even share is ceil(N / nodes), nodes being the stable ones and whoever runs a slot; the
-///   ideal placement and the fill stay within it (and within `max_per_node`, the only bound a running slot obeys).
-/// - **Fill.** A slot nobody present runs goes to its ideal node if that one has room, else to the
-///   highest-weight stable node with room (its even share, or `max_per_node` if every share is full); if none
-///   has room it is reported unplaced.
+/// - **Room.** A node's even share is ceil(N / present nodes); the ideal placement and the fill stay within it (and
+///   within `max_per_node`, the only bound a running slot obeys).
+/// - **Fill.** A slot nobody present runs goes to its ideal node if that one has room (waiting for it if it is
+///   about to be stable), else to the
+///   highest-weight stable node with room (its even share; or `max_per_node` if every share is full and no
+///   alive node is about to be stable); if none has room it is reported unplaced (until one has).
 /// - **Rebalance** (opt-in): once every slot runs ready where it belongs, at most `moveBudget` slots at a time move
 ///   from the stable node running the most to the one running the fewest while they differ by two or more (the
 ///   slot that weighs most on the receiver), so only what evens the spread moves: a newcomer's share, from the
@@ -42,6 +43,9 @@ public enum ReplicaPlacement {
         public var rebalance: Bool
         /// Rebalance moves under way at once.
         public var moveBudget = 1
+        /// A slot whose ideal node becomes stable within this waits for it rather than starting elsewhere: agents
+        /// started together reach `stable_after` milliseconds apart, and the first must not take every slot.
+        public var startedTogether: Duration = .seconds(2)
         public var handoff = Handoff.startFirst
 
         public init(app: String, replicas: Int, maxPerNode: Int? = nil, placement: [String: String] = [:],
@@ -138,11 +142,10 @@ public enum ReplicaPlacement {
         for (slot, nodes) in ready where slot >= 1 && slot <= n { readyOn[slot] = nodes.compactMap { index[$0] }.sorted() }
         let holders = readyOn.map { $0.filter { present[$0] } }
 
-        // The HRW ideal over the stable nodes and whoever present already runs a slot (a flapping holder stays in
-        // the set either way, so its flaps change nobody's ideal).
-        var inIdeal = stable
-        for nodes in holders { for i in nodes { inIdeal[i] = true } }
-        let idealNodes = names.indices.filter { inIdeal[$0] }
+        // The HRW ideal over the present nodes, stable or not, within their even share: a flapping node is present
+        // either way (alive, or failed for less than lost_after), so its flaps change nobody's ideal or share; and
+        // nodes that started together share from the first one that is stable, not all to it.
+        let idealNodes = names.indices.filter { present[$0] }
         let room = min(cap, idealNodes.isEmpty ? n : (n + idealNodes.count - 1) / idealNodes.count)
         var ideal = [Int](repeating: -1, count: n + 1)
         let idealKeys = idealNodes.map { nodeKeys[$0] }
@@ -183,12 +186,18 @@ public enum ReplicaPlacement {
         for slot in 1...n where owner[slot] >= 0 { load[owner[slot]] += 1 }
 
         // Fill: a present holder with room, else the ideal node, else the best stable node within its even share,
-        // else within max_per_node.
+        // else, when no alive node is about to be stable and take its share, within max_per_node.
         let stableNodes = names.indices.filter { stable[$0] }
+        let awaited = names.indices.contains { alive[$0] && present[$0] && !stable[$0] }  // will be stable
         for slot in 1...n where owner[slot] < 0 {
             var pick = preferred(slot, holders[slot]).first { load[$0] < cap }
             if pick == nil, ideal[slot] >= 0, stable[ideal[slot]], load[ideal[slot]] < room { pick = ideal[slot] }
-            for bound in [room, cap] where pick == nil {
+            if pick == nil, ideal[slot] >= 0, alive[ideal[slot]], !stable[ideal[slot]],
+                view[ideal[slot]].since + settings.stableAfter - now <= settings.startedTogether {
+                result.unplaced.append(slot)  // its node is about to be stable: start it there, not twice
+                continue
+            }
+            for bound in awaited ? [room] : [room, cap] where pick == nil {
                 for i in stableNodes where load[i] < bound && (pick.map { better(slot, i, $0) } ?? true) { pick = i }
             }
             if let pick {

@@ -76,12 +76,13 @@ public final class ContainerAction: Sendable {
         _ = try directory.load()
     }
 
-    /// The node's own tags decide placement; the whole view decides where `replicas` run.
+    /// The node's own tags decide placement; the nodes that run apps (``AppTag/runnerKey``) decide where
+    /// `replicas` run.
     public func membersChanged(_ members: [Member]) {
         let now = ContinuousClock.now - epoch
         let (workers, view, tags) = shared.withLockedValue { s -> ([AppWorker], [PlacementMember], [String: String]?) in
             let before = Dictionary(s.members.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            s.members = members.map { m in
+            s.members = members.filter { $0.tags[AppTag.runnerKey] != nil }.map { m in
                 let status: PlacementMember.Status = switch m.status {
                 case .alive: .alive
                 case .failed: .failed

@@ -119,8 +119,16 @@ import Testing
     /// a lost node's two go one to each survivor; when it returns, `rebalance` brings back 2-2-2, the default not.
     @Test func sixOnThreeIsTwoEachAndComesBackEvenWithRebalance() {
         let settings = ReplicaPlacement.Settings(app: "site", replicas: 6, lostAfter: .seconds(30))
+        // Started together, stable a few milliseconds apart: the first stable one takes its share, not all six.
+        var together = members(3)
+        together[1].since = now - .seconds(10) + .milliseconds(3)
+        together[2].since = now - .seconds(10) + .milliseconds(5)
+        let first = ReplicaPlacement.compute(settings, members: together, ready: [:], now: now)
+        #expect(counts(first) == ["node-1": 2] && first.unplaced.count == 4)
+        #expect(first.recheckAt == now + .milliseconds(3))
         let start = ReplicaPlacement.compute(settings, members: members(3), ready: [:], now: now)
         #expect(counts(start) == ["node-1": 2, "node-2": 2, "node-3": 2])
+        #expect(start.owners.filter { first.owners[$0.key] != nil } == first.owners)  // nothing started moves
         var view = members(3)
         view[2].status = .failed
         view[2].since = now

@@ -12,7 +12,7 @@ import Testing
 
 /// `replicas` across three nodes' container actions sharing the real engine. Membership is fed by the test in
 /// place of gossip (gossip itself is tested elsewhere): every 100 ms each action sees the three nodes with the tags
-/// their hosts last set, as an agent's member list would show them.
+/// their hosts last set and the runner tag their agents would carry, as an agent's member list would show them.
 @Suite(.serialized) struct ReplicaActionTests {
     final class Node: @unchecked Sendable {
         let host: RecordingHost
@@ -55,7 +55,7 @@ import Testing
             while !Task.isCancelled {
                 let members = nodes.map { n in
                     Member(name: n.host.nodeName, address: Address(host: "127.0.0.1", port: 7946)!,
-                           tags: n.host.currentTags, status: n.status, vsn: [])
+                           tags: n.host.currentTags.merging([AppTag.runnerKey: "x"]) { a, _ in a }, status: n.status, vsn: [])
                 }
                 for n in nodes where n.status == .alive { n.action.membersChanged(members) }
                 try? await Task.sleep(for: .milliseconds(100))

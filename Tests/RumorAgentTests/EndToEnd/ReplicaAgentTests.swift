@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import RumorTestSupport
+
+/// Issue 12, acceptance 2, end to end: three worker agents sharing the real engine and an LB agent with real
+/// HAProxy; `replicas: 6` deployed from the LB's node with the default `stable_after`/`lost_after`. Containers are
+/// on Docker's default bridge, advertised by their IP (no host ports), so moves are start-first. The app is "rep":
+/// names are the engine's, and other suites run "site", "shop" and "deal" at the same time.
+@Suite(.serialized) struct ReplicaAgentTests {
+    static let spec = """
+        {"docker_image": "rumor-site:v1", "replicas": 6, "rebalance": true, "advertise": {"network": "bridge", "port": 80},
+         "healthcheck": {"cmd": "wget -q -O /dev/null http://127.0.0.1/health", "interval": "500ms", "retries": 2},
+         "drain": "500ms", "stop_grace": "1s"}
+        """
+
+    static func containers(of node: String) -> [String] {
+        let out = (try? Subprocess.runBlocking(
+            "/usr/bin/docker", ["ps", "-aq", "--filter", "label=io.rumor.node=\(node)", "--filter", "label=io.rumor.app=rep"],
+            environment: [:], timeout: .seconds(30)))?.stdout ?? ""
+        return out.split(separator: "\n").map(String.init)
+    }
+
+    static func remove(_ ids: [String]) {
+        for id in ids { _ = try? Subprocess.runBlocking("/usr/bin/docker", ["rm", "-f", id], environment: [:], timeout: .seconds(30)) }
+    }
+
+    /// Worker → its advertised replicas, as the LB agent sees them; nil while its RPC does not answer.
+    static func spread(_ lab: HAProxyLab, _ workers: [String]) -> [String: Int]? {
+        var counts: [String: Int] = [:]
+        for w in workers {
+            guard let tags = lab.cluster.tags(of: w, seenBy: lab.lb!) else { return nil }
+            counts[w] = tags["app:rep"].map { $0.split(separator: " ").count } ?? 0
+        }
+        return counts
+    }
+
+    @Test func sixReplicasAreTwoPerWorker_aKilledWorkersMoveAndComeBackWithRebalance() async throws {
+        let lab = try HAProxyLab(subnet: 89, frontendPort: 28160, statsPort: 28161)
+        let names = ["w1", "w2", "w3"]
+        defer {
+            lab.shutdown()
+            for w in names { Self.remove(Self.containers(of: w)) }
+        }
+        try await lab.startLB(app: "rep")
+        let lb = try #require(lab.lb)
+        var workers: [E2ECluster.Node] = []
+        for w in names {
+            let dir = lab.cluster.file("apps-\(w)")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            workers.append(try await lab.startWorker(w, appsDir: dir))
+        }
+        let file = lab.cluster.file("rep.json")
+        try Self.spec.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
+        #expect(out.status == 0, "\(out)")
+        let even = ["w1": 2, "w2": 2, "w3": 2]
+        try await lab.cluster.poll("2 replicas on each worker, 6 UP in HAProxy", timeout: .seconds(60)) {
+            Self.spread(lab, names) == even && lab.upAddresses().count == 6
+        }
+
+        let (ip, frontend) = (lab.lbIP, lab.frontendPort)
+        let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
+        // w2's agent killed -9 and its containers with it (its machine died): after lost_after (30 s by default)
+        // and failure detection, its two start on the others, one each.
+        let victim = workers[1]
+        try await lab.cluster.kill9(victim)
+        Self.remove(Self.containers(of: victim.name))
+        let killed = ContinuousClock.now
+        try await lab.cluster.poll("6 UP again on w1 and w3", timeout: .seconds(60)) {
+            Self.spread(lab, ["w1", "w3"]) == ["w1": 3, "w3": 3] && lab.upAddresses().count == 6
+        }
+        let movedIn = ContinuousClock.now - killed
+
+        // It returns under its name; the spec has `rebalance: true`: one from each of the others moves to it.
+        let returned = ContinuousClock.now
+        _ = try await lab.cluster.restartRumor(victim, [
+            "--join", lb.gossipAddr, "--tag", "role=worker", "--apps-dir", lab.cluster.file("apps-w2"), "--log-level", "debug",
+        ])
+        try await lab.cluster.poll("2-2-2 again, 6 UP in HAProxy", timeout: .seconds(90)) {
+            Self.spread(lab, names) == even && lab.upAddresses().count == 6
+        }
+        let rebalancedIn = ContinuousClock.now - returned
+        let outcomes = await loop.stop()
+        let failures = outcomes.compactMap(\.failure)
+        print("replicas 6 on 3 worker agents: 2-2-2; kill -9 of one with its containers → 3-3 serving in \(movedIn) (lost_after 30 s); it returns → 2-2-2 in \(rebalancedIn) (stable_after 10 s); \(outcomes.count) requests through HAProxy, \(failures.count) failed \(failures.prefix(3))")
+        #expect(outcomes.count > 100)
+        #expect(failures.isEmpty)
+    }
+}
