@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorSupport", "RumorTestSupport"]),
-        .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire", "RumorTestSupport"]),
+        .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorDockerTests", dependencies: ["RumorDocker", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorAppsTests", dependencies: ["RumorApps", "RumorSupport"]),
         .testTarget(

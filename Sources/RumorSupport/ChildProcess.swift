@@ -23,7 +23,8 @@ public final class ChildProcess: Sendable {
 
     public enum Input: Sendable { case null, pipe }
     /// `inherit`: the child writes to our stdout and stderr (test servers whose errors belong in the test log).
-    public enum Output: Sendable { case pipe, null, inherit }
+    /// `files`: its stdout and stderr go to these descriptors of ours, kept apart (a CLI call's output files).
+    public enum Output: Sendable, Equatable { case pipe, null, inherit, files(stdout: Int32, stderr: Int32) }
 
     public struct SpawnError: Error, CustomStringConvertible, Sendable {
         public var command: String
@@ -92,6 +93,9 @@ public final class ChildProcess: Sendable {
         } else if output == .null {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        } else if case .files(let stdout, let stderr) = output {
+            posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+            posix_spawn_file_actions_adddup2(&actions, stderr, 2)
         }
         // Descriptors opened without close-on-exec (by us or a library) must not leak either.
         GNU.addCloseFrom(&actions, 3)

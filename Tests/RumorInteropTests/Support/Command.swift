@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import Foundation
+import RumorSupport
+import RumorTestSupport
 
 /// What a finished command printed and how it ended.
 struct CommandResult: Sendable, CustomStringConvertible {
@@ -44,35 +46,32 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: Duration =
         try? err.close()
     }
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-
+    // The product's posix_spawn wrapper, not Foundation's Process: Process.run() on Linux over-reads a dirent in
+    // findMaximumOpenFromProcSelfFD and crashes now and then, most often with thousands of descriptors open (the
+    // connection-flood test crashed in it; swift-corelibs-foundation#5472).
+    let child: ChildProcess
+    do {
+        child = try ChildProcess.spawn([executable] + arguments, output: .files(stdout: out.fileDescriptor, stderr: err.fileDescriptor))
+    } catch {
+        throw HarnessError("cannot run \(executable): \(error)")
+    }
     let finished = LockedFlag()
     let timedOut = LockedFlag()
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { p in
-            finished.set()
-            continuation.resume(returning: p.terminationStatus)
+    // Watchdog: a hung CLI must not hang the suite. Kills only this child, and only while it is still unreaped.
+    let watchdog = Task {
+        try? await Task.sleep(for: timeout)
+        if !finished.isSet {
+            timedOut.set()
+            child.signal(SIGKILL)
         }
-        do {
-            try process.run()
-        } catch {
-            continuation.resume(throwing: HarnessError("cannot run \(executable): \(error)"))
-            return
-        }
-        // Watchdog: a hung CLI must not hang the suite. Kills only this pid, and only while it is still ours.
-        let pid = process.processIdentifier
-        Task {
-            try? await Task.sleep(for: timeout)
-            if !finished.isSet {
-                timedOut.set()
-                kill(pid, SIGKILL)
-            }
-        }
+    }
+    let exit = try await offPool { child.waitBlocking() }
+    finished.set()
+    watchdog.cancel()
+    let status: Int32 = switch exit {
+    case .exited(let code): code
+    case .signaled(let signal): 128 + signal
+    case .lost: -1
     }
     let line = ([executable] + arguments).joined(separator: " ")
     return CommandResult(
