@@ -202,21 +202,33 @@ public final class ContainerAction: Sendable {
     }
 
     /// After a leave: every container of this node (by its node label, so nothing Rumor did not start), after the
-    /// longest `drain` of its apps, stopped with each app's `stop_grace`, all at once.
+    /// longest `drain` of its apps, stopped with each app's `stop_grace`, all at once. Listed again until none is
+    /// left: a create the engine was still finishing when the workers stopped shows up only after the first list.
     private func removeContainers(specs: [String: AppSpec]) async {
         guard let engine = shared.withLockedValue({ $0.engine }) else {
             return logger.warning("apps: left the cluster, but the Docker engine is not reachable: containers left running")
         }
-        let mine: [ContainerSummary]
-        do {
-            mine = try await engine.listContainers(labels: ["\(RumorLabel.node)=\(host.nodeName)"])
-        } catch {
-            return logger.error("apps: left the cluster, but cannot list this node's containers: \(error); left running")
+        for round in 0..<5 {
+            let mine: [ContainerSummary]
+            do {
+                mine = try await engine.listContainers(labels: ["\(RumorLabel.node)=\(host.nodeName)"])
+            } catch {
+                return logger.error("apps: left the cluster, but cannot list this node's containers: \(error); left running")
+            }
+            if mine.isEmpty { return }
+            if round == 0 {
+                let drain = specs.values.map(\.drain).max() ?? .zero
+                logger.info("apps: left the cluster: removing this node's \(mine.count) container(s) after a \(GoDuration.format(drain)) drain")
+                if drain > .zero { await Wakeup.sleep(for: drain, on: group.next()) }
+            } else {
+                logger.info("apps: left the cluster: removing \(mine.count) more container(s) the engine finished creating")
+            }
+            await remove(mine, engine: engine, specs: specs)
+            await Wakeup.sleep(for: .milliseconds(300), on: group.next())
         }
-        guard !mine.isEmpty else { return }
-        let drain = specs.values.map(\.drain).max() ?? .zero
-        logger.info("apps: left the cluster: removing this node's \(mine.count) container(s) after a \(GoDuration.format(drain)) drain")
-        if drain > .zero { await Wakeup.sleep(for: drain, on: group.next()) }
+    }
+
+    private func remove(_ mine: [ContainerSummary], engine: DockerClient, specs: [String: AppSpec]) async {
         await withDiscardingTaskGroup { tasks in
             for c in mine {
                 let grace = c.labels[RumorLabel.app].flatMap { specs[$0]?.stopGrace } ?? AppSpec(name: "", image: "").stopGrace
