@@ -30,8 +30,10 @@ import Testing
             config.poll = .milliseconds(200)
             return ContainerAction(configuration: config, host: host, logger: Logger(label: "test"))
         }
-        /// The node's agent starts again under its name, with a fresh action.
+        /// The node's agent starts again under its name, with a fresh action and no app tags (a restarted agent
+        /// publishes its configured tags, then what it finds running).
         func restart() {
+            host.forget()
             action = Self.action(host, apps)
             let action = action
             task = Task { await action.run() }
@@ -101,8 +103,8 @@ import Testing
             let lostIn = ContinuousClock.now - failedAt
 
             // It returns: rebalance moves one of each survivor's three to it, one at a time.
-            dead.status = .alive
             dead.restart()
+            dead.status = .alive
             let returned = ContinuousClock.now
             let fewest = Mutex(6)
             try await eventually("2-2-2 again", timeout: .seconds(60)) {

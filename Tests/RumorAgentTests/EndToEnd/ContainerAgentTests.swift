@@ -92,6 +92,9 @@ import RumorTestSupport
         }
         print("roll: fewest advertised \(fewestAdvertised.value), fewest UP in HAProxy \(fewestUP.value.0) \(fewestUP.value.1)")
         #expect(fewestAdvertised.value >= 2, "the worker advertised \(fewestAdvertised.value) during the roll")
+        if fewestAdvertised.value < 2 {
+            print(lab.cluster.log(of: worker).split(separator: "\n").filter { $0.contains("apps:") }.joined(separator: "\n"))
+        }
 
         // (3) The worker's agent killed -9 and restarted: the containers never stopped and are adopted.
         let before = try await docker("ps", "-q", "--no-trunc", "--filter", "label=io.rumor.node=w1").split(separator: "\n").sorted()

@@ -41,7 +41,8 @@ final class E2ECluster: @unchecked Sendable {
     private var nextHost = 1
 
     init(subnet: Int) throws {
-        precondition(subnet == 87 || (88...99).contains(subnet), "end-to-end tests own 127.0.87.0 to 127.0.99.255")
+        // 85 and 87-99; 81-84 and 86 are the interop tests', 40-48 and 60-76 other suites'.
+        precondition(subnet == 85 || (87...99).contains(subnet), "end-to-end tests own 127.0.85.x and 127.0.87.0 to 127.0.99.255")
         self.subnet = subnet
         rumorPath = try Self.rumorBinary()
         guard FileManager.default.isExecutableFile(atPath: serfPath) else {
@@ -222,12 +223,14 @@ final class E2ECluster: @unchecked Sendable {
         (try? String(contentsOf: node.log, encoding: .utf8)) ?? ""
     }
 
-    /// Every agent's log, for failure messages.
-    func logs() -> String {
+    /// Every agent's log, for failure messages: the last 40 lines, or every line containing `filter`.
+    func logs(containing filter: String? = nil) -> String {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return files.filter { $0.hasSuffix(".log") }.sorted().map { file in
             let text = (try? String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)) ?? ""
-            return "--- \(file) ---\n" + text.split(separator: "\n").suffix(40).joined(separator: "\n")
+            let lines = text.split(separator: "\n")
+            let shown = filter.map { f in lines.filter { $0.contains(f) } } ?? Array(lines.suffix(40))
+            return "--- \(file) ---\n" + shown.joined(separator: "\n")
         }.joined(separator: "\n")
     }
 

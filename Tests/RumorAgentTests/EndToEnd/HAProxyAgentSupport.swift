@@ -51,7 +51,7 @@ final class HAProxyLab: @unchecked Sendable {
     private(set) var lb: E2ECluster.Node?
 
     init(subnet: Int, frontendPort: Int, statsPort: Int) throws {
-        precondition([96, 97, 89, 88, 87].contains(subnet), "HAProxyAgentTests own 127.0.96.x and 127.0.97.x, ReplicaAgentTests 127.0.89.x, ContainerAgentTests 127.0.88.x, AppDeployTests 127.0.87.x (98 is the snapshot tests)")
+        precondition([96, 97, 88, 87, 85].contains(subnet), "HAProxyAgentTests own 127.0.96.x and 127.0.97.x, ReplicaAgentTests 127.0.85.x, ContainerAgentTests 127.0.88.x, AppDeployTests 127.0.87.x (98 is the snapshot tests)")
         cluster = try E2ECluster(subnet: subnet)
         lbIP = "127.0.\(subnet).1"
         self.frontendPort = frontendPort
