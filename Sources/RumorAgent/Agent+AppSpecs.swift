@@ -46,6 +46,10 @@ extension Agent {
             }
         }
         eventLoop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(5)) { [weak self] _ in self?.syncApps() }
+        // Monitor periods and deadlines end with no event: rollouts under way look again every second.
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+            if let self, !self.rollouts.isEmpty { self.updateRollouts() }
+        }
     }
 
     func appChanged(_ record: AppRecord) {
@@ -59,7 +63,7 @@ extension Agent {
             }
         }
         refreshAppsTag()
-        for listener in appListeners { listener() }
+        updateRollouts()
     }
 
     /// The digest peers compare with theirs (the tag's value): equal digests, equal specs; "0" for none. FNV-1a
@@ -149,7 +153,10 @@ extension Agent {
         var fields: [(String, JSON)] = [("app", .string(name))]
         if let r = record {
             fields += [("state", .string(r.spec.isEmpty ? "stopped" : "deployed")), ("ltime", .string(String(r.ltime))),
-                       ("origin", .string(r.origin))]
+                       ("origin", .string(r.origin)), ("spec_hash", .string(AppVersion.hash(ofSpec: String(decoding: r.spec, as: UTF8.self)))),
+                       ("previous_hash", .string(r.previous.isEmpty ? "" : AppVersion.hash(ofSpec: String(decoding: r.previous, as: UTF8.self)))),
+                       ("rollout", rolloutJSON(r))]
+            if !r.rollback.isEmpty { fields.append(("rollback", .string(r.rollback))) }
         }
         fields.append(("nodes", .array(rows)))
         return JSON.object(fields).serialized()
@@ -189,7 +196,8 @@ extension Agent {
             .object([
                 ("name", .string(r.name)), ("ltime", .string(String(r.ltime))), ("origin", .string(r.origin)),
                 ("spec", .string(String(decoding: r.spec, as: UTF8.self))),
-            ])
+            ] + (r.previous.isEmpty ? [] : [("previous", .string(String(decoding: r.previous, as: UTF8.self)))])
+              + (r.rollback.isEmpty ? [] : [("rollback", .string(r.rollback))]))
         }).serialized(indent: 2)
     }
 
@@ -199,7 +207,8 @@ extension Agent {
             guard let name = item["name"]?.stringValue, let ltime = item["ltime"]?.stringValue.flatMap({ UInt64($0) }),
                 let origin = item["origin"]?.stringValue, let spec = item["spec"]?.stringValue
             else { throw CommandError("a record without name, ltime, origin or spec: \(item.serialized())") }
-            return AppRecord(name: name, ltime: ltime, origin: origin, spec: Array(spec.utf8))
+            return AppRecord(name: name, ltime: ltime, origin: origin, spec: Array(spec.utf8),
+                             previous: Array((item["previous"]?.stringValue ?? "").utf8), rollback: item["rollback"]?.stringValue ?? "")
         }
     }
 }

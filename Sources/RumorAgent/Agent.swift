@@ -42,6 +42,9 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var appsDigest = "0"
     var appListeners: [@Sendable () -> Void] = []
     var appSyncs: [String: NIODeadline] = [:]
+    /// Rolling deploys under way, by app, and the spec this node runs of each app (Agent+Rollouts.swift).
+    var rollouts: [String: AppRolloutState] = [:]
+    var runningApps: [String: [UInt8]] = [:]
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 
@@ -181,11 +184,17 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         case .memberJoined(let m):
             logger.info("serf: EventMemberJoin: \(m.name) \(m.address.host)")
             syncApps(with: m)
-        case .memberLeft(let m): logger.info("serf: EventMemberLeave: \(m.name) \(m.address.host)")
-        case .memberFailed(let m): logger.info("serf: EventMemberFailed: \(m.name) \(m.address.host)")
+            if !rollouts.isEmpty { updateRollouts() }
+        case .memberLeft(let m):
+            logger.info("serf: EventMemberLeave: \(m.name) \(m.address.host)")
+            if !rollouts.isEmpty { updateRollouts() }
+        case .memberFailed(let m):
+            logger.info("serf: EventMemberFailed: \(m.name) \(m.address.host)")
+            if !rollouts.isEmpty { updateRollouts() }
         case .memberUpdated(let m):
             logger.info("serf: EventMemberUpdate: \(m.name)")
             syncApps(with: m)
+            if !rollouts.isEmpty { updateRollouts() }
         case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
         case .nameConflict(let address): resolveNameConflict(with: address)
         case .appChanged(let record): appChanged(record)

@@ -42,3 +42,24 @@ public enum AppTag {
         return (endpoints, rejected)
     }
 }
+
+/// How a node tells rolling deploys what it runs of an app: key `run:<name>`, value `<template hash> <state>`,
+/// state `1` (every slot ready on that spec), `0` (not yet) or `f` (its containers keep failing). About 20 bytes.
+public enum RunTag {
+    public enum State: String, Sendable {
+        case converged = "1"
+        case progressing = "0"
+        case failed = "f"
+    }
+
+    public static func key(app: String) -> String { "run:" + app }
+
+    public static func value(templateHash: String, state: State) -> String { "\(templateHash) \(state.rawValue)" }
+
+    /// nil for a value that is not `<hash> <state>` (a peer's tag is untrusted).
+    public static func parse(_ value: String) -> (templateHash: String, state: State)? {
+        let parts = value.split(separator: " ")
+        guard parts.count == 2, !parts[0].isEmpty, let state = State(rawValue: String(parts[1])) else { return nil }
+        return (String(parts[0]), state)
+    }
+}

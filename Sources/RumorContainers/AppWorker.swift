@@ -77,11 +77,14 @@ final class AppWorker: Sendable {
 
     private var now: Duration { ContinuousClock.now - start }
 
+    /// A slot that failed this many times in a row on the spec it runs (or gave up) fails a rollout of that spec.
+    static let failuresForRollout = 3
+
     /// Runs until cancelled; with the spec gone it removes the app's containers and returns.
     func run() async {
         var reconciler = AppReconciler()
         var applied = Desired()
-        var advertised: String?? = .none  // not yet published
+        var advertised: [String: String?]?  // the app and run tags as last published; nil: not yet
         while !Task.isCancelled {
             let want = desired.withLockedValue { $0 }
             if want.generation != applied.generation || want.spec?.templateHash != applied.spec?.templateHash {
@@ -101,10 +104,17 @@ final class AppWorker: Sendable {
                 let plan = reconciler.plan(spec: spec, slots: slots, observed: observed, now: now)
                 for notice in plan.notices { fire(notice) }
                 let value = plan.endpoints.isEmpty ? nil : AppTag.value(plan.endpoints)
-                if advertised != .some(value) {
+                // What a rolling deploy needs from this node: the spec it runs and whether that has settled.
+                let failing = reconciler.history.values.contains { $0.gaveUp || $0.failures >= Self.failuresForRollout }
+                let run = want.spec.map { spec in
+                    RunTag.value(templateHash: spec.templateHash,
+                                 state: failing ? .failed : plan.converged ? .converged : .progressing)
+                }
+                let tags = [AppTag.key(app: app): value, RunTag.key(app: app): run]
+                if advertised != tags {
                     do {
-                        try await host.setTags([AppTag.key(app: app): value])
-                        advertised = .some(value)
+                        try await host.setTags(tags)
+                        advertised = tags
                         status.withLockedValue { $0.advertiseError = nil; $0.advertised = true }
                     } catch {
                         logger.error("apps: \(app): cannot advertise \(value ?? "nothing"): \(error)")

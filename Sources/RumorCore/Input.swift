@@ -35,8 +35,9 @@ public enum Command: Sendable {
     case userEvent(name: String, payload: [UInt8], coalesce: Bool)
     case query(OutgoingQuery, id: RequestID)
     case respond(ltime: UInt64, id: UInt32, payload: [UInt8])
-    /// Deploys (or, with an empty spec, stops) an app cluster-wide at the member clock's time. `Event.appChanged`.
-    case deployApp(name: String, spec: [UInt8])
+    /// Deploys (or, with an empty spec, stops) an app cluster-wide at the member clock's time; the record carries
+    /// the spec it replaces. A non-empty `rollback` (why) marks a rollback. `Event.appChanged`.
+    case deployApp(name: String, spec: [UInt8], rollback: String = "")
     /// A record from the agent's own store (its data directory), merged like one from a peer.
     case putApp(AppRecord)
     /// Exchange state with this member now (its app specs differ from ours).

@@ -9,10 +9,11 @@ extension Instance {
     static let maxApps = 1_000
     static let maxSpecBytes = 64 * 1024
 
-    mutating func deployApp(name: String, spec: [UInt8]) {
+    mutating func deployApp(name: String, spec: [UInt8], rollback: String) {
         // Past every record of this app we know, so a deploy always wins over what this node has seen.
         if let known = apps[name] { clock.witness(known.ltime) }
-        let record = AppRecord(name: name, ltime: clock.time, origin: self.name, spec: spec)
+        let record = AppRecord(name: name, ltime: clock.time, origin: self.name, spec: spec,
+                               previous: apps[name]?.spec ?? [], rollback: rollback)
         clock.increment()
         _ = mergeApp(record, from: "a local deploy")
     }
@@ -27,8 +28,10 @@ extension Instance {
     /// Keeps `record` if it is newer than what we have; true when it was.
     mutating func mergeApp(_ record: AppRecord, from source: String) -> Bool {
         guard admitLTime(record.ltime, in: "app spec '\(record.name)' from \(source)") else { return false }
-        guard !record.name.isEmpty, record.spec.count <= Self.maxSpecBytes else {
-            warn("dropped app spec '\(record.name)' from \(source): \(record.spec.count) bytes (at most \(Self.maxSpecBytes)) and a name needed")
+        guard !record.name.isEmpty, record.spec.count <= Self.maxSpecBytes, record.previous.count <= Self.maxSpecBytes,
+            record.rollback.utf8.count <= 1024
+        else {
+            warn("dropped app spec '\(record.name)' from \(source): \(record.spec.count) bytes, previous \(record.previous.count) (each at most \(Self.maxSpecBytes)), a reason of \(record.rollback.utf8.count) (at most 1024), and a name needed")
             return false
         }
         clock.witness(record.ltime)

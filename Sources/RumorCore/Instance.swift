@@ -167,7 +167,7 @@ public struct Instance: Sendable {
         case .userEvent(let name, let payload, let coalesce): sendUserEvent(name: name, payload: payload, coalesce: coalesce)
         case .query(let query, let id): startQuery(query, id: id)
         case .respond(let ltime, let id, let payload): respond(ltime: ltime, id: id, payload: payload)
-        case .deployApp(let name, let spec): deployApp(name: name, spec: spec)
+        case .deployApp(let name, let spec, let rollback): deployApp(name: name, spec: spec, rollback: rollback)
         case .putApp(let record): _ = mergeApp(record, from: "the local store")
         case .pushPullWith(let node): pushPull(with: node)
         }

@@ -378,13 +378,22 @@ public enum SerfCodec {
             w.write("RumorApps")
             w.writeArrayHeader(pp.rumorApps.count)
             for r in pp.rumorApps {
-                w.writeMapHeader(4)
+                // Previous and Rollback only when set: a first deploy encodes as before they existed.
+                w.writeMapHeader(4 + (r.previous.isEmpty ? 0 : 1) + (r.rollback.isEmpty ? 0 : 1))
                 w.write("LTime")
                 w.write(r.ltime)
                 w.write("Name")
                 w.write(r.name)
                 w.write("Origin")
                 w.write(r.origin)
+                if !r.previous.isEmpty {
+                    w.write("Previous")
+                    w.writeBytes(r.previous)
+                }
+                if !r.rollback.isEmpty {
+                    w.write("Rollback")
+                    w.write(r.rollback)
+                }
                 w.write("Spec")
                 w.writeBytes(r.spec)
             }
@@ -440,7 +449,8 @@ public enum SerfCodec {
                 let a = try MessagePackFields(item, context: "pushPull.RumorApps[]")
                 apps.append(AppRecord(
                     name: try a.string("Name"), ltime: try a.uint("LTime"), origin: try a.string("Origin"),
-                    spec: try optionalBytes(a, "Spec") ?? []))
+                    spec: try optionalBytes(a, "Spec") ?? [], previous: try optionalBytes(a, "Previous") ?? [],
+                    rollback: a.has("Rollback") ? try a.string("Rollback") : ""))
             }
         }
         return SerfPushPull(

@@ -230,12 +230,20 @@ public struct AppRecord: Sendable, Hashable {
     public var origin: String
     /// The spec's JSON; empty when the app was stopped cluster-wide (a tombstone, so the stop spreads too).
     public var spec: [UInt8]
+    /// The spec this deploy replaced (empty: none, a first deploy): nodes not yet in the rollout's wave keep
+    /// running it, and a rollback goes back to it. Carried with the record so any node can roll back, even one
+    /// that never ran it.
+    public var previous: [UInt8]
+    /// Non-empty: this deploy is a rollback, and why (every node takes it at once, with no waves).
+    public var rollback: String
 
-    public init(name: String, ltime: UInt64, origin: String, spec: [UInt8]) {
+    public init(name: String, ltime: UInt64, origin: String, spec: [UInt8], previous: [UInt8] = [], rollback: String = "") {
         self.name = name
         self.ltime = ltime
         self.origin = origin
         self.spec = spec
+        self.previous = previous
+        self.rollback = rollback
     }
 
     /// Whether this record replaces `other` (same app): a total order, so every node keeps the same one.

@@ -7,6 +7,8 @@ import Testing
 @Suite struct AppSpecStoreTests {
     let a = AppRecord(name: "site", ltime: 7, origin: "n1", spec: Array(#"{"docker_image": "x"}"#.utf8))
     let b = AppRecord(name: "api", ltime: 3, origin: "n2", spec: [])
+    let c = AppRecord(name: "web", ltime: 9, origin: "n3", spec: Array("{}".utf8), previous: Array("{\"a\": 1}".utf8),
+                      rollback: "n1: its containers of generation 8 failed")
 
     @Test func theDigestIsZeroForNone_theSameForTheSameRecordsInAnyOrder_andChangesWithADeploy() {
         #expect(Agent.digest(of: [AppRecord]()) == "0")
@@ -18,8 +20,8 @@ import Testing
     }
 
     @Test func theStoreFileRoundTrips() throws {
-        let text = Agent.encodeAppStore([a, b])
-        #expect(try Set(Agent.decodeAppStore(Array(text.utf8))) == [a, b])
+        let text = Agent.encodeAppStore([a, b, c])
+        #expect(try Set(Agent.decodeAppStore(Array(text.utf8))) == [a, b, c])
         #expect(throws: (any Error).self) { try Agent.decodeAppStore(Array(#"[{"name": "x"}]"#.utf8)) }
     }
 }

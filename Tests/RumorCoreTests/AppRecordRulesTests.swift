@@ -70,6 +70,27 @@ import Testing
         #expect(SerfCodec.encode(.pushPull(TestNode().instance.serfLocalState())).contains(Array("RumorApps".utf8)) == false)
     }
 
+    /// A redeploy carries the spec it replaces (what waiting nodes run and a rollback returns to), and a rollback
+    /// says why; both travel in push-pulls, and a first deploy encodes as before they existed.
+    @Test func aRedeploy_carriesThePreviousSpec_andARollbackItsReason_throughTheCodec() throws {
+        var source = TestNode()
+        source.handle(.command(.deployApp(name: "site", spec: Array("v1".utf8))))
+        let first = try #require(source.instance.appRecords["site"])
+        #expect(first.previous.isEmpty && first.rollback.isEmpty)
+        #expect(!SerfCodec.encode(.pushPull(source.instance.serfLocalState())).contains(Array("Previous".utf8)))
+        source.handle(.command(.deployApp(name: "site", spec: Array("v2".utf8))))
+        source.handle(.command(.deployApp(name: "site", spec: Array("v1".utf8), rollback: "n2: its containers failed")))
+        let rollback = try #require(source.instance.appRecords["site"])
+        #expect(rollback.spec == Array("v1".utf8) && rollback.previous == Array("v2".utf8) && rollback.rollback == "n2: its containers failed")
+        let decoded = try SerfCodec.decode(SerfCodec.encode(.pushPull(source.instance.serfLocalState())))
+        guard case .pushPull(let pp) = decoded else { Issue.record("not a push-pull: \(decoded)"); return }
+        #expect(pp.rumorApps == [rollback])
+        var sink = TestNode()
+        let huge = AppRecord(name: "big", ltime: 1, origin: "p1", spec: Array("{}".utf8),
+                             previous: Array(repeating: 0x20, count: Instance.maxSpecBytes + 1))
+        #expect(Self.changes(sink.handle(.command(.putApp(huge)))).isEmpty)
+    }
+
     @Test func pushPullWith_opensAStreamToThatMemberOnly_whenItIsAlive() {
         var node = TestNode(peers: 2)
         let effects = node.handle(.command(.pushPullWith(node: "p2")))

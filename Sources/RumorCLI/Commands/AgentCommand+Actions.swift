@@ -91,7 +91,7 @@ struct AgentContainerHost: ContainerHost {
 
     func clusterApps() async -> [String: [UInt8]] {
         guard let agent = binding.agent else { return [:] }
-        return (try? await agent.eventLoop.submit { agent.clusterApps }.get()) ?? [:]
+        return (try? await agent.eventLoop.submit { agent.appsToRun }.get()) ?? [:]
     }
 
     func onClusterAppsChange(_ listener: @escaping @Sendable () -> Void) {

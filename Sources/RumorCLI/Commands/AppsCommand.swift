@@ -10,19 +10,24 @@ import RumorSupport
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
     public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
-    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy <file.json | -> [<app>] | scale <app> <n> | stop <app>"
-    public static let options = RPCOptions.options + FormatOptions.options
+    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale <app> <n> | stop <app>"
+    public static let options = RPCOptions.options + FormatOptions.options + [
+        .flag("wait", "With deploy: return when the rollout ended; exit 1 if it rolled back, paused or was superseded."),
+    ]
 
     var rpc: RPCOptions
     var output: FormatOptions
     var op: String
     var app: String
     var spec = ""
+    var wait = false
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         rpc = RPCOptions(arguments)
         output = try FormatOptions(arguments)
+        wait = arguments.flag("wait")
         let words = arguments.positionals
+        if wait, words.first != "deploy" { throw UsageError("--wait goes with apps deploy") }
         switch words.first {
         case "ls", nil:
             guard words.count <= 1 else { throw UsageError("apps ls takes no argument") }
@@ -84,10 +89,12 @@ public struct AppsCommand: Subcommand {
     public func run() async throws {
         let client = try rpc.connect()
         defer { client.close() }
+        let before = wait ? (try? client.apps(op: "status", name: app)).flatMap { try? JSON.parse($0) } : nil
         let text: String
         do { text = try client.apps(op: op, name: app, spec: spec) } catch { throw Console.fail("Error", error) }
         if ["deploy", "scale", "stop", "specs", "inspect"].contains(op) || output.format == .json {
             print(text)
+            if wait { try await waitForRollout(client, after: before) }
             return
         }
         if op == "status" {
@@ -97,6 +104,40 @@ public struct AppsCommand: Subcommand {
         }
         guard let apps = (try? JSON.parse(text))?.arrayValue else { throw Console.fail("Error", UsageError("unreadable answer: \(text)")) }
         print(Self.table(apps))
+    }
+
+    /// `deploy --wait`: polls the app's status until this deploy's rollout ended. Ours is the record with our spec's
+    /// hash newer than what `before` showed; a rollback record that replaced it means it failed.
+    func waitForRollout(_ client: RPCClient, after before: JSON?) async throws {
+        let ours = AppVersion.hash(ofSpec: spec)
+        let since = before?["ltime"]?.stringValue.flatMap { UInt64($0) } ?? 0
+        var lastWave = ""
+        while true {
+            try await Task.sleep(for: .milliseconds(500))
+            let text: String
+            do { text = try client.apps(op: "status", name: app) } catch { throw Console.fail("Error", error) }
+            guard let status = try? JSON.parse(text) else { continue }
+            guard let ltime = status["ltime"]?.stringValue.flatMap({ UInt64($0) }), ltime > since else { continue }
+            let rollout = status["rollout"]
+            let state = rollout?["state"]?.stringValue ?? ""
+            if let reason = status["rollback"]?.stringValue, status["previous_hash"]?.stringValue == ours {
+                throw Console.fail("Error", UsageError("\(app): the deploy was rolled back: \(reason)"))
+            }
+            guard status["spec_hash"]?.stringValue == ours else {
+                throw Console.fail("Error", UsageError("\(app): a newer deploy (by \(status["origin"]?.stringValue ?? "?")) replaced this one"))
+            }
+            switch state {
+            case "done":
+                print("\(app): rolled out on every node")
+                return
+            case "paused", "rolling back":
+                throw Console.fail("Error", UsageError("\(app): rollout \(state): \(rollout?["reason"]?.stringValue ?? "")"))
+            default:
+                let wave = rollout?["wave"]?.intValue.map { "wave \($0) of \(rollout?["waves"]?.intValue ?? 0)" } ?? "starting"
+                if wave != lastWave { print("\(app): rolling out, \(wave)") }
+                lastWave = wave
+            }
+        }
     }
 
     /// The deployed spec's line, then one line per node: `NODE STATUS READY ENDPOINTS`.

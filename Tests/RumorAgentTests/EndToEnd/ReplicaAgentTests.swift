@@ -35,7 +35,7 @@ import RumorTestSupport
     }
 
     @Test func sixReplicasAreTwoPerWorker_aKilledWorkersMoveAndComeBackWithRebalance() async throws {
-        let lab = try HAProxyLab(subnet: 89, frontendPort: 28160, statsPort: 28161)
+        let lab = try HAProxyLab(subnet: 85, frontendPort: 28160, statsPort: 28161)
         let names = ["w1", "w2", "w3"]
         defer {
             lab.shutdown()
@@ -84,6 +84,89 @@ import RumorTestSupport
         let failures = outcomes.compactMap(\.failure)
         print("replicas 6 on 3 worker agents: 2-2-2; kill -9 of one with its containers → 3-3 serving in \(movedIn) (lost_after 30 s); it returns → 2-2-2 in \(rebalancedIn) (stable_after 10 s); \(outcomes.count) requests through HAProxy, \(failures.count) failed \(failures.prefix(3))")
         #expect(outcomes.count > 100)
+        #expect(failures.isEmpty)
+    }
+
+    static func rolling(image: String, healthcheck: String = "wget -q -O /dev/null http://127.0.0.1/health") -> String {
+        """
+        {"docker_image": "\(image)", "replicas": 6, "advertise": {"network": "bridge", "port": 80},
+         "healthcheck": {"cmd": "\(healthcheck)", "interval": "500ms", "retries": 2},
+         "drain": "500ms", "stop_grace": "1s", "update": {"parallelism": 1, "monitor": "2s"}}
+        """
+    }
+
+    /// Issue 12, acceptance 3: `rumor apps deploy --wait` of v2 rolls node by node under a request loop, never
+    /// fewer than 4 of 6 ready; a deploy whose health check fails stops in its first wave, rolls back by itself
+    /// (every node back on v2), and `--wait` exits non-zero with the reason.
+    @Test func rollingDeployWithWait_andAFailingOneRollsBackByItself() async throws {
+        let lab = try HAProxyLab(subnet: 85, frontendPort: 28160, statsPort: 28161)
+        let names = ["w1", "w2", "w3"]
+        defer {
+            lab.shutdown()
+            for w in names { Self.remove(Self.containers(of: w)) }
+        }
+        do { try await rollingDeploy(lab, names) } catch {
+            print(lab.cluster.logs(containing: "apps:"))
+            throw error
+        }
+    }
+
+    func rollingDeploy(_ lab: HAProxyLab, _ names: [String]) async throws {
+        try await lab.startLB(app: "rep")
+        let lb = try #require(lab.lb)
+        for w in names {
+            let dir = lab.cluster.file("apps-\(w)")
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            _ = try await lab.startWorker(w, appsDir: dir)
+        }
+        let file = lab.cluster.file("rep.json")
+        try Self.rolling(image: "rumor-site:v1").write(toFile: file, atomically: true, encoding: .utf8)
+        let first = try await lab.cluster.rumor("apps", "deploy", "--wait", file, "--rpc-addr", lb.rpcAddr, timeout: .seconds(120))
+        #expect(first.status == 0 && first.stdout.contains("rolled out on every node"), "\(first)")
+        try await lab.cluster.poll("2 replicas on each worker, 6 UP in HAProxy", timeout: .seconds(60)) {
+            Self.spread(lab, names) == ["w1": 2, "w2": 2, "w3": 2] && lab.upAddresses().count == 6
+        }
+        let (ip, frontend) = (lab.lbIP, lab.frontendPort)
+        let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
+
+        /// Runs `rumor apps deploy --wait` of `spec`, sampling the ready replicas until it returns.
+        func deploy(_ spec: String) async throws -> (ProcessOutput, fewest: Int, took: Duration) {
+            try spec.write(toFile: file, atomically: true, encoding: .utf8)
+            let finished = HAPCell(false)
+            let fewest = HAPCell(6)
+            let started = ContinuousClock.now
+            let run = Task {
+                defer { finished.value = true }
+                return try await lab.cluster.rumor("apps", "deploy", "--wait", file, "rep", "--rpc-addr", lb.rpcAddr, timeout: .seconds(240))
+            }
+            try await lab.cluster.poll("deploy --wait to return", timeout: .seconds(240)) {
+                if let counts = Self.spread(lab, names) { fewest.value = min(fewest.value, counts.values.reduce(0, +)) }
+                return finished.value
+            }
+            return (try await run.value, fewest.value, ContinuousClock.now - started)
+        }
+
+        let v2 = try await deploy(Self.rolling(image: "rumor-site:v2"))
+        #expect(v2.0.status == 0 && v2.0.stdout.contains("rolled out on every node"), "\(v2.0)")
+        #expect(v2.0.stdout.contains("wave 3 of 3"), "\(v2.0.stdout)")
+        #expect(v2.fewest >= 4, "\(v2.fewest) of 6 ready during the rollout")
+        try await lab.cluster.poll("every replica serves v2, 6 UP", timeout: .seconds(30)) {
+            let sample = (0..<6).compactMap { _ in try? TestNetwork.get(host: ip, port: frontend).body }
+            return sample.count == 6 && sample.allSatisfy { $0.hasSuffix("v2\n") } && lab.upAddresses().count == 6
+        }
+
+        let bad = try await deploy(Self.rolling(image: "rumor-site:v2", healthcheck: "false"))
+        #expect(bad.0.status != 0 && bad.0.stderr.contains("rolled back") && bad.0.stderr.contains("failed"), "\(bad.0)")
+        #expect(bad.fewest >= 4, "\(bad.fewest) of 6 ready during the failed rollout")
+        try await lab.cluster.poll("v2 on all six again, 6 UP", timeout: .seconds(60)) {
+            Self.spread(lab, names) == ["w1": 2, "w2": 2, "w3": 2] && lab.upAddresses().count == 6
+        }
+        let specs = try await lab.cluster.rumor("apps", "status", "rep", "--format", "json", "--rpc-addr", lb.rpcAddr)
+        #expect(specs.stdout.contains("\"rollback\""), "\(specs.stdout)")
+
+        let outcomes = await loop.stop()
+        let failures = outcomes.compactMap(\.failure)
+        print("rolling deploy: v1 -> v2 with --wait in \(v2.took), fewest ready \(v2.fewest) of 6; a failing health check rolled back by itself, --wait returned in \(bad.took) (\(bad.0.stderr.trimmingCharacters(in: .whitespacesAndNewlines))), fewest ready \(bad.fewest); \(outcomes.count) requests, \(failures.count) failed \(failures.prefix(3))")
         #expect(failures.isEmpty)
     }
 }

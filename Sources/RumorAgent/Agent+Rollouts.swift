@@ -1,0 +1,127 @@
+import Logging
+import NIOCore
+import RumorApps
+import RumorCore
+import RumorRuntime
+import RumorSupport
+import RumorWire
+
+/// Rolling deploys of cluster-wide apps (issue 12, docs/membership.md#app-specs). A deploy that changes an app's
+/// containers rolls across the nodes that run it in waves (``Rollout``: `update.parallelism`, `monitor`,
+/// `failure_action`, `progress_deadline`), and every node follows it from its own view, with no manager: a node
+/// runs the new spec once its wave has come and the previous spec (carried in the record) until then; what each
+/// node runs, and whether it settled or keeps failing, is its `run:<app>` tag (``RunTag``). When a rollout fails
+/// with `rollback`, every node that sees it goes back to the previous spec at once and re-deploys it as a rollback
+/// record, so every other node, those that come later, and `rumor apps deploy --wait` learn it too.
+/// A first deploy, a rollback and a change that keeps the containers (a scale) take effect everywhere at once.
+struct AppRolloutState {
+    let ltime: UInt64
+    let origin: String
+    let newHash: String
+    var rollout: Rollout
+    var decision: Rollout.Decision?
+    /// This node re-deployed the previous spec already.
+    var rolledBack = false
+}
+
+extension Agent {
+    /// Seconds of the agent's monotonic clock, the time ``Rollout`` is fed.
+    var rolloutNow: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
+
+    /// The spec this node runs of each cluster-wide app (empty: stopped), as the container action reads it.
+    /// Call on `eventLoop`.
+    public var appsToRun: [String: [UInt8]] { runningApps }
+
+    /// Steps every app's rollout with the current view and tells the container action when what this node should
+    /// run changed. Runs on app and member events and every second.
+    func updateRollouts() {
+        let records = runtime.withInstance { $0.appRecords }
+        let members = members()
+        var run: [String: [UInt8]] = [:]
+        for (app, record) in records {
+            run[app] = spec(toRun: record, members: members)
+        }
+        rollouts = rollouts.filter { app, state in
+            guard let r = records[app] else { return false }
+            return r.ltime == state.ltime && r.origin == state.origin
+        }
+        if run != runningApps {
+            runningApps = run
+            for listener in appListeners { listener() }
+        }
+    }
+
+    private func spec(toRun record: AppRecord, members: [Member]) -> [UInt8] {
+        let app = record.name
+        guard !record.spec.isEmpty, !record.previous.isEmpty, record.rollback.isEmpty,
+            let new = try? AppSpec.parse(String(decoding: record.spec, as: UTF8.self), name: app, file: "the deployed spec"),
+            let old = try? AppSpec.parse(String(decoding: record.previous, as: UTF8.self), name: app, file: "the previous spec"),
+            new.templateHash != old.templateHash
+        else {
+            rollouts[app] = nil
+            return record.spec
+        }
+        var state = rollouts[app].flatMap { $0.ltime == record.ltime && $0.origin == record.origin ? $0 : nil }
+            ?? AppRolloutState(ltime: record.ltime, origin: record.origin, newHash: new.templateHash,
+                               rollout: Rollout(app: app, generation: Int(clamping: record.ltime), policy: new.update,
+                                                startedAt: rolloutNow))
+        let generation = state.rollout.generation
+        var nodes: [String: Rollout.NodeState] = [:]
+        for m in members where m.status == .alive && m.tags[Self.appsTag] != nil {
+            guard let value = m.tags[RunTag.key(app: app)], let (hash, run) = RunTag.parse(value) else { continue }
+            let current = hash == state.newHash
+            nodes[m.name] = Rollout.NodeState(generation: current ? generation : 0, healthy: run == .converged ? 1 : 0,
+                                              total: 1, failed: current && run == .failed)
+        }
+        let decision = state.rollout.step(nodes: nodes, now: rolloutNow)
+        if decision.status != state.decision?.status { logRollout(app, decision.status, generation: generation) }
+        state.decision = decision
+        // Whoever sees the failure first re-deploys the previous spec: often the failing node alone, which goes
+        // back at once and so reports the failure only briefly. Several doing so is harmless: the records carry
+        // the same spec, and every node keeps the same one of them.
+        if case .rollingBack(let reason) = decision.status, !state.rolledBack {
+            state.rolledBack = true
+            runtime.submit(.deployApp(name: app, spec: record.previous, rollback: reason))
+        }
+        rollouts[app] = state
+        switch decision.status {
+        case .done: return record.spec
+        case .progressing, .paused, .rollingBack: return decision.allowed.contains(name) ? record.spec : record.previous
+        }
+    }
+
+    private func logRollout(_ app: String, _ status: Rollout.Status, generation: Int) {
+        switch status {
+        case .progressing(let wave, let of): logger.info("apps: \(app): rolling out generation \(generation): wave \(wave) of \(of)")
+        case .done: logger.info("apps: \(app): generation \(generation) runs on every node")
+        case .rollingBack(let reason): logger.warning("apps: \(app): rolling back generation \(generation): \(reason)")
+        case .paused(let reason): logger.warning("apps: \(app): rollout of generation \(generation) paused: \(reason)")
+        }
+    }
+
+    /// The rollout's state for `rumor apps status` and `deploy --wait`: `progressing` (with the wave), `done`,
+    /// `rolling back` or `paused` (with why). With no waves (a first deploy, a rollback, a scale) it is done once
+    /// every alive node that runs apps and reports the app runs the deployed spec, settled.
+    func rolloutJSON(_ record: AppRecord) -> JSON {
+        if let decision = rollouts[record.name]?.decision {
+            switch decision.status {
+            case .progressing(let wave, let of):
+                return .object([("state", .string("progressing")), ("wave", .number(Double(wave))), ("waves", .number(Double(of)))])
+            case .done: return .object([("state", .string("done"))])
+            case .rollingBack(let reason): return .object([("state", .string("rolling back")), ("reason", .string(reason))])
+            case .paused(let reason): return .object([("state", .string("paused")), ("reason", .string(reason))])
+            }
+        }
+        guard !record.spec.isEmpty,
+            let spec = try? AppSpec.parse(String(decoding: record.spec, as: UTF8.self), name: record.name, file: "the deployed spec")
+        else { return .object([("state", .string("done"))]) }
+        let runners = members().filter { $0.status == .alive && $0.tags[Self.appsTag] != nil }
+        let reports = runners.compactMap { $0.tags[RunTag.key(app: record.name)].flatMap(RunTag.parse) }
+        var settled = !reports.isEmpty && reports.allSatisfy { $0.templateHash == spec.templateHash && $0.state == .converged }
+        if let replicas = spec.replicas {  // a node's share is empty until it is stable: count what serves
+            let ready = runners.map { AppTag.parse($0.tags[AppTag.key(app: record.name)] ?? "").endpoints.count }.reduce(0, +)
+            settled = settled && ready >= replicas
+        }
+        return .object([("state", .string(settled ? "done" : "progressing"))])
+    }
+}
