@@ -153,8 +153,8 @@ extension Agent {
         var fields: [(String, JSON)] = [("app", .string(name))]
         if let r = record {
             fields += [("state", .string(r.spec.isEmpty ? "stopped" : "deployed")), ("ltime", .string(String(r.ltime))),
-                       ("origin", .string(r.origin)), ("spec_hash", .string(AppVersion.hash(ofSpec: String(decoding: r.spec, as: UTF8.self)))),
-                       ("previous_hash", .string(r.previous.isEmpty ? "" : AppVersion.hash(ofSpec: String(decoding: r.previous, as: UTF8.self)))),
+                       ("origin", .string(r.origin)), ("spec_hash", .string(StableHash.ofSpec(r.spec))),
+                       ("previous_hash", .string(r.previous.isEmpty ? "" : StableHash.ofSpec(r.previous))),
                        ("rollout", rolloutJSON(r))]
             if !r.rollback.isEmpty { fields.append(("rollback", .string(r.rollback))) }
         }

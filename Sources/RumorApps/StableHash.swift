@@ -2,9 +2,12 @@
 /// cannot decide anything two nodes must agree on).
 public enum StableHash {
     /// FNV-1a 64 of the UTF-8 bytes.
-    public static func fnv1a(_ text: String) -> UInt64 {
+    public static func fnv1a(_ text: String) -> UInt64 { fnv1a(text.utf8) }
+
+    /// FNV-1a 64 of the bytes.
+    public static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
+        for byte in bytes {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
@@ -34,4 +37,8 @@ public enum StableHash {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
+
+    /// Names a deployed spec's bytes (`rumor apps status`'s `spec_hash`, what `deploy --wait` looks for). Not a
+    /// defence against a peer that forges specs (the cluster's keyring is).
+    public static func ofSpec(_ bytes: some Sequence<UInt8>) -> String { hex(fnv1a(bytes)) }
 }

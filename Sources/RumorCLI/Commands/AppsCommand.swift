@@ -109,7 +109,7 @@ public struct AppsCommand: Subcommand {
     /// `deploy --wait`: polls the app's status until this deploy's rollout ended. Ours is the record with our spec's
     /// hash newer than what `before` showed; a rollback record that replaced it means it failed.
     func waitForRollout(_ client: RPCClient, after before: JSON?) async throws {
-        let ours = AppVersion.hash(ofSpec: spec)
+        let ours = StableHash.ofSpec(spec.utf8)
         let since = before?["ltime"]?.stringValue.flatMap { UInt64($0) } ?? 0
         var lastWave = ""
         while true {
