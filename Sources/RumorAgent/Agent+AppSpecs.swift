@@ -97,7 +97,7 @@ extension Agent {
 
     // MARK: Commands
 
-    /// `deploy` (spec: the JSON text), `scale` (spec: the count), `stop`; returns what to print.
+    /// `deploy` (spec: the JSON text), `scale` (spec: the count), `stop`, `rollback`; returns what to print.
     func changeApp(op: String, name: String, spec: String) throws -> String {
         guard !name.isEmpty else { throw CommandError("apps \(op): an app name is needed") }
         switch op {
@@ -119,8 +119,18 @@ extension Agent {
             }
             runtime.submit(.deployApp(name: name, spec: []))
             return "stopping \(name) cluster-wide"
+        case "rollback":
+            // The spec the current deploy replaced, deployed again as a rollback: every node takes it at once.
+            guard let current = runtime.withInstance({ $0.appRecords[name] }), !current.spec.isEmpty else {
+                throw CommandError("apps rollback: no app '\(name)' is deployed cluster-wide")
+            }
+            guard !current.previous.isEmpty else {
+                throw CommandError("apps rollback: \(name)'s deploy (Lamport time \(current.ltime)) replaced nothing; there is no previous spec")
+            }
+            runtime.submit(.deployApp(name: name, spec: current.previous, rollback: "rolled back by hand on \(self.name)"))
+            return "rolling \(name) back cluster-wide to the spec its deploy at Lamport time \(current.ltime) replaced"
         default:
-            throw CommandError("unknown apps operation '\(op)' (ls, inspect, specs, deploy, scale, stop)")
+            throw CommandError("unknown apps operation '\(op)' (ls, inspect, specs, deploy, scale, stop, rollback)")
         }
     }
 

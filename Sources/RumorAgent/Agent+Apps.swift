@@ -12,14 +12,14 @@ extension Agent {
         }
     }
 
-    /// `ls` and `inspect` ask this node's container action; `specs`, `deploy`, `scale` and `stop` are about the
-    /// cluster-wide specs, which any Rumor node holds and can change.
+    /// `ls` and `inspect` ask this node's container action; `specs`, `deploy`, `scale`, `stop` and `rollback` are
+    /// about the cluster-wide specs, which any Rumor node holds and can change.
     public func apps(op: String, name: String, spec: String = "") -> EventLoopFuture<String> {
         eventLoop.submit { [self] in
             switch op {
             case "specs": return appSpecsJSON()
             case "status": return try appStatusJSON(name)
-            case "deploy", "scale", "stop": return try changeApp(op: op, name: name, spec: spec)
+            case "deploy", "scale", "stop", "rollback": return try changeApp(op: op, name: name, spec: spec)
             default:
                 guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
                 return try appsProvider(op, name)

@@ -6,11 +6,12 @@ import RumorApps
 import RumorSupport
 
 /// `apps ls` / `apps inspect NAME`: the container action's apps and containers on the agent's node.
-/// `apps deploy FILE [NAME]` / `scale NAME N` / `stop NAME` / `specs`: the apps deployed cluster-wide (any node).
+/// `apps deploy FILE [NAME]` / `scale NAME N` / `stop NAME` / `rollback NAME` / `specs`: the apps deployed
+/// cluster-wide (any node).
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
     public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
-    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale <app> <n> | stop <app>"
+    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale <app> <n> | stop <app> | rollback <app>"
     public static let options = RPCOptions.options + FormatOptions.options + [
         .flag("wait", "With deploy: return when the rollout ended; exit 1 if it rolled back, paused or was superseded."),
     ]
@@ -56,11 +57,11 @@ public struct AppsCommand: Subcommand {
         case "scale":
             guard words.count == 3, let n = Int(words[2]), n >= 0 else { throw UsageError("apps scale needs an app name and a count") }
             (op, app, spec) = ("scale", words[1], String(n))
-        case "stop":
-            guard words.count == 2 else { throw UsageError("apps stop needs one app name") }
-            (op, app) = ("stop", words[1])
+        case "stop", "rollback":
+            guard words.count == 2 else { throw UsageError("apps \(words[0]) needs one app name") }
+            (op, app) = (words[0], words[1])
         default:
-            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop)")
+            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop, rollback)")
         }
     }
 
@@ -92,7 +93,7 @@ public struct AppsCommand: Subcommand {
         let before = wait ? (try? client.apps(op: "status", name: app)).flatMap { try? JSON.parse($0) } : nil
         let text: String
         do { text = try client.apps(op: op, name: app, spec: spec) } catch { throw Console.fail("Error", error) }
-        if ["deploy", "scale", "stop", "specs", "inspect"].contains(op) || output.format == .json {
+        if ["deploy", "scale", "stop", "rollback", "specs", "inspect"].contains(op) || output.format == .json {
             print(text)
             if wait { try await waitForRollout(client, after: before) }
             return

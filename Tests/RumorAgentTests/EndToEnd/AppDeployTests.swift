@@ -9,7 +9,8 @@ import RumorTestSupport
 /// what `rumor apps deploy` sends from the load balancer's node; a worker that joins later runs it too; `scale` and
 /// `stop` reach every worker; a spec with errors is refused before anything is sent. Containers are on Docker's
 /// default bridge and advertised by their IP, so two workers share one engine without port clashes. The app is
-/// "deal": names are the engine's, and other suites run "site" and "shop" at the same time.
+/// "deal", the workers deal1 and deal2: a node's containers are those labelled with its name, so names are unique
+/// across the suites that share the engine (others run "site", "shop" and "rep" at the same time).
 @Suite(.serialized) struct AppDeployTests {
     static let spec = """
         {"docker_image": "rumor-site:v1", "containers_per": {"server": 2}, "advertise": {"network": "bridge", "port": 80},
@@ -35,9 +36,9 @@ import RumorTestSupport
         }
         try await lab.startLB(app: "deal")
         let lb = try #require(lab.lb)
-        let empty1 = lab.cluster.file("apps-w1"), empty2 = lab.cluster.file("apps-w2")
+        let empty1 = lab.cluster.file("apps-deal1"), empty2 = lab.cluster.file("apps-deal2")
         for dir in [empty1, empty2] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let w1 = try await lab.startWorker("w1", appsDir: empty1)
+        let w1 = try await lab.startWorker("deal1", appsDir: empty1)
         workers.append(w1.name)
 
         // Refused before anything is sent: the CLI names the key, and no node hears of the app.
@@ -51,16 +52,16 @@ import RumorTestSupport
         let deployed = ContinuousClock.now
         let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
         #expect(out.status == 0 && out.stdout.contains("1 of 1 node(s) that run apps match its placement"), "\(out)")
-        try await lab.cluster.poll("w1's two containers UP in HAProxy", timeout: .seconds(40)) { lab.upAddresses().count == 2 }
-        print("deploy from the LB's node → w1's containers serving in \(ContinuousClock.now - deployed)")
+        try await lab.cluster.poll("deal1's two containers UP in HAProxy", timeout: .seconds(40)) { lab.upAddresses().count == 2 }
+        print("deploy from the LB's node → deal1's containers serving in \(ContinuousClock.now - deployed)")
         let specs = try await lab.cluster.rumor("apps", "specs", "--rpc-addr", w1.rpcAddr)
         #expect(specs.stdout.contains("\"origin\":\"lb\"") && specs.stdout.contains("rumor-site:v1"), "\(specs)")
 
         // A worker that joins after the deploy runs it too.
         let joined = ContinuousClock.now
-        let w2 = try await lab.startWorker("w2", appsDir: empty2)
+        let w2 = try await lab.startWorker("deal2", appsDir: empty2)
         workers.append(w2.name)
-        try await lab.cluster.poll("w2's containers too", timeout: .seconds(40)) { lab.upAddresses().count == 4 }
+        try await lab.cluster.poll("deal2's containers too", timeout: .seconds(40)) { lab.upAddresses().count == 4 }
         let late = ContinuousClock.now - joined
         print("a worker started after the deploy: its containers serving \(late) after it started")
         #expect(late < .seconds(10))
@@ -68,20 +69,29 @@ import RumorTestSupport
         let status = try await lab.cluster.rumor("apps", "status", "deal", "--rpc-addr", lb.rpcAddr)
         print("rumor apps status deal:\n\(status.stdout)")
         #expect(status.status == 0 && status.stdout.contains("deployed by lb"), "\(status)")
-        for worker in ["w1", "w2"] {
+        for worker in ["deal1", "deal2"] {
             #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix(worker) && $0.contains(" alive ") && $0.contains("  2  ") }, "\(status)")
         }
 
         let scaled = try await lab.cluster.rumor("apps", "scale", "deal", "1", "--rpc-addr", w2.rpcAddr)
         #expect(scaled.status == 0, "\(scaled)")
         try await lab.cluster.poll("one container per worker", timeout: .seconds(30)) {
-            lab.upAddresses().count == 2 && containers(of: "w1").count == 1 && containers(of: "w2").count == 1
+            lab.upAddresses().count == 2 && containers(of: "deal1").count == 1 && containers(of: "deal2").count == 1
         }
+
+        // `rollback` from any node: the spec the scale replaced, everywhere at once.
+        let back = try await lab.cluster.rumor("apps", "rollback", "deal", "--rpc-addr", w1.rpcAddr)
+        #expect(back.status == 0 && back.stdout.contains("rolling deal back"), "\(back)")
+        try await lab.cluster.poll("two containers per worker again", timeout: .seconds(30)) {
+            lab.upAddresses().count == 4 && containers(of: "deal1").count == 2 && containers(of: "deal2").count == 2
+        }
+        let rolledBack = try await lab.cluster.rumor("apps", "status", "deal", "--format", "json", "--rpc-addr", lb.rpcAddr)
+        #expect(rolledBack.stdout.contains("rolled back by hand on deal1"), "\(rolledBack)")
 
         let stopped = try await lab.cluster.rumor("apps", "stop", "deal", "--rpc-addr", w1.rpcAddr)
         #expect(stopped.status == 0, "\(stopped)")
         try await lab.cluster.poll("every container removed", timeout: .seconds(30)) {
-            lab.upAddresses().isEmpty && containers(of: "w1").isEmpty && containers(of: "w2").isEmpty
+            lab.upAddresses().isEmpty && containers(of: "deal1").isEmpty && containers(of: "deal2").isEmpty
         }
         // A deploy no node will run says so (and starts wherever a matching node joins).
         let nowhere = lab.cluster.file("nowhere.json")
@@ -90,5 +100,7 @@ import RumorTestSupport
         #expect(unplaced.stdout.contains("none of the 2 node(s) that run apps matches its placement"), "\(unplaced)")
         let unknown = try await lab.cluster.rumor("apps", "scale", "nosuch", "3", "--rpc-addr", w1.rpcAddr)
         #expect(unknown.status != 0 && unknown.stderr.contains("no app 'nosuch' is deployed cluster-wide"), "\(unknown)")
+        let firstDeploy = try await lab.cluster.rumor("apps", "rollback", "nowhere", "--rpc-addr", w1.rpcAddr)
+        #expect(firstDeploy.status != 0 && firstDeploy.stderr.contains("there is no previous spec"), "\(firstDeploy)")
     }
 }

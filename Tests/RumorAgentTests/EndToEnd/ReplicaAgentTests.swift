@@ -5,7 +5,9 @@ import RumorTestSupport
 /// Issue 12, acceptance 2, end to end: three worker agents sharing the real engine and an LB agent with real
 /// HAProxy; `replicas: 6` deployed from the LB's node with the default `stable_after`/`lost_after`. Containers are
 /// on Docker's default bridge, advertised by their IP (no host ports), so moves are start-first. The app is "rep":
-/// names are the engine's, and other suites run "site", "shop" and "deal" at the same time.
+/// names are the engine's, and other suites run "site", "shop" and "deal" at the same time. Workers are rep1-3: a
+/// node's containers are those labelled with its name, and a leaving worker removes all of them, so names are unique
+/// across the suites that share the engine.
 @Suite(.serialized) struct ReplicaAgentTests {
     static let spec = """
         {"docker_image": "rumor-site:v1", "replicas": 6, "rebalance": true, "advertise": {"network": "bridge", "port": 80},
@@ -36,7 +38,7 @@ import RumorTestSupport
 
     @Test func sixReplicasAreTwoPerWorker_aKilledWorkersMoveAndComeBackWithRebalance() async throws {
         let lab = try HAProxyLab(subnet: 85, frontendPort: 28160, statsPort: 28161)
-        let names = ["w1", "w2", "w3"]
+        let names = ["rep1", "rep2", "rep3"]
         defer {
             lab.shutdown()
             for w in names { Self.remove(Self.containers(of: w)) }
@@ -53,28 +55,28 @@ import RumorTestSupport
         try Self.spec.write(toFile: file, atomically: true, encoding: .utf8)
         let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
         #expect(out.status == 0, "\(out)")
-        let even = ["w1": 2, "w2": 2, "w3": 2]
+        let even = ["rep1": 2, "rep2": 2, "rep3": 2]
         try await lab.cluster.poll("2 replicas on each worker, 6 UP in HAProxy", timeout: .seconds(60)) {
             Self.spread(lab, names) == even && lab.upAddresses().count == 6
         }
 
         let (ip, frontend) = (lab.lbIP, lab.frontendPort)
         let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
-        // w2's agent killed -9 and its containers with it (its machine died): after lost_after (30 s by default)
+        // rep2's agent killed -9 and its containers with it (its machine died): after lost_after (30 s by default)
         // and failure detection, its two start on the others, one each.
         let victim = workers[1]
         try await lab.cluster.kill9(victim)
         Self.remove(Self.containers(of: victim.name))
         let killed = ContinuousClock.now
-        try await lab.cluster.poll("6 UP again on w1 and w3", timeout: .seconds(60)) {
-            Self.spread(lab, ["w1", "w3"]) == ["w1": 3, "w3": 3] && lab.upAddresses().count == 6
+        try await lab.cluster.poll("6 UP again on rep1 and rep3", timeout: .seconds(60)) {
+            Self.spread(lab, ["rep1", "rep3"]) == ["rep1": 3, "rep3": 3] && lab.upAddresses().count == 6
         }
         let movedIn = ContinuousClock.now - killed
 
         // It returns under its name; the spec has `rebalance: true`: one from each of the others moves to it.
         let returned = ContinuousClock.now
         _ = try await lab.cluster.restartRumor(victim, [
-            "--join", lb.gossipAddr, "--tag", "role=worker", "--apps-dir", lab.cluster.file("apps-w2"), "--log-level", "debug",
+            "--join", lb.gossipAddr, "--tag", "role=worker", "--apps-dir", lab.cluster.file("apps-rep2"), "--log-level", "debug",
         ])
         try await lab.cluster.poll("2-2-2 again, 6 UP in HAProxy", timeout: .seconds(90)) {
             Self.spread(lab, names) == even && lab.upAddresses().count == 6
@@ -100,7 +102,7 @@ import RumorTestSupport
     /// (every node back on v2), and `--wait` exits non-zero with the reason.
     @Test func rollingDeployWithWait_andAFailingOneRollsBackByItself() async throws {
         let lab = try HAProxyLab(subnet: 85, frontendPort: 28160, statsPort: 28161)
-        let names = ["w1", "w2", "w3"]
+        let names = ["rep1", "rep2", "rep3"]
         defer {
             lab.shutdown()
             for w in names { Self.remove(Self.containers(of: w)) }
@@ -124,7 +126,7 @@ import RumorTestSupport
         let first = try await lab.cluster.rumor("apps", "deploy", "--wait", file, "--rpc-addr", lb.rpcAddr, timeout: .seconds(120))
         #expect(first.status == 0 && first.stdout.contains("rolled out on every node"), "\(first)")
         try await lab.cluster.poll("2 replicas on each worker, 6 UP in HAProxy", timeout: .seconds(60)) {
-            Self.spread(lab, names) == ["w1": 2, "w2": 2, "w3": 2] && lab.upAddresses().count == 6
+            Self.spread(lab, names) == ["rep1": 2, "rep2": 2, "rep3": 2] && lab.upAddresses().count == 6
         }
         let (ip, frontend) = (lab.lbIP, lab.frontendPort)
         let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
@@ -159,7 +161,7 @@ import RumorTestSupport
         #expect(bad.0.status != 0 && bad.0.stderr.contains("rolled back") && bad.0.stderr.contains("failed"), "\(bad.0)")
         #expect(bad.fewest >= 4, "\(bad.fewest) of 6 ready during the failed rollout")
         try await lab.cluster.poll("v2 on all six again, 6 UP", timeout: .seconds(60)) {
-            Self.spread(lab, names) == ["w1": 2, "w2": 2, "w3": 2] && lab.upAddresses().count == 6
+            Self.spread(lab, names) == ["rep1": 2, "rep2": 2, "rep3": 2] && lab.upAddresses().count == 6
         }
         let specs = try await lab.cluster.rumor("apps", "status", "rep", "--format", "json", "--rpc-addr", lb.rpcAddr)
         #expect(specs.stdout.contains("\"rollback\""), "\(specs.stdout)")
