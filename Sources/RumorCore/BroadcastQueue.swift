@@ -31,6 +31,8 @@ struct BroadcastQueue: Sendable {
     init(maxDepth: Int = 4096) { self.maxDepth = maxDepth }
 
     var isEmpty: Bool { count == 0 }
+    /// Messages ever queued: it moves when there is news.
+    var enqueued: UInt64 { nextID }
 
     /// Queues `bytes`. Returns the notify tokens of messages that were replaced (they will never be sent).
     @discardableResult

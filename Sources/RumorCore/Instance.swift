@@ -37,6 +37,9 @@ public struct Instance: Sendable {
     var meta: [UInt8]
     var leaving = false
     var memberlistQueue = BroadcastQueue()
+    /// `broadcastsEnqueued` at the last gossip round, and when the last eager one went (Instance+Gossip.swift).
+    var gossipedUpTo: UInt64 = 0
+    var lastEagerGossip: Instant?
     var generation: UInt64 = 0
     var streams: [StreamID: StreamPurpose] = [:]
     var nextStream: UInt64 = 0
@@ -134,6 +137,7 @@ public struct Instance: Sendable {
     }
 
     private mutating func finish() -> [Effect] {
+        gossipEagerly()
         let out = effects
         effects.removeAll(keepingCapacity: true)
         return out

@@ -32,6 +32,10 @@ public struct MemberlistSettings: Sendable, Hashable {
     public var packetOverhead = 0
     /// Compress TCP streams as serf does by default; receivers accept either.
     public var enableCompression = true
+    /// News (an event, a query, an intent, alive/suspect/dead) goes to `gossipNodes` peers when it is created or
+    /// first heard, not at the next gossip tick; memberlist waits for the tick. Same messages, transmit limit and
+    /// packet budget, so serf reads it all and bytes per message stay (`Instance.gossipEagerly`).
+    public var eagerGossip = true
 
     public init() {}
 

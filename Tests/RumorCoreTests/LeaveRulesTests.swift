@@ -10,7 +10,10 @@ import Testing
     }
 
     @Test func leave_spreadsTheIntentFirst_thenTheDeath_thenLingers() throws {
-        var node = TestNode(peers: 1)
+        // Counted in gossip ticks: eager dissemination (EagerGossipRulesTests) would send each a tick sooner.
+        var settings = MemberlistSettings.lan
+        settings.eagerGossip = false
+        var node = TestNode(peers: 1, settings: settings)
         node.handle(.command(.leave))
         var intentTicks: [Int] = [], deadTicks: [Int] = []
         var linger: (Timer, Instant)?

@@ -38,6 +38,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var leaveOnTerminate = true
     /// Member-event handlers fire on the leading edge of a burst (docs/agent.md#coalescing).
     public var coalesceLeadingEdge = true
+    /// News is gossiped when it is created or first heard, not at the next tick (`MemberlistSettings.eagerGossip`).
+    public var eagerGossip = true
     public var skipLeaveOnInterrupt = false
     public var encryptKey: String?
     public var keyringFile: String?
@@ -121,6 +123,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var memberlistSettings: MemberlistSettings {
         var s = MemberlistSettings.profile(named: profile) ?? .lan
         s.enableCompression = enableCompression
+        s.eagerGossip = eagerGossip
         return s
     }
 

@@ -113,6 +113,10 @@ extension AgentOption {
             [], key: "coalesce_leading_edge", default: true,
             "Member-event handlers run at once after a quiet second, then coalesce what follows (false: Serf's wait)."
         ) { $0.coalesceLeadingEdge = $1 },
+        bool(
+            [], key: "eager_gossip", default: true,
+            "Gossip news (events, queries, joins, leaves, failures) when it arrives, not at the next tick (false: memberlist's wait)."
+        ) { $0.eagerGossip = $1 },
         duration(
             [], key: "reconnect_interval", .seconds(1) ... .seconds(86400), default: "30s",
             "How often to try reconnecting to failed members."
