@@ -98,7 +98,10 @@ let package = Package(
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire", "RumorTestSupport"]),
         .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorSupport", "RumorTestSupport"]),
-        .testTarget(name: "RumorRuntimeTests", dependencies: ["RumorRuntime", "RumorCore"]),
+        .testTarget(
+            name: "RumorRuntimeTests",
+            dependencies: ["RumorRuntime", "RumorCore", "RumorWire", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "RumorSimulationTests", dependencies: ["RumorSimulator", "RumorCore"]),
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire", "RumorSupport", "RumorTestSupport"]),

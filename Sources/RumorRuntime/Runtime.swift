@@ -39,6 +39,9 @@ public final class Runtime: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// The UDP receive buffer asked for, as memberlist's `udpRecvBufSize`.
+    public static let udpReceiveBuffer: SocketOptionValue = 2 * 1024 * 1024
+
     /// The address the sockets are bound to (useful when binding port 0).
     public private(set) var boundPort: Int = 0
 
@@ -48,6 +51,10 @@ public final class Runtime: @unchecked Sendable {
         // No SO_REUSEADDR on UDP: on Linux it would let a second agent share the port and steal our packets.
         let udpBootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            // memberlist asks for a 2 MiB receive buffer (the kernel caps it at net.core.rmem_max, then doubles it):
+            // packets that arrive while the loop is busy wait there instead of being dropped. Without it an agent
+            // had half serf's buffer, and on a loaded machine a dropped event came 36 s late, by push-pull.
+            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: Self.udpReceiveBuffer)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramHandler(runtime: self)) }
             }
