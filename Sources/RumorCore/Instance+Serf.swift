@@ -18,7 +18,9 @@ extension Instance {
         case .leave(let intent):
             if handleLeaveIntent(intent) { intentQueue.enqueue(bytes) }
         case .userEvent(let event):
+            let skipped = event.ltime > eventClock.time && eventClock.time > eventMinTime
             if handleUserEvent(event) { eventQueue.enqueue(bytes) }
+            if skipped { repairMissedEvents() }
         case .query(let query):
             if handleQuery(query) { queryQueue.enqueue(bytes) }
         case .queryResponse(let response):

@@ -30,6 +30,19 @@ import Testing
         #expect(Self.delivered(node.receive(serf: Self.event(3, payload: [9]))).count == 1)
     }
 
+    /// A gap in Lamport times means an event never reached us: one push-pull fetches it now, not 30-60 s later.
+    @Test func anEventPastAGap_startsOnePushPull_atMostOneASecond() {
+        func pushPulls(_ effects: [Effect]) -> Int {
+            effects.filter { if case .openStream = $0 { true } else if case .openStreamState = $0 { true } else { false } }.count
+        }
+        var node = TestNode(peers: 3)
+        node.receive(serf: Self.event(3))
+        #expect(pushPulls(node.receive(serf: Self.event(4), after: .seconds(2))) == 0, "the next one in order")
+        #expect(pushPulls(node.receive(serf: Self.event(6), after: .seconds(2))) == 1, "5 never came")
+        #expect(pushPulls(node.receive(serf: Self.event(8), after: .milliseconds(100))) == 0, "within a second of the last repair")
+        #expect(pushPulls(node.receive(serf: Self.event(6, payload: [1]), after: .seconds(2))) == 0, "an older time is no gap")
+    }
+
     @Test func eventOlderThanTheDedupWindow_isDroppedWithAWarning() {
         var node = TestNode(peers: 1)
         node.receive(serf: Self.event(1000))
