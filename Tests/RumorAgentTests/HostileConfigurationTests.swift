@@ -112,7 +112,7 @@ import Testing
         // Not UTF-8 on the command line and in a config file.
         runs.append(Run(what: "non-UTF-8 flag", arguments: [#"agent --node "$(printf '\377\376')""#], names: "--node", shell: true))
         let latin1 = dir.file("latin1.json")
-        FileManager.default.createFile(atPath: latin1, contents: Data(#"{"node_name": ""#.utf8) + Data([0xe9, 0x22, 0x7d]))
+        #expect(FileManager.default.createFile(atPath: latin1, contents: Data(#"{"node_name": ""#.utf8) + Data([0xe9, 0x22, 0x7d])))
         runs.append(Run(what: "non-UTF-8 file", arguments: ["agent", "--config-file", latin1], names: "node_name"))
         // Broken files: a directory, one that cannot be read, truncated, binary.
         dir.makeDirectory("adir.json")
@@ -128,7 +128,7 @@ import Testing
         runs.append(Run(what: "missing", arguments: ["agent", "--config-file", dir.file("none.json")], names: dir.file("none.json")))
         dir.writeFile("truncated.json", #"{"node_name": "a", "tags": {"role": "#)
         runs.append(Run(what: "truncated", arguments: ["agent", "--config-file", dir.file("truncated.json")], names: dir.file("truncated.json")))
-        FileManager.default.createFile(atPath: dir.file("binary.json"), contents: Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) }))
+        #expect(FileManager.default.createFile(atPath: dir.file("binary.json"), contents: Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) })))
         runs.append(Run(what: "binary", arguments: ["agent", "--config-file", dir.file("binary.json")], names: dir.file("binary.json")))
         runs.append(Run(what: "config-dir is a file", arguments: ["agent", "--config-dir", dir.file("truncated.json")], names: dir.file("truncated.json")))
         return runs

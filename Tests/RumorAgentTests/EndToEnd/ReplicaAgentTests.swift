@@ -36,21 +36,38 @@ import RumorTestSupport
         return counts
     }
 
-    @Test func sixReplicasAreTwoPerWorker_aKilledWorkersMoveAndComeBackWithRebalance() async throws {
+    static let names = ["rep1", "rep2", "rep3"]
+
+    /// An LB agent (HAProxy for app "rep") and the workers, with empty apps directories; on a failure every agent's
+    /// apps log; afterwards every agent stopped and the workers' containers removed.
+    static func withCluster(_ body: (HAProxyLab, _ lb: E2ECluster.Node, _ workers: [E2ECluster.Node]) async throws -> Void) async throws {
         let lab = try HAProxyLab(subnet: 85, frontendPort: 28160, statsPort: 28161)
-        let names = ["rep1", "rep2", "rep3"]
         defer {
             lab.shutdown()
-            for w in names { Self.remove(Self.containers(of: w)) }
+            for w in names { remove(containers(of: w)) }
         }
-        try await lab.startLB(app: "rep")
-        let lb = try #require(lab.lb)
-        var workers: [E2ECluster.Node] = []
-        for w in names {
-            let dir = lab.cluster.file("apps-\(w)")
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            workers.append(try await lab.startWorker(w, appsDir: dir))
+        do {
+            try await lab.startLB(app: "rep")
+            let lb = try #require(lab.lb)
+            var workers: [E2ECluster.Node] = []
+            for w in names {
+                let dir = lab.cluster.file("apps-\(w)")
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                workers.append(try await lab.startWorker(w, appsDir: dir))
+            }
+            try await body(lab, lb, workers)
+        } catch {
+            print(lab.cluster.logs(containing: "apps:"))
+            throw error
         }
+    }
+
+    @Test func sixReplicasAreTwoPerWorker_aKilledWorkersMoveAndComeBackWithRebalance() async throws {
+        try await Self.withCluster { lab, lb, workers in try await killAndReturn(lab, lb, workers) }
+    }
+
+    func killAndReturn(_ lab: HAProxyLab, _ lb: E2ECluster.Node, _ workers: [E2ECluster.Node]) async throws {
+        let names = Self.names
         let file = lab.cluster.file("rep.json")
         try Self.spec.write(toFile: file, atomically: true, encoding: .utf8)
         let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
@@ -101,26 +118,11 @@ import RumorTestSupport
     /// fewer than 4 of 6 ready; a deploy whose health check fails stops in its first wave, rolls back by itself
     /// (every node back on v2), and `--wait` exits non-zero with the reason.
     @Test func rollingDeployWithWait_andAFailingOneRollsBackByItself() async throws {
-        let lab = try HAProxyLab(subnet: 85, frontendPort: 28160, statsPort: 28161)
-        let names = ["rep1", "rep2", "rep3"]
-        defer {
-            lab.shutdown()
-            for w in names { Self.remove(Self.containers(of: w)) }
-        }
-        do { try await rollingDeploy(lab, names) } catch {
-            print(lab.cluster.logs(containing: "apps:"))
-            throw error
-        }
+        try await Self.withCluster { lab, lb, _ in try await rollingDeploy(lab, lb) }
     }
 
-    func rollingDeploy(_ lab: HAProxyLab, _ names: [String]) async throws {
-        try await lab.startLB(app: "rep")
-        let lb = try #require(lab.lb)
-        for w in names {
-            let dir = lab.cluster.file("apps-\(w)")
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            _ = try await lab.startWorker(w, appsDir: dir)
-        }
+    func rollingDeploy(_ lab: HAProxyLab, _ lb: E2ECluster.Node) async throws {
+        let names = Self.names
         let file = lab.cluster.file("rep.json")
         try Self.rolling(image: "rumor-site:v1").write(toFile: file, atomically: true, encoding: .utf8)
         let first = try await lab.cluster.rumor("apps", "deploy", "--wait", file, "--rpc-addr", lb.rpcAddr, timeout: .seconds(120))
