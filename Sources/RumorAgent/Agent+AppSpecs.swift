@@ -19,8 +19,10 @@ extension Agent {
     /// `<snapshot_path>.apps`: one JSON file, rewritten on every change (deploys are rare and small).
     var appStorePath: String? { configuration.snapshotPath.map { $0 + ".apps" } }
 
-    /// The cluster-wide specs (app name → spec JSON; empty: stopped cluster-wide). Call on `eventLoop`.
-    public var clusterApps: [String: [UInt8]] { runtime.withInstance { $0.appRecords.mapValues(\.spec) } }
+    /// The app's cluster-wide record while it is deployed (not stopped). Call on `eventLoop`.
+    func deployedRecord(_ name: String) -> AppRecord? {
+        runtime.withInstance { $0.appRecords[name] }.flatMap { $0.spec.isEmpty ? nil : $0 }
+    }
 
     /// Runs `listener` on `eventLoop` after every change of the cluster-wide specs.
     public func onClusterAppsChange(_ listener: @escaping @Sendable () -> Void) {
@@ -47,9 +49,7 @@ extension Agent {
         }
         eventLoop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(5)) { [weak self] _ in self?.syncApps() }
         // Monitor periods and deadlines end with no event: rollouts under way look again every second.
-        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
-            if let self, !self.rollouts.isEmpty { self.updateRollouts() }
-        }
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in self?.followRollouts() }
     }
 
     func appChanged(_ record: AppRecord) {
@@ -107,21 +107,19 @@ extension Agent {
             return "deploying \(name) cluster-wide: " + placementSummary(parsed)
         case "scale":
             guard let count = Int(spec), count >= 0 else { throw CommandError("apps scale: '\(spec)' is not a count") }
-            guard let current = clusterApps[name], !current.isEmpty, let text = String(validating: current, as: UTF8.self)
+            guard let current = deployedRecord(name), let text = String(validating: current.spec, as: UTF8.self)
             else { throw CommandError("apps scale: no app '\(name)' is deployed cluster-wide (rumor apps deploy first)") }
             let scaled = try Self.scaled(text, to: count)
-            _ = try Self.validated(scaled, name: name)
+            let parsed = try Self.validated(scaled, name: name)
             runtime.submit(.deployApp(name: name, spec: Array(scaled.utf8)))
-            return "scaling \(name) to \(count) cluster-wide: " + placementSummary(try Self.validated(scaled, name: name))
+            return "scaling \(name) to \(count) cluster-wide: " + placementSummary(parsed)
         case "stop":
-            guard let current = clusterApps[name], !current.isEmpty else {
-                throw CommandError("apps stop: no app '\(name)' is deployed cluster-wide")
-            }
+            guard deployedRecord(name) != nil else { throw CommandError("apps stop: no app '\(name)' is deployed cluster-wide") }
             runtime.submit(.deployApp(name: name, spec: []))
             return "stopping \(name) cluster-wide"
         case "rollback":
             // The spec the current deploy replaced, deployed again as a rollback: every node takes it at once.
-            guard let current = runtime.withInstance({ $0.appRecords[name] }), !current.spec.isEmpty else {
+            guard let current = deployedRecord(name) else {
                 throw CommandError("apps rollback: no app '\(name)' is deployed cluster-wide")
             }
             guard !current.previous.isEmpty else {

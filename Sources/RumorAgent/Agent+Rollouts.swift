@@ -28,43 +28,47 @@ extension Agent {
     /// Seconds of the agent's monotonic clock, the time ``Rollout`` is fed.
     var rolloutNow: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
 
-    /// The spec this node runs of each cluster-wide app (empty: stopped), as the container action reads it.
-    /// Call on `eventLoop`.
-    public var appsToRun: [String: [UInt8]] { runningApps }
+    /// Steps the rollouts under way again: on member events and every second (monitor periods and deadlines end
+    /// with no event). App changes call `updateRollouts` themselves.
+    func followRollouts() {
+        if !rollouts.isEmpty { updateRollouts() }
+    }
 
     /// Steps every app's rollout with the current view and tells the container action when what this node should
-    /// run changed. Runs on app and member events and every second.
+    /// run changed.
     func updateRollouts() {
-        let records = runtime.withInstance { $0.appRecords }
         let members = members()
         var run: [String: [UInt8]] = [:]
-        for (app, record) in records {
+        for (app, record) in runtime.withInstance({ $0.appRecords }) {
             run[app] = spec(toRun: record, members: members)
         }
-        rollouts = rollouts.filter { app, state in
-            guard let r = records[app] else { return false }
-            return r.ltime == state.ltime && r.origin == state.origin
-        }
-        if run != runningApps {
-            runningApps = run
+        if run != appsToRun {
+            appsToRun = run
             for listener in appListeners { listener() }
         }
     }
 
-    private func spec(toRun record: AppRecord, members: [Member]) -> [UInt8] {
+    /// The rollout of `record` this node follows: the one under way, or a new one when the record replaces a spec
+    /// with other containers (nil: it applies everywhere at once). The specs are parsed once per record.
+    private func rolloutState(of record: AppRecord) -> AppRolloutState? {
+        if let state = rollouts[record.name], state.ltime == record.ltime, state.origin == record.origin { return state }
         let app = record.name
         guard !record.spec.isEmpty, !record.previous.isEmpty, record.rollback.isEmpty,
             let new = try? AppSpec.parse(String(decoding: record.spec, as: UTF8.self), name: app, file: "the deployed spec"),
             let old = try? AppSpec.parse(String(decoding: record.previous, as: UTF8.self), name: app, file: "the previous spec"),
             new.templateHash != old.templateHash
-        else {
+        else { return nil }
+        return AppRolloutState(ltime: record.ltime, origin: record.origin, newHash: new.templateHash,
+                               rollout: Rollout(app: app, generation: Int(clamping: record.ltime), policy: new.update,
+                                                startedAt: rolloutNow))
+    }
+
+    private func spec(toRun record: AppRecord, members: [Member]) -> [UInt8] {
+        let app = record.name
+        guard var state = rolloutState(of: record) else {
             rollouts[app] = nil
             return record.spec
         }
-        var state = rollouts[app].flatMap { $0.ltime == record.ltime && $0.origin == record.origin ? $0 : nil }
-            ?? AppRolloutState(ltime: record.ltime, origin: record.origin, newHash: new.templateHash,
-                               rollout: Rollout(app: app, generation: Int(clamping: record.ltime), policy: new.update,
-                                                startedAt: rolloutNow))
         let generation = state.rollout.generation
         var nodes: [String: Rollout.NodeState] = [:]
         for m in members where m.status == .alive && m.tags[Self.appsTag] != nil {

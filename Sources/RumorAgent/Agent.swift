@@ -42,9 +42,11 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var appsDigest = "0"
     var appListeners: [@Sendable () -> Void] = []
     var appSyncs: [String: NIODeadline] = [:]
-    /// Rolling deploys under way, by app, and the spec this node runs of each app (Agent+Rollouts.swift).
+    /// Rolling deploys under way, by app (Agent+Rollouts.swift).
     var rollouts: [String: AppRolloutState] = [:]
-    var runningApps: [String: [UInt8]] = [:]
+    /// The spec this node runs of each cluster-wide app (empty: stopped), as the container action reads it; kept
+    /// by `updateRollouts`. Read on `eventLoop`.
+    public internal(set) var appsToRun: [String: [UInt8]] = [:]
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 
@@ -184,17 +186,17 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         case .memberJoined(let m):
             logger.info("serf: EventMemberJoin: \(m.name) \(m.address.host)")
             syncApps(with: m)
-            if !rollouts.isEmpty { updateRollouts() }
+            followRollouts()
         case .memberLeft(let m):
             logger.info("serf: EventMemberLeave: \(m.name) \(m.address.host)")
-            if !rollouts.isEmpty { updateRollouts() }
+            followRollouts()
         case .memberFailed(let m):
             logger.info("serf: EventMemberFailed: \(m.name) \(m.address.host)")
-            if !rollouts.isEmpty { updateRollouts() }
+            followRollouts()
         case .memberUpdated(let m):
             logger.info("serf: EventMemberUpdate: \(m.name)")
             syncApps(with: m)
-            if !rollouts.isEmpty { updateRollouts() }
+            followRollouts()
         case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
         case .nameConflict(let address): resolveNameConflict(with: address)
         case .appChanged(let record): appChanged(record)

@@ -20,7 +20,9 @@ public struct AppSpec: Sendable, Equatable {
     public var healthcheck: Healthcheck?
     public var restart = RestartPolicy()
     /// SIGTERM → SIGKILL.
-    public var stopGrace: Duration = .seconds(10)
+    public var stopGrace: Duration = Self.defaultStopGrace
+    /// `stop_grace` when the spec does not say (also for a container whose app's spec is gone).
+    public static let defaultStopGrace: Duration = .seconds(10)
     /// How long a container is out of the load balancer before it is stopped.
     public var drain: Duration = .seconds(2)
     /// Swarm's update delay: during a roll, the next container is replaced only once every other one has been

@@ -231,7 +231,7 @@ public final class ContainerAction: Sendable {
     private func remove(_ mine: [ContainerSummary], engine: DockerClient, specs: [String: AppSpec]) async {
         await withDiscardingTaskGroup { tasks in
             for c in mine {
-                let grace = c.labels[RumorLabel.app].flatMap { specs[$0]?.stopGrace } ?? AppSpec(name: "", image: "").stopGrace
+                let grace = c.labels[RumorLabel.app].flatMap { specs[$0]?.stopGrace } ?? AppSpec.defaultStopGrace
                 tasks.addTask { [logger] in
                     do {
                         try await engine.stop(c.id, grace: grace)

@@ -8,6 +8,7 @@ extension Instance {
     /// At most this many apps and this many bytes per spec from a peer: a spec is a page of JSON.
     static let maxApps = 1_000
     static let maxSpecBytes = 64 * 1024
+    static let maxRollbackReasonBytes = 1024
 
     mutating func deployApp(name: String, spec: [UInt8], rollback: String) {
         // Past every record of this app we know, so a deploy always wins over what this node has seen.
@@ -29,9 +30,9 @@ extension Instance {
     mutating func mergeApp(_ record: AppRecord, from source: String) -> Bool {
         guard admitLTime(record.ltime, in: "app spec '\(record.name)' from \(source)") else { return false }
         guard !record.name.isEmpty, record.spec.count <= Self.maxSpecBytes, record.previous.count <= Self.maxSpecBytes,
-            record.rollback.utf8.count <= 1024
+            record.rollback.utf8.count <= Self.maxRollbackReasonBytes
         else {
-            warn("dropped app spec '\(record.name)' from \(source): \(record.spec.count) bytes, previous \(record.previous.count) (each at most \(Self.maxSpecBytes)), a reason of \(record.rollback.utf8.count) (at most 1024), and a name needed")
+            warn("dropped app spec '\(record.name)' from \(source): \(record.spec.count) bytes, previous \(record.previous.count) (each at most \(Self.maxSpecBytes)), a reason of \(record.rollback.utf8.count) (at most \(Self.maxRollbackReasonBytes)), and a name needed")
             return false
         }
         clock.witness(record.ltime)
@@ -46,6 +47,6 @@ extension Instance {
 
     mutating func pushPull(with node: String) {
         guard let peer = nodes[node], peer.state == .alive, node != name else { return }
-        openPushPull(.pushPull(join: nil), to: peer.address, state: localStateSnapshot(join: false))
+        pushPull(with: peer)
     }
 }

@@ -59,6 +59,11 @@ extension Instance {
 
     mutating func pushPullWithRandomPeer() {
         guard let peer = randomNodes(1, where: { $0.state == .alive }).first else { return }
+        pushPull(with: peer)
+    }
+
+    /// A periodic-style state exchange with `peer` (not a join).
+    mutating func pushPull(with peer: NodeState) {
         openPushPull(.pushPull(join: nil), to: peer.address, state: localStateSnapshot(join: false))
     }
 

@@ -34,18 +34,24 @@ public enum DurableFile {
         case S_IFDIR: throw FileError(path: path, operation: "read", code: EISDIR)
         default: throw FileError(path: path, operation: "read", code: EINVAL, reason: "not a regular file")
         }
+        return try readToEnd(fd, name: path, limit: limit)
+    }
+
+    /// Everything `fd` gives until end of file (a file, or standard input), refusing more than `limit` bytes;
+    /// `name` is what errors call it.
+    public static func readToEnd(_ fd: Int32, name: String, limit: Int) throws(FileError) -> [UInt8] {
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw FileError(path: path, operation: "read", code: errno)
+                throw FileError(path: name, operation: "read", code: errno)
             }
             if n == 0 { return contents }
             contents += chunk[0..<n]
             if contents.count > limit {
-                throw FileError(path: path, operation: "read", code: EFBIG, reason: "larger than \(limit) bytes")
+                throw FileError(path: name, operation: "read", code: EFBIG, reason: "larger than \(limit) bytes")
             }
         }
     }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RumorAgent
 import RumorApps
 import RumorSupport
@@ -49,7 +46,9 @@ public struct AppsCommand: Subcommand {
             let name = words.count == 3 ? words[2] : Self.appName(file)
             let text: String
             do {
-                text = file == "-" ? try Self.standardInput(limit: 64 * 1024) : try DurableFile.readText(file, limit: 64 * 1024)
+                text = file == "-"
+                    ? String(decoding: try DurableFile.readToEnd(0, name: "standard input", limit: 64 * 1024), as: UTF8.self)
+                    : try DurableFile.readText(file, limit: 64 * 1024)
             } catch { throw UsageError("apps deploy: \(error)") }
             // Checked here too, so a spec with errors is refused before anything is sent.
             do { _ = try AppSpec.parse(text, name: name, file: file) } catch { throw UsageError("apps deploy: \(error); nothing was sent") }
@@ -62,22 +61,6 @@ public struct AppsCommand: Subcommand {
             (op, app) = (words[0], words[1])
         default:
             throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop, rollback)")
-        }
-    }
-
-    /// All of standard input (`rumor apps deploy - NAME`, e.g. through `docker exec -i`), at most `limit` bytes.
-    static func standardInput(limit: Int) throws(FileError) -> String {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: "standard input", operation: "read", code: errno)
-            }
-            if n == 0 { return String(decoding: bytes, as: UTF8.self) }
-            bytes += chunk[0..<n]
-            if bytes.count > limit { throw FileError(path: "standard input", operation: "read", code: EFBIG, reason: "larger than \(limit) bytes") }
         }
     }
 
