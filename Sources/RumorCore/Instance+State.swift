@@ -62,6 +62,7 @@ extension Instance {
         if state.state != .alive {
             state.state = .alive
             state.stateChange = now
+            ringSuccessorName = nil  // it may sit between us and the successor we knew
         }
         nodes[a.node] = state
         if wasGone {

@@ -40,6 +40,8 @@ public struct Instance: Sendable {
     /// `broadcastsEnqueued` at the last gossip round, and when the last eager one went (Instance+Gossip.swift).
     var gossipedUpTo: UInt64 = 0
     var lastEagerGossip: Instant?
+    /// The next alive node after us in name order, nil when it must be looked up again (Instance+Gossip.swift).
+    var ringSuccessorName: String?
     /// When a gap in user-event Lamport times last started a push-pull (Instance+Events.swift).
     var lastEventRepair: Instant?
     var generation: UInt64 = 0

@@ -15,6 +15,24 @@ import Testing
         #expect(targets.count == node.instance.settings.gossipNodes && Set(targets).count == targets.count)
     }
 
+    @Test func gossip_goesFirstToTheNextAliveNodeInNameOrder_wrappingAround() {
+        var node = TestNode(peers: 5)  // "me" < "p1" < ... < "p5"
+        func firstTarget() -> Address? {
+            Self.news(&node)
+            return node.gossip().packets.first?.to
+        }
+        #expect(firstTarget() == TestNode.peer(1))
+        node.fail("p1")
+        #expect(firstTarget() == TestNode.peer(2), "a failed successor is passed over")
+        node.add("mz", at: TestNode.peer(9))
+        #expect(firstTarget() == TestNode.peer(9), "a node joining between us and the successor takes its place")
+        var last = TestNode(peers: 0)
+        last.add("a", at: TestNode.peer(7))
+        last.add("b", at: TestNode.peer(8))
+        Self.news(&last)
+        #expect(last.gossip().packets.first?.to == TestNode.peer(7), "past the last name the ring wraps to the first")
+    }
+
     @Test func gossip_reachesADeadNodeForGossipToTheDeadTime_butNeverALeftOne() {
         var node = TestNode(peers: 2)
         node.fail("p1")

@@ -101,3 +101,50 @@ import Testing
         #expect(back, "restarted node not alive everywhere (seed \(seed))")
     }
 }
+
+/// Delivery of every user event, not most: issue 14's bench saw about 1 event in 70 miss one node of 50 entirely
+/// (every random transmission went elsewhere) and arrive only with a later push-pull.
+@Suite struct EventDeliverySimulationTests {
+    /// Fires `count` events from random nodes, one every 300 ms as bench/events.py does, and returns the ones
+    /// that some node had not handled 2 s after they were fired.
+    static func lateEvents(
+        count: Int, nodes n: Int, seed: UInt64, settings: MemberlistSettings = .lan, loss: Double = 0
+    ) -> [String] {
+        let sim = ClusterSimulationTests.cluster(n, seed: seed, settings: settings)
+        let all = Array(0..<n)
+        guard sim.run(until: { ClusterSimulationTests.allSee($0, all, status: .alive, of: all) }, limit: .seconds(30))
+        else { return ["the cluster did not converge"] }
+        sim.network.loss = loss
+        var pick = SplitMix64(seed: seed ^ 0x5eed)
+        var handled = Array(repeating: 0, count: n)  // events seen so far, per node
+        var late: [String] = []
+        for k in 0..<count {
+            let name = "e\(k)"
+            sim.command(.userEvent(name: name, payload: [], coalesce: false), to: Int.random(in: 0..<n, using: &pick))
+            sim.run(for: .seconds(2))
+            let missing = all.filter { i in
+                let mine = sim.events(of: i)[handled[i]...].compactMap { e -> String? in
+                    if case .userEvent(let u) = e { u.name } else { nil }
+                }
+                handled[i] = sim.events(of: i).count
+                return !mine.contains(name)
+            }
+            if !missing.isEmpty { late.append("\(name) not at \(missing.map(Simulation.name))") }
+            sim.run(for: .milliseconds(300))
+        }
+        return late
+    }
+
+    @Test(arguments: [UInt64(21), 22])
+    func fiftyNodes_everyEventEverywhereWithinTwoSeconds(seed: UInt64) {
+        // Without the ring successor (ringGossip false) seeds 21-24 leave 16 of 1,200 events late; with it, none.
+        let late = Self.lateEvents(count: 200, nodes: 50, seed: seed)
+        #expect(late.isEmpty, "\(late.count) of 200 events late (seed \(seed)): \(late.prefix(3))")
+    }
+
+    @Test func fiftyNodes_tenPercentLoss_fewLateEvents() {
+        // Measured on seeds 21-24: 31 of 800 late without the ring successor, 2 with it.
+        let late = Self.lateEvents(count: 200, nodes: 50, seed: 23, loss: 0.10)
+        #expect(late.count <= 2, "\(late.count) of 200 events late at 10% loss (seed 23): \(late.prefix(3))")
+    }
+}
