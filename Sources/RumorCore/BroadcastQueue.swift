@@ -1,3 +1,5 @@
+import HeapModule
+
 /// A transmit-limited queue of encoded messages to piggyback on outgoing packets (memberlist's
 /// `TransmitLimitedQueue`).
 ///
@@ -75,18 +77,22 @@ struct BroadcastQueue: Sendable {
     /// (memberlist's "finished"): a graceful leave waits for that, so its news has really spread.
     mutating func take(overhead: Int, limit: Int, transmitLimit: Int) -> (messages: [[UInt8]], sent: [UInt64]) {
         guard count > 0 else { return ([], []) }
-        var order = (head..<slots.count).filter { slots[$0] != nil }
-        order.sort { a, b in
-            let x = slots[a]!, y = slots[b]!
-            if x.transmits != y.transmits { return x.transmits < y.transmits }
-            if x.bytes.count != y.bytes.count { return x.bytes.count > y.bytes.count }
-            return x.id > y.id
+        // A heap, not a sort: a packet holds a few dozen messages, and the queue may hold thousands (a joining
+        // node's push-pull queues an alive message per member); building it is linear, each message taken log n.
+        var candidates: [Candidate] = []
+        candidates.reserveCapacity(count)
+        for i in head..<slots.count {
+            guard let item = slots[i] else { continue }
+            candidates.append(Candidate(transmits: item.transmits, size: item.bytes.count, id: item.id, slot: i))
         }
+        let smallest = candidates.lazy.map(\.size).min() ?? 0
+        var order = Heap(candidates)
         var used = 0
         var out: [[UInt8]] = []
         var sent: [UInt64] = []
-        for i in order {
-            let cost = slots[i]!.bytes.count + overhead
+        while limit - used >= smallest + overhead, let next = order.popMin() {
+            let i = next.slot
+            let cost = next.size + overhead
             guard used + cost <= limit else { continue }
             used += cost
             out.append(slots[i]!.bytes)
@@ -95,10 +101,22 @@ struct BroadcastQueue: Sendable {
                 if let n = slots[i]!.notify { sent.append(n) }
                 _ = remove(at: i)
             }
-            if limit - used <= overhead { break }
         }
         compactIfSparse()
         return (out, sent)
+    }
+
+    /// A queued message in the order `take` sends: fewest transmissions first, then the largest, then the newest.
+    private struct Candidate: Comparable {
+        var transmits: Int
+        var size: Int
+        var id: UInt64
+        var slot: Int
+        static func < (a: Self, b: Self) -> Bool {
+            if a.transmits != b.transmits { return a.transmits < b.transmits }
+            if a.size != b.size { return a.size > b.size }
+            return a.id > b.id
+        }
     }
 
     mutating func removeAll() {
