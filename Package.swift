@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Already built for swift-nio (DequeModule); the core takes its persistent TreeDictionary (see Instance) and
+        // Heap (BroadcastQueue.take).
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // MARK: Pure layers
@@ -20,8 +23,15 @@ let package = Package(
         // Foundation-free support every IO layer shares, one copy each (JSON, files, child processes, durations,
         // host:port, name lookup).
         .target(name: "RumorSupport"),
-        .target(name: "RumorCore", dependencies: ["RumorWire"]),
+        .target(
+            name: "RumorCore",
+            dependencies: [
+                "RumorWire", .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]),
         .target(name: "RumorSimulator", dependencies: ["RumorCore", "RumorWire"]),
+        // bench/convergence.py: the simulator at 1,000 to 10,000 nodes beside Serf's convergence model.
+        .executableTarget(name: "rumor-convergence", dependencies: ["RumorSimulator", "RumorCore"]),
 
         // MARK: Crypto (libsodium is the only crypto dependency; unsafe pointers stay in RumorCrypto)
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// Rumor's cluster-wide app specs (docs/membership.md#app-specs): a last-writer-wins register per app, ordered by

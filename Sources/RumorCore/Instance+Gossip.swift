@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// Epidemic dissemination and anti-entropy: periodic gossip to a few random peers, periodic push-pull full state
@@ -51,10 +52,17 @@ extension Instance {
         !(memberlistQueue.isEmpty && intentQueue.isEmpty && queryQueue.isEmpty && eventQueue.isEmpty)
     }
 
+    /// A node that turns alive becomes our successor if it sits between us and the one we knew.
+    mutating func ringNodeTurnedAlive(_ node: String) {
+        guard let known = ringSuccessorName, node != name else { return }
+        let between = name < known ? (name < node && node < known) : (node > name || node < known)
+        if between { ringSuccessorName = node }
+    }
+
     /// The next alive node after us in name order, wrapping around. It goes first in every gossip round, so it
     /// gets the freshest messages: a message then misses a node only if it missed the node's predecessor too, and
     /// so on around the ring back to the sender, instead of with the e^-limit chance of every random pick missing
-    /// it. Remembered until a node turns alive (it may sit in between) or the successor stops being alive.
+    /// it. Remembered, and looked up again (one pass over the members) only when the successor stops being alive.
     mutating func ringSuccessor() -> NodeState? {
         if let known = ringSuccessorName, let node = nodes[known], node.state == .alive { return node }
         var after: NodeState?  // the first alive name after ours

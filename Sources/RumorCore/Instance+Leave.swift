@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// Graceful leave, in Serf's order (docs/membership.md#leave): a leave intent first (so peers record *left*, not

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// Serf's member layer: memberlist notifications become member statuses and events; join and leave intents carry

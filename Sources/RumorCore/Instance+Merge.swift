@@ -12,14 +12,9 @@ extension Instance {
     static let maxEventsPerSlot = 256
 
     mutating func mergeRemoteState(_ remote: PushPull, serf: Result<SerfPushPull, WireError>?, ignoreOldEvents: Bool) {
-        // Grow the tables once, up front: a dictionary doubling at 50,000 or 100,000 entries rehashes them all in
-        // whichever slice happens to cross the line (100 ms at 100,000).
-        let room = nodes.count + remote.nodes.count
-        if room > nodes.capacity {
-            nodes.reserveCapacity(room)
-            members.reserveCapacity(room)
-            probeOrder.reserveCapacity(room)
-        }
+        // Grow the probe order once, up front: an array doubling at 100,000 copies them all in whichever slice
+        // crosses the line. (The node tables are tries, which grow a node at a time.)
+        probeOrder.reserveCapacity(nodes.count + remote.nodes.count)
         pendingMerges.append(PendingMerge(nodes: remote.nodes, serf: serf, ignoreOldEvents: ignoreOldEvents))
         if pendingMerges.count == 1 { continueMerges() }
     }

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// Serf queries: gossiped, filtered requests answered by direct UDP acks and responses (docs/membership.md#queries).

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// Serf messages carried in memberlist user messages, and Serf's share of the push-pull state.

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// memberlist's state transitions: alive, suspect and dead messages, refutation and suspicion timers
@@ -62,7 +63,7 @@ extension Instance {
         if state.state != .alive {
             state.state = .alive
             state.stateChange = now
-            ringSuccessorName = nil  // it may sit between us and the successor we knew
+            ringNodeTurnedAlive(a.node)
         }
         nodes[a.node] = state
         if wasGone {

@@ -1,3 +1,4 @@
+import HashTreeCollections
 import RumorWire
 
 /// One Rumor node's protocol state: SWIM membership with Lifeguard (the memberlist layer) and Serf's member,
@@ -23,7 +24,11 @@ public struct Instance: Sendable {
     var effects: [Effect] = []
 
     // MARK: memberlist (SWIM) state
-    var nodes: [String: NodeState] = [:]
+    // The two per-member tables are persistent hash tries: a copy of an instance shares them, and a change copies
+    // only the path to one entry, not the table. The simulator's converged start rests on it (10,000 nodes share
+    // one view; a Dictionary copied whole by each node's first change would need 30 GB). Lookups cost about the
+    // same at agent sizes, and a table grows without rehashing every entry.
+    var nodes: TreeDictionary<String, NodeState> = [:]
     var probeOrder: [String] = []
     var probeIndex = 0
     var probeInFlight: UInt32?
@@ -52,7 +57,7 @@ public struct Instance: Sendable {
     var pendingMerges: [PendingMerge] = []
 
     // MARK: Serf state
-    var members: [String: MemberState] = [:]
+    var members: TreeDictionary<String, MemberState> = [:]
     var recentIntents: [String: Intent] = [:]
     /// Rumor's cluster-wide app specs by app name (Instance+Apps.swift).
     var apps: [String: AppRecord] = [:]
@@ -109,6 +114,19 @@ public struct Instance: Sendable {
         incarnation = 1
         let me = Alive(incarnation: incarnation, node: name, addr: address.ip, port: address.port, meta: meta)
         aliveNode(me, bootstrap: true)
+        scheduleTimers()
+        return finish()
+    }
+
+    /// Starts the periodic timers of a node that is already a member (``replica(name:address:seed:)``), without
+    /// announcing anything.
+    public mutating func resume(at now: Instant) -> [Effect] {
+        begin(now)
+        scheduleTimers()
+        return finish()
+    }
+
+    private mutating func scheduleTimers() {
         // Random first ticks, as memberlist does, so nodes started together do not probe and gossip in lockstep;
         // the first periodic push-pull comes a full interval after that (a join has just synchronised state).
         schedule(.probe, after: randomStagger(settings.probeInterval))
@@ -116,7 +134,6 @@ public struct Instance: Sendable {
         schedule(.pushPull, after: randomStagger(settings.pushPullInterval) + settings.pushPullInterval)
         schedule(.reap, after: serfSettings.reapInterval)
         schedule(.reconnect, after: serfSettings.reconnectInterval)
-        return finish()
     }
 
     /// Feeds one input and returns what to do about it.

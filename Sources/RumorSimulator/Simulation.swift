@@ -18,11 +18,12 @@ public final class Simulation {
         public init() {}
     }
 
+    /// Nodes are numbered; node i has `address(i)`. Steps name nodes by number, so a step costs no address hashing.
     enum Step {
-        case packet([UInt8], to: Address, from: Address)
-        case timer(Timer, node: Address, incarnation: Int)
-        case streamOpen(StreamID, payload: [UInt8], to: Address, from: Address, expectsReply: Bool)
-        case streamReply(StreamID, Result<[UInt8], StreamFailure>, to: Address)
+        case packet([UInt8], to: Int, from: Int)
+        case timer(Timer, node: Int, life: Int)
+        case streamOpen(StreamID, payload: [UInt8], to: Int, from: Int, expectsReply: Bool)
+        case streamReply(StreamID, Result<[UInt8], StreamFailure>, to: Int)
     }
 
     struct SimNode {
@@ -31,7 +32,7 @@ public final class Simulation {
         /// Bumped on restart, so timers of the previous life are ignored.
         var life = 0
         /// Inbound streams waiting for our reply: local stream id -> (remote opener, its stream id).
-        var inbound: [StreamID: (opener: Address, id: StreamID)] = [:]
+        var inbound: [StreamID: (opener: Int, id: StreamID)] = [:]
         var nextInbound: UInt64 = 1 << 40
     }
 
@@ -41,12 +42,20 @@ public final class Simulation {
     public private(set) var packetsSent = 0
     public private(set) var bytesSent = 0
     var rng: SplitMix64
-    var nodes: [Address: SimNode] = [:]
+    /// By node number; nil for numbers never started. Mutated in place: a copy of a node per input would copy every
+    /// table it then changes, O(cluster size) per packet.
+    var nodes: [SimNode?] = []
+    /// `address(i)` by node number, made once: an address holds an array, and a packet step would allocate one.
+    var addresses: [Address] = []
     var queue = EventQueue<Step>()
-    /// Group id per address; packets only flow within a group. Empty: no partition.
-    var partition: [Address: Int] = [:]
-    /// Everything each node emitted, for assertions.
-    public private(set) var events: [Address: [Event]] = [:]
+    /// Group id per node; packets only flow within a group. Empty: no partition.
+    var partition: [Int: Int] = [:]
+    /// Everything each node emitted, for assertions (when `recordsEvents`).
+    var events: [Int: [Event]] = [:]
+    /// Off for large runs, where `observer` sees what matters and a record of every member event would not fit.
+    public var recordsEvents = true
+    /// Called with every event any node emits: (node, event, virtual time).
+    public var observer: ((Int, Event, Instant) -> Void)?
     public var settings: MemberlistSettings
     public var serfSettings = SerfSettings()
 
@@ -56,9 +65,15 @@ public final class Simulation {
         self.settings = settings
     }
 
-    /// `10.0.x.y:7946` for node `i`: distinct, stable addresses.
+    /// `10.0.x.y:7946` for node `i`: distinct, stable addresses, up to 65,536 nodes.
     public static func address(_ i: Int) -> Address {
         Address(ip: [10, 0, UInt8(i / 256), UInt8(i % 256)], port: 7946)
+    }
+
+    /// The node number of a simulated address, nil for any other.
+    static func number(_ a: Address) -> Int? {
+        guard a.ip.count == 4, a.ip[0] == 10, a.ip[1] == 0, a.port == 7946 else { return nil }
+        return Int(a.ip[2]) * 256 + Int(a.ip[3])
     }
 
     public static func name(_ i: Int) -> String { "node-\(i)" }
@@ -67,32 +82,50 @@ public final class Simulation {
 
     /// Starts node `i` (or restarts it with a fresh state under the same name and address).
     public func start(_ i: Int, tags: [String: String] = [:]) {
-        let addr = Self.address(i)
         let instance = Instance(
-            name: Self.name(i), address: addr, tags: tags, settings: settings, serfSettings: serfSettings,
+            name: Self.name(i), address: Self.address(i), tags: tags, settings: settings, serfSettings: serfSettings,
             seed: rng.next())
-        var node = SimNode(instance: instance)
-        node.life = (nodes[addr]?.life ?? 0) + 1
-        nodes[addr] = node
-        apply(nodes[addr]!.instance.start(at: now), at: addr)
+        install(instance, as: i)
+        apply(nodes[i]!.instance.start(at: now), at: i)
+    }
+
+    /// Starts nodes 0..<n as a cluster that converged long ago: every node an alive member of every other's view,
+    /// nothing left to gossip. The views share storage (``Instance/replica(name:address:seed:)``), so 10,000 nodes
+    /// fit in memory where 10,000 joins would not fit in a day.
+    public func startConverged(_ n: Int, tags: [String: String] = [:]) {
+        var template = Instance(
+            name: Self.name(0), address: Self.address(0), tags: tags, settings: settings, serfSettings: serfSettings,
+            seed: rng.next())
+        _ = template.start(at: now)  // its own timers come with resume below
+        template.assumeConverged(with: (1..<max(n, 1)).map { (Self.name($0), Self.address($0)) })
+        for i in 0..<n {
+            install(i == 0 ? template : template.replica(name: Self.name(i), address: Self.address(i), seed: rng.next()), as: i)
+        }
+        for i in 0..<n { apply(nodes[i]!.instance.resume(at: now), at: i) }
+    }
+
+    private func install(_ instance: Instance, as i: Int) {
+        while addresses.count <= i { addresses.append(Self.address(addresses.count)) }
+        if i >= nodes.count { nodes.append(contentsOf: repeatElement(nil, count: i + 1 - nodes.count)) }
+        nodes[i] = SimNode(instance: instance, life: (nodes[i]?.life ?? 0) + 1)
     }
 
     /// Asks node `i` to join through node `seed`.
     public func join(_ i: Int, via other: Int) {
-        input(.command(.join([Self.address(other)], replay: false, id: UInt64(i))), to: Self.address(i))
+        input(.command(.join([Self.address(other)], replay: false, id: UInt64(i))), to: i)
     }
 
     /// Stops node `i` abruptly, as kill -9 would.
-    public func kill(_ i: Int) { nodes[Self.address(i)]?.running = false }
+    public func kill(_ i: Int) { if i < nodes.count { nodes[i]?.running = false } }
 
-    public func leave(_ i: Int) { input(.command(.leave), to: Self.address(i)) }
+    public func leave(_ i: Int) { input(.command(.leave), to: i) }
 
-    public func command(_ c: Command, to i: Int) { input(.command(c), to: Self.address(i)) }
+    public func command(_ c: Command, to i: Int) { input(.command(c), to: i) }
 
     /// Splits the cluster: nodes in different groups cannot exchange anything.
     public func partition(_ groups: [[Int]]) {
         partition = [:]
-        for (g, members) in groups.enumerated() { for i in members { partition[Self.address(i)] = g } }
+        for (g, members) in groups.enumerated() { for i in members { partition[i] = g } }
     }
 
     public func heal() { partition = [:] }
@@ -123,58 +156,59 @@ public final class Simulation {
 
     // MARK: - Views
 
-    public func instance(_ i: Int) -> Instance? { nodes[Self.address(i)]?.instance }
+    func node(_ i: Int) -> SimNode? { i >= 0 && i < nodes.count ? nodes[i] : nil }
 
-    public func isRunning(_ i: Int) -> Bool { nodes[Self.address(i)]?.running ?? false }
+    public func instance(_ i: Int) -> Instance? { node(i)?.instance }
+
+    public func isRunning(_ i: Int) -> Bool { node(i)?.running ?? false }
 
     /// What running node `i` believes about `other`.
     public func status(of other: Int, seenBy i: Int) -> MemberStatus? {
         instance(i)?.member(named: Self.name(other))?.status
     }
 
-    public func events(of i: Int) -> [Event] { events[Self.address(i)] ?? [] }
+    public func events(of i: Int) -> [Event] { events[i] ?? [] }
 
-    public var runningNodes: [Int] {
-        nodes.filter(\.value.running).map { Int($0.key.ip[2]) * 256 + Int($0.key.ip[3]) }.sorted()
-    }
+    public var runningNodes: [Int] { nodes.indices.filter { nodes[$0]?.running == true } }
 
     // MARK: - Effect interpretation
 
-    func input(_ input: Input, to addr: Address) {
-        guard var node = nodes[addr], node.running else { return }
-        let effects = node.instance.handle(input, at: now)
-        nodes[addr] = node
-        apply(effects, at: addr)
+    func input(_ input: Input, to i: Int) {
+        guard node(i)?.running == true else { return }
+        let effects = nodes[i]!.instance.handle(input, at: now)
+        apply(effects, at: i)
     }
 
-    func apply(_ effects: [Effect], at addr: Address) {
+    func apply(_ effects: [Effect], at i: Int) {
         for effect in effects.map(\.encodedNow) {
             switch effect {
             case .send(let bytes, let to):
                 packetsSent += 1
                 bytesSent += bytes.count
-                guard reachable(addr, to), !chance(network.loss) else { continue }
-                queue.push(.packet(bytes, to: to, from: addr), at: now + delay())
-                if chance(network.duplication) { queue.push(.packet(bytes, to: to, from: addr), at: now + delay()) }
+                guard let to = Self.number(to), reachable(i, to), !chance(network.loss) else { continue }
+                queue.push(.packet(bytes, to: to, from: i), at: now + delay())
+                if chance(network.duplication) { queue.push(.packet(bytes, to: to, from: i), at: now + delay()) }
             case .openStream(let id, let to, let payload, let expectsReply, let timeout):
                 bytesSent += payload.count
-                if reachable(addr, to), nodes[to]?.running == true {
-                    queue.push(.streamOpen(id, payload: payload, to: to, from: addr, expectsReply: expectsReply), at: now + delay())
+                let target = Self.number(to)
+                let up = target.map(isRunning) ?? false
+                if let target, up, reachable(i, target) {
+                    queue.push(.streamOpen(id, payload: payload, to: target, from: i, expectsReply: expectsReply), at: now + delay())
                 } else if expectsReply {
-                    let failure = StreamFailure(nodes[to]?.running == true ? "i/o timeout" : "connection refused")
-                    let at = nodes[to]?.running == true ? now + timeout : now + delay()
-                    queue.push(.streamReply(id, .failure(failure), to: addr), at: at)
+                    let failure = StreamFailure(up ? "i/o timeout" : "connection refused")
+                    queue.push(.streamReply(id, .failure(failure), to: i), at: up ? now + timeout : now + delay())
                 }
             case .replyStream(let local, let payload):
-                guard let (opener, id) = nodes[addr]?.inbound.removeValue(forKey: local), let payload else { continue }
+                guard let (opener, id) = nodes[i]?.inbound.removeValue(forKey: local), let payload else { continue }
                 bytesSent += payload.count
                 let result: Result<[UInt8], StreamFailure> =
-                    reachable(addr, opener) ? .success(payload) : .failure(StreamFailure("i/o timeout"))
+                    reachable(i, opener) ? .success(payload) : .failure(StreamFailure("i/o timeout"))
                 queue.push(.streamReply(id, result, to: opener), at: now + delay())
             case .schedule(let timer, let at):
-                queue.push(.timer(timer, node: addr, incarnation: nodes[addr]?.life ?? 0), at: at)
+                queue.push(.timer(timer, node: i, life: nodes[i]?.life ?? 0), at: at)
             case .emit(let event):
-                events[addr, default: []].append(event)
+                if recordsEvents { events[i, default: []].append(event) }
+                observer?(i, event, now)
             case .openStreamState, .replyStreamState:
                 break  // encoded above
             }
@@ -184,26 +218,25 @@ public final class Simulation {
     func perform(_ step: Step) {
         switch step {
         case .packet(let bytes, let to, let from):
-            input(.packet(bytes, from: from), to: to)
-        case .timer(let timer, let addr, let life):
-            guard nodes[addr]?.life == life else { return }
-            input(.timer(timer), to: addr)
+            input(.packet(bytes, from: addresses[from]), to: to)
+        case .timer(let timer, let i, let life):
+            guard node(i)?.life == life else { return }
+            input(.timer(timer), to: i)
         case .streamOpen(let id, let payload, let to, let from, let expectsReply):
-            guard var node = nodes[to], node.running else {
+            guard isRunning(to) else {
                 if expectsReply { queue.push(.streamReply(id, .failure(StreamFailure("connection refused")), to: from), at: now) }
                 return
             }
-            node.nextInbound += 1
-            let local = StreamID(node.nextInbound)
-            if expectsReply { node.inbound[local] = (from, id) }
-            nodes[to] = node
-            input(.stream(local, payload: payload, from: from), to: to)
+            nodes[to]!.nextInbound += 1
+            let local = StreamID(nodes[to]!.nextInbound)
+            if expectsReply { nodes[to]!.inbound[local] = (from, id) }
+            input(.stream(local, payload: payload, from: addresses[from]), to: to)
         case .streamReply(let id, let result, let to):
             input(.streamReply(id, result), to: to)
         }
     }
 
-    func reachable(_ a: Address, _ b: Address) -> Bool {
+    func reachable(_ a: Int, _ b: Int) -> Bool {
         guard !partition.isEmpty else { return true }
         return partition[a] == partition[b]
     }

@@ -148,3 +148,30 @@ import Testing
         #expect(late.count <= 2, "\(late.count) of 200 events late at 10% loss (seed 23): \(late.prefix(3))")
     }
 }
+
+/// The converged start that lets bench/convergence.py simulate 10,000 nodes: nodes begin as settled members of
+/// one shared view, and then behave as any node does.
+@Suite struct ConvergedStartSimulationTests {
+    @Test func convergedNodes_seeEveryoneAlive_spreadNews_andDetectAFailure() {
+        let n = 300
+        let sim = Simulation(seed: 31)
+        sim.startConverged(n)
+        let all = Array(0..<n)
+        #expect(ClusterSimulationTests.allSee(sim, [0, 1, 150, 299], status: .alive, of: all))
+        let idleSince = sim.packetsSent
+        sim.run(for: .seconds(5))
+        // Probes and their acks only, about two packets a node a second: a start announced to everyone would be
+        // thousands more.
+        #expect(sim.packetsSent - idleSince < 3 * 5 * n, "\(sim.packetsSent - idleSince) packets in 5 idle seconds")
+
+        sim.command(.userEvent(name: "news", payload: [], coalesce: false), to: 0)
+        sim.run(for: .seconds(2))
+        let missing = all.filter { i in !sim.events(of: i).contains { if case .userEvent(let u) = $0 { u.name == "news" } else { false } } }
+        #expect(missing.isEmpty, "the event did not reach \(missing.count) nodes in 2 s")
+
+        sim.kill(42)
+        let others = all.filter { $0 != 42 }
+        #expect(sim.run(until: { ClusterSimulationTests.allSee($0, others, status: .failed, of: [42]) }, limit: .seconds(90)))
+        #expect(ClusterSimulationTests.allSee(sim, [0, 1, 299], status: .alive, of: others))
+    }
+}
