@@ -12,9 +12,6 @@ extension Instance {
     static let maxEventsPerSlot = 256
 
     mutating func mergeRemoteState(_ remote: PushPull, serf: Result<SerfPushPull, WireError>?, ignoreOldEvents: Bool) {
-        // Grow the probe order once, up front: an array doubling at 100,000 copies them all in whichever slice
-        // crosses the line. (The node tables are tries, which grow a node at a time.)
-        probeOrder.reserveCapacity(nodes.count + remote.nodes.count)
         pendingMerges.append(PendingMerge(nodes: remote.nodes, serf: serf, ignoreOldEvents: ignoreOldEvents))
         if pendingMerges.count == 1 { continueMerges() }
     }
