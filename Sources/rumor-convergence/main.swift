@@ -106,6 +106,12 @@ func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0,
 
 let clock = ContinuousClock()
 
+/// Wall seconds since `start`.
+func elapsed(since start: ContinuousClock.Instant) -> Double {
+    let d = clock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
 /// A converged cluster of n nodes: an idle window, one user event, one killed node.
 func spread(_ n: Int, seed: UInt64, tickOnly: Bool = false) -> [String] {
     let began = clock.now
@@ -138,7 +144,7 @@ func spread(_ n: Int, seed: UInt64, tickOnly: Bool = false) -> [String] {
     sim.kill(victim)
     let others = n - 1
     sim.run(until: { _ in Double(failed.times.count) >= 0.9999 * Double(others) }, limit: .seconds(240), step: .seconds(1))
-    let wall = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
+    let wall = elapsed(since: began)
     let mem = memory()
     return [
         "\(n)", tickOnly ? "tick only" : "converged", fmt(event.time(0.5, of: n, since: sent), 3), fmt(event.time(0.99, of: n, since: sent), 3),
@@ -174,11 +180,11 @@ func coldJoin(_ n: Int, seed: UInt64) -> [String] {
     }
     let started = seconds(sim.now)
     let done = sim.run(until: { _ in complete == n }, limit: .seconds(600), step: .seconds(1))
-    let wall = clock.now - began
+    let wall = elapsed(since: began)
     let mem = memory()
     return [
         "\(n)", "cold join", done ? fmt(seconds(sim.now) - started, 1) + " s after the last join" : "not converged in 600 s",
-        "false failures \(falseFailures)", fmt(Double(wall.components.seconds), 0), fmt(mem.rss, 0),
+        "false failures \(falseFailures)", fmt(wall, 0), fmt(mem.rss, 0),
     ]
 }
 
@@ -189,14 +195,17 @@ print("converged: Rumor as it ships; tick only: memberlist's gossip (eager_gossi
 let header = ["nodes", "start", "event 50%", "99%", "99.99%", "serf model", "failed seen", "idle pkt/s", "idle B/s",
     "wall s", "RSS MiB"]
 let widths = [6, 10, 10, 6, 7, 11, 12, 11, 9, 7, 8]
-print(zip(header, widths).map { pad($0, $1) }.joined(separator: " "))
+
+/// One table row, printed as soon as it is measured (also when the output is a file).
+func printRow(_ cells: [String]) {
+    print(zip(cells, widths).map { pad($0, $1) }.joined(separator: " "))
+    fflush(nil)
+}
+
+printRow(header)
 for n in options.sizes {
-    print(zip(spread(n, seed: options.seed), widths).map { pad($0, $1) }.joined(separator: " "))
-    fflush(nil)  // a row as soon as it is measured, also when the output is a file
-    if options.tick.contains(n) {
-        print(zip(spread(n, seed: options.seed, tickOnly: true), widths).map { pad($0, $1) }.joined(separator: " "))
-        fflush(nil)
-    }
+    printRow(spread(n, seed: options.seed))
+    if options.tick.contains(n) { printRow(spread(n, seed: options.seed, tickOnly: true)) }
 }
 for n in options.cold {
     let row = coldJoin(n, seed: options.seed)
