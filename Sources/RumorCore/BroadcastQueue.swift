@@ -81,12 +81,11 @@ struct BroadcastQueue: Sendable {
         // node's push-pull queues an alive message per member); building it is linear, each message taken log n.
         var candidates: [Candidate] = []
         candidates.reserveCapacity(count)
-        var smallest = Int.max  // once not even this fits, nothing will
         for i in head..<slots.count {
             guard let item = slots[i] else { continue }
             candidates.append(Candidate(transmits: item.transmits, size: item.bytes.count, id: item.id, slot: i))
-            smallest = min(smallest, item.bytes.count)
         }
+        let smallest = candidates.lazy.map(\.size).min() ?? 0
         var order = Heap(candidates)
         var used = 0
         var out: [[UInt8]] = []
