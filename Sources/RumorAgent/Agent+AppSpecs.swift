@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import RumorApps
 import RumorCore
+import RumorCrypto
 import RumorRuntime
 import RumorSupport
 import RumorWire
@@ -70,7 +71,7 @@ extension Agent {
     /// over name, Lamport time and origin of every record, so every node computes the same one.
     static func digest(of records: some Collection<AppRecord>) -> String {
         guard !records.isEmpty else { return "0" }
-        let canonical = records.sorted { $0.name < $1.name }.map { "\($0.name)\u{0}\($0.ltime)\u{0}\($0.origin)\u{0}" }
+        let canonical = records.sorted { $0.name < $1.name }.map { "\($0.name)\u{0}\($0.serial)\u{0}\($0.ltime)\u{0}\($0.origin)\u{0}" }
         return String(StableHash.fnv1a(canonical.joined()), radix: 16)
     }
 
@@ -97,39 +98,58 @@ extension Agent {
 
     // MARK: Commands
 
-    /// `deploy` (spec: the JSON text), `scale` (spec: the count), `stop`, `rollback`; returns what to print.
-    func changeApp(op: String, name: String, spec: String) throws -> String {
+    /// A change the client made and (when it has a key) signed: the exact spec the record will hold, its serial,
+    /// and the hash of the spec it read as current. Refused here, with why, when the app changed since the client
+    /// read it or when this node's own `apps_trust` would refuse the record, so nothing is sent that workers drop.
+    func changeApp(_ request: RPCAppsRequest) throws -> String {
+        let (op, name) = (request.op, request.name)
         guard !name.isEmpty else { throw CommandError("apps \(op): an app name is needed") }
-        switch op {
-        case "deploy":
-            let parsed = try Self.validated(spec, name: name)
-            runtime.submit(.deployApp(name: name, spec: Array(spec.utf8)))
-            return "deploying \(name) cluster-wide: " + placementSummary(parsed)
-        case "scale":
-            guard let count = Int(spec), count >= 0 else { throw CommandError("apps scale: '\(spec)' is not a count") }
-            guard let current = deployedRecord(name), let text = String(validating: current.spec, as: UTF8.self)
-            else { throw CommandError("apps scale: no app '\(name)' is deployed cluster-wide (rumor apps deploy first)") }
-            let scaled = try Self.scaled(text, to: count)
-            let parsed = try Self.validated(scaled, name: name)
-            runtime.submit(.deployApp(name: name, spec: Array(scaled.utf8)))
-            return "scaling \(name) to \(count) cluster-wide: " + placementSummary(parsed)
-        case "stop":
-            guard deployedRecord(name) != nil else { throw CommandError("apps stop: no app '\(name)' is deployed cluster-wide") }
-            runtime.submit(.deployApp(name: name, spec: []))
-            return "stopping \(name) cluster-wide"
-        case "rollback":
-            // The spec the current deploy replaced, deployed again as a rollback: every node takes it at once.
-            guard let current = deployedRecord(name) else {
-                throw CommandError("apps rollback: no app '\(name)' is deployed cluster-wide")
-            }
-            guard !current.previous.isEmpty else {
-                throw CommandError("apps rollback: \(name)'s deploy (Lamport time \(current.ltime)) replaced nothing; there is no previous spec")
-            }
-            runtime.submit(.deployApp(name: name, spec: current.previous, rollback: "rolled back by hand on \(self.name)"))
-            return "rolling \(name) back cluster-wide to the spec its deploy at Lamport time \(current.ltime) replaced"
-        default:
-            throw CommandError("unknown apps operation '\(op)' (ls, inspect, specs, deploy, scale, stop, rollback)")
+        let current = runtime.withInstance { $0.appRecords[name] }
+        let running = current.flatMap { $0.spec.isEmpty ? nil : $0 }
+        if op != "deploy", running == nil { throw CommandError("apps \(op): no app '\(name)' is deployed cluster-wide") }
+        if op == "rollback", running?.previous.isEmpty == true {
+            throw CommandError("apps rollback: \(name)'s deploy (serial \(running?.serial ?? 0)) replaced nothing; there is no previous spec")
         }
+        let previous = current?.spec ?? []
+        guard request.previous == StableHash.ofSpec(previous) else {
+            throw CommandError("apps \(op): \(name) changed since it was read (now serial \(current?.serial ?? 0), by \(current?.origin ?? "?")); nothing was sent: run the command again")
+        }
+        guard request.serial > (current?.serial ?? 0) else {
+            throw CommandError("apps \(op): serial \(request.serial) is not past \(name)'s current \(current?.serial ?? 0); nothing was sent")
+        }
+        let parsed = request.spec.isEmpty ? nil : try Self.validated(request.spec, name: name)
+        let rollback = op == "rollback" ? "rolled back by hand on \(self.name)" : ""
+        let authority = AppAuthority(serial: request.serial, signer: request.signer, signature: request.signature)
+        let candidate = AppRecord(name: name, serial: authority.serial, ltime: 0, origin: self.name, spec: Array(request.spec.utf8),
+                                  previous: previous, rollback: rollback, signer: authority.signer, signature: authority.signature)
+        if let why = appTrust.refusal(of: candidate) {
+            throw CommandError("apps \(op): this node would refuse the change: \(why); nothing was sent")
+        }
+        runtime.submit(.deployApp(name: name, spec: candidate.spec, rollback: rollback, authority: authority))
+        let signed = authority.signature.isEmpty ? "unsigned" : "signed by \(Self.keyText(authority.signer))"
+        switch op {
+        case "stop": return "stopping \(name) cluster-wide (serial \(authority.serial), \(signed))"
+        case "rollback":
+            return "rolling \(name) back cluster-wide to the spec serial \(current?.serial ?? 0) replaced (serial \(authority.serial), \(signed))"
+        default:
+            let verb = op == "scale" ? "scaling" : "deploying"
+            return "\(verb) \(name) cluster-wide (serial \(authority.serial), \(signed)): " + (parsed.map(placementSummary) ?? "")
+        }
+    }
+
+    static func keyText(_ signer: [UInt8]) -> String {
+        (try? AppPublicKey(bytes: signer)).map(\.base64) ?? "an unreadable key"
+    }
+
+    /// `record`: what a client needs to make and sign a change: the serial, the spec (text) and the previous one.
+    func appRecordJSON(_ name: String) -> String {
+        let r = runtime.withInstance { $0.appRecords[name] }
+        return JSON.object([
+            ("app", .string(name)), ("serial", .string(String(r?.serial ?? 0))),
+            ("spec", .string(String(decoding: r?.spec ?? [], as: UTF8.self))),
+            ("previous", .string(String(decoding: r?.previous ?? [], as: UTF8.self))),
+            ("signer", .string(r.map { $0.signer.isEmpty ? "" : Self.keyText($0.signer) } ?? "")),
+        ]).serialized()
     }
 
     /// Which alive nodes that run apps match the spec's placement, in words (a deploy nobody runs says so).
@@ -188,24 +208,16 @@ extension Agent {
         }
     }
 
-    /// `replicas: N` when the spec has replicas, else `containers_per: {"server": N}`.
-    static func scaled(_ text: String, to count: Int) throws -> String {
-        guard case .object(var pairs) = try JSON.parse(text) else { throw CommandError("apps scale: the spec is not an object") }
-        let key = pairs.contains { $0.0 == "replicas" } ? "replicas" : "containers_per"
-        let value: JSON = key == "replicas" ? .number(Double(count)) : .object([("server", .number(Double(count)))])
-        if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
-        return JSON.object(pairs).serialized()
-    }
-
     // MARK: The store file
 
     static func encodeAppStore(_ records: [AppRecord]) -> String {
         JSON.array(records.sorted { $0.name < $1.name }.map { r in
             .object([
-                ("name", .string(r.name)), ("ltime", .string(String(r.ltime))), ("origin", .string(r.origin)),
-                ("spec", .string(String(decoding: r.spec, as: UTF8.self))),
+                ("name", .string(r.name)), ("serial", .string(String(r.serial))), ("ltime", .string(String(r.ltime))),
+                ("origin", .string(r.origin)), ("spec", .string(String(decoding: r.spec, as: UTF8.self))),
             ] + (r.previous.isEmpty ? [] : [("previous", .string(String(decoding: r.previous, as: UTF8.self)))])
-              + (r.rollback.isEmpty ? [] : [("rollback", .string(r.rollback))]))
+              + (r.rollback.isEmpty ? [] : [("rollback", .string(r.rollback))])
+              + (r.signature.isEmpty ? [] : [("signer", .string(Base64.encode(r.signer))), ("signature", .string(Base64.encode(r.signature)))]))
         }).serialized(indent: 2)
     }
 
@@ -215,8 +227,11 @@ extension Agent {
             guard let name = item["name"]?.stringValue, let ltime = item["ltime"]?.stringValue.flatMap({ UInt64($0) }),
                 let origin = item["origin"]?.stringValue, let spec = item["spec"]?.stringValue
             else { throw CommandError("a record without name, ltime, origin or spec: \(item.serialized())") }
-            return AppRecord(name: name, ltime: ltime, origin: origin, spec: Array(spec.utf8),
-                             previous: Array((item["previous"]?.stringValue ?? "").utf8), rollback: item["rollback"]?.stringValue ?? "")
+            return AppRecord(name: name, serial: item["serial"]?.stringValue.flatMap { UInt64($0) } ?? 0, ltime: ltime, origin: origin,
+                             spec: Array(spec.utf8), previous: Array((item["previous"]?.stringValue ?? "").utf8),
+                             rollback: item["rollback"]?.stringValue ?? "",
+                             signer: item["signer"]?.stringValue.flatMap(Base64.decode) ?? [],
+                             signature: item["signature"]?.stringValue.flatMap(Base64.decode) ?? [])
         }
     }
 }

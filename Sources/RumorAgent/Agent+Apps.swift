@@ -12,17 +12,18 @@ extension Agent {
         }
     }
 
-    /// `ls` and `inspect` ask this node's container action; `specs`, `deploy`, `scale`, `stop` and `rollback` are
-    /// about the cluster-wide specs, which any Rumor node holds and can change.
-    public func apps(op: String, name: String, spec: String = "") -> EventLoopFuture<String> {
+    /// `ls` and `inspect` ask this node's container action; `specs`, `status`, `record` and the changes (`deploy`,
+    /// `scale`, `stop`, `rollback`) are about the cluster-wide specs, which any Rumor node holds and can change.
+    public func apps(_ request: RPCAppsRequest) -> EventLoopFuture<String> {
         eventLoop.submit { [self] in
-            switch op {
+            switch request.op {
             case "specs": return appSpecsJSON()
-            case "status": return try appStatusJSON(name)
-            case "deploy", "scale", "stop", "rollback": return try changeApp(op: op, name: name, spec: spec)
+            case "status": return try appStatusJSON(request.name)
+            case "record": return appRecordJSON(request.name)
+            case "deploy", "scale", "stop", "rollback": return try changeApp(request)
             default:
                 guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
-                return try appsProvider(op, name)
+                return try appsProvider(request.op, request.name)
             }
         }
     }

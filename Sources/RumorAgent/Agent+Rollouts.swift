@@ -72,10 +72,10 @@ extension Agent {
         let generation = state.rollout.generation
         var nodes: [String: Rollout.NodeState] = [:]
         for m in members where m.status == .alive && m.tags[Self.appsTag] != nil {
-            guard let value = m.tags[RunTag.key(app: app)], let (hash, run) = RunTag.parse(value) else { continue }
+            guard let value = m.tags[RunTag.key(app: app)], let (hash, run, _) = RunTag.parse(value) else { continue }
             let current = hash == state.newHash
             nodes[m.name] = Rollout.NodeState(generation: current ? generation : 0, healthy: run == .converged ? 1 : 0,
-                                              total: 1, failed: current && run == .failed)
+                                              total: 1, failed: current && (run == .failed || run == .refused))
         }
         let decision = state.rollout.step(nodes: nodes, now: rolloutNow)
         if decision.status != state.decision?.status { logRollout(app, decision.status, generation: generation) }
@@ -85,7 +85,12 @@ extension Agent {
         // the same spec, and every node keeps the same one of them.
         if case .rollingBack(let reason) = decision.status, !state.rolledBack {
             state.rolledBack = true
-            runtime.submit(.deployApp(name: app, spec: record.previous, rollback: reason))
+            let refused = refusals(of: app, templateHash: state.newHash, members: members)
+            // Under the authority of the deploy it undoes (docs/apps-authority.md#rollback-without-a-key-on-any-worker):
+            // its serial, so a newer deploy made meanwhile still wins, and its signature, which named this spec.
+            runtime.submit(.deployApp(name: app, spec: record.previous,
+                                      rollback: refused.isEmpty ? reason : "refused by " + refused.joined(separator: "; "),
+                                      authority: AppAuthority(serial: record.serial, signer: record.signer, signature: record.signature)))
         }
         rollouts[app] = state
         switch decision.status {
@@ -103,10 +108,31 @@ extension Agent {
         }
     }
 
+    /// Nodes that run apps and refused this spec of the app (their `apps_allow`), as "node (rule)".
+    func refusals(of app: String, templateHash: String, members: [Member]) -> [String] {
+        members.filter { $0.status == .alive && $0.tags[Self.appsTag] != nil }.sorted { $0.name < $1.name }.compactMap { m in
+            guard let (hash, run, rule) = m.tags[RunTag.key(app: app)].flatMap(RunTag.parse), hash == templateHash, run == .refused
+            else { return nil }
+            return "\(m.name) (apps_allow: \(rule))"
+        }
+    }
+
     /// The rollout's state for `rumor apps status` and `deploy --wait`: `progressing` (with the wave), `done`,
     /// `rolling back` or `paused` (with why). With no waves (a first deploy, a rollback, a scale) it is done once
     /// every alive node that runs apps and reports the app runs the deployed spec, settled.
     func rolloutJSON(_ record: AppRecord) -> JSON {
+        var json = rolloutStateJSON(record)
+        if case .object(var fields) = json, !record.spec.isEmpty,
+            let spec = try? AppSpec.parse(String(decoding: record.spec, as: UTF8.self), name: record.name, file: "the deployed spec")
+        {
+            let refused = refusals(of: record.name, templateHash: spec.templateHash, members: members())
+            if !refused.isEmpty { fields.append(("refused", .array(refused.map(JSON.string)))) }
+            json = .object(fields)
+        }
+        return json
+    }
+
+    private func rolloutStateJSON(_ record: AppRecord) -> JSON {
         if let decision = rollouts[record.name]?.decision {
             switch decision.status {
             case .progressing(let wave, let of):
@@ -120,8 +146,8 @@ extension Agent {
             let spec = try? AppSpec.parse(String(decoding: record.spec, as: UTF8.self), name: record.name, file: "the deployed spec")
         else { return .object([("state", .string("done"))]) }
         let runners = members().filter { $0.status == .alive && $0.tags[Self.appsTag] != nil }
-        let reports = runners.compactMap { $0.tags[RunTag.key(app: record.name)].flatMap(RunTag.parse) }
-        var settled = !reports.isEmpty && reports.allSatisfy { $0.templateHash == spec.templateHash && $0.state == .converged }
+        let reports = runners.compactMap { $0.tags[RunTag.key(app: record.name)].flatMap(RunTag.parse) }.map { ($0.templateHash, $0.state) }
+        var settled = !reports.isEmpty && reports.allSatisfy { $0.0 == spec.templateHash && $0.1 == .converged }
         if let replicas = spec.replicas {  // a node's share is empty until it is stable: count what serves
             let ready = runners.map { AppTag.parse($0.tags[AppTag.key(app: record.name)] ?? "").endpoints.count }.reduce(0, +)
             settled = settled && ready >= replicas

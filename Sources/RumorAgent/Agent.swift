@@ -47,6 +47,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     /// The spec this node runs of each cluster-wide app (empty: stopped), as the container action reads it; kept
     /// by `updateRollouts`. Read on `eventLoop`.
     public internal(set) var appsToRun: [String: [UInt8]] = [:]
+    /// `apps_trust`: who may change the cluster's apps; the core's gate, replaced on SIGHUP.
+    var appTrust = AppTrust()
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 
@@ -86,6 +88,9 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             let name = configuration.resolvedNodeName
             let agent = Agent(configuration: configuration, name: name, security: security, eventLoop: eventLoop, logger: logger)
             do {
+                agent.appTrust = try AppTrust(configured: configuration.appsTrust)
+                // Only nodes that deploy or run apps need to say who may deploy.
+                if !configuration.appsTrust.isEmpty || configuration.appsDir != nil { logger.info("\(agent.appTrust.summary)") }
                 if let path = configuration.snapshotPath {
                     agent.remembered = try Snapshotter.replay(
                         path: path, rejoinAfterLeave: configuration.rejoinAfterLeave, logger: logger)
@@ -141,6 +146,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             var instance = Instance(
                 name: name, address: address, tags: tags, settings: settings,
                 serfSettings: configuration.serfSettings, seed: seed)
+            instance.appGate = appTrust
             // A restarted agent must not run handlers again for events it handled before it stopped.
             instance.restore(
                 memberClock: remembered.memberClock, eventClock: remembered.eventClock, queryClock: remembered.queryClock)
@@ -160,6 +166,10 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         let addr: HostPort
         do { addr = try HostPort.parse(configuration.rpcAddr, defaultPort: 7373, what: "RPC address") } catch {
             return eventLoop.makeFailedFuture(error)
+        }
+        if configuration.rpcAuth == nil, let ip = Address(host: addr.host, port: 0), !(ip.isIPv4 ? ip.ip.first == 127 : ip.ip == Array(repeating: 0, count: 15) + [1]) {
+            // The RPC can deploy apps and run queries: off loopback it is a door to every node.
+            logger.warning("agent: the RPC listener is bound to \(addr.host), not loopback, and rpc_auth is not set: anyone who can reach \(configuration.rpcAddr) can drive this agent; set rpc_auth or bind it to 127.0.0.1")
         }
         let server = RPCServer(backend: self, authKey: configuration.rpcAuth, logger: logger)
         rpc = server
@@ -302,9 +312,20 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         }
     }
 
-    /// SIGHUP: re-applies what Serf reloads at runtime (event handlers). A bad new configuration changes nothing.
+    /// SIGHUP: re-applies what Serf reloads at runtime (event handlers), and Rumor's deploy keys (`apps_trust`).
+    /// A bad new configuration changes nothing.
     public func reload(_ configuration: AgentConfiguration) {
         eventLoop.execute { [self] in
+            do {
+                let trust = try AppTrust(configured: configuration.appsTrust)
+                if trust != appTrust {
+                    appTrust = trust
+                    runtime.submit(.setAppGate(trust))
+                    logger.info("agent: reloaded apps_trust. \(trust.summary)")
+                }
+            } catch {
+                logger.error("agent: reload failed, keeping the old apps_trust: \(error)")
+            }
             do {
                 try handlers?.reload(configuration: configuration.eventHandlers)
                 logger.info("agent: reloaded \(configuration.eventHandlers.count) event handlers")

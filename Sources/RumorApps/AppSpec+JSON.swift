@@ -254,3 +254,16 @@ private struct Reader {
         }
     }
 }
+
+extension AppSpec {
+    /// A spec's text scaled to `count`: `replicas: N` when it has replicas, else `containers_per: {"server": N}`.
+    public static func scaled(_ text: String, to count: Int) throws(AppSpecError) -> String {
+        let parsed: JSON
+        do { parsed = try JSON.parse(text) } catch { throw AppSpecError("scale: the deployed spec is not JSON: \(error)") }
+        guard case .object(var pairs) = parsed else { throw AppSpecError("scale: the deployed spec is not an object") }
+        let key = pairs.contains { $0.0 == "replicas" } ? "replicas" : "containers_per"
+        let value: JSON = key == "replicas" ? .number(Double(count)) : .object([("server", .number(Double(count)))])
+        if let i = pairs.firstIndex(where: { $0.0 == key }) { pairs[i].1 = value } else { pairs.append((key, value)) }
+        return JSON.object(pairs).serialized()
+    }
+}

@@ -44,22 +44,28 @@ public enum AppTag {
 }
 
 /// How a node tells rolling deploys what it runs of an app: key `run:<name>`, value `<template hash> <state>`,
-/// state `1` (every slot ready on that spec), `0` (not yet) or `f` (its containers keep failing). About 20 bytes.
+/// state `1` (every slot ready on that spec), `0` (not yet), `f` (its containers keep failing) or `x <rule>` (this
+/// node's `apps_allow` refused the spec: no container was made). About 20 bytes.
 public enum RunTag {
     public enum State: String, Sendable {
         case converged = "1"
         case progressing = "0"
         case failed = "f"
+        case refused = "x"
     }
 
     public static func key(app: String) -> String { "run:" + app }
 
-    public static func value(templateHash: String, state: State) -> String { "\(templateHash) \(state.rawValue)" }
+    public static func value(templateHash: String, state: State, rule: String = "") -> String {
+        state == .refused ? "\(templateHash) \(state.rawValue) \(rule.isEmpty ? "-" : rule)" : "\(templateHash) \(state.rawValue)"
+    }
 
-    /// nil for a value that is not `<hash> <state>` (a peer's tag is untrusted).
-    public static func parse(_ value: String) -> (templateHash: String, state: State)? {
+    /// nil for a value that is not `<hash> <state>` or `<hash> x <rule>` (a peer's tag is untrusted).
+    public static func parse(_ value: String) -> (templateHash: String, state: State, rule: String)? {
         let parts = value.split(separator: " ")
-        guard parts.count == 2, !parts[0].isEmpty, let state = State(rawValue: String(parts[1])) else { return nil }
-        return (String(parts[0]), state)
+        guard parts.count == 2 || parts.count == 3, !parts[0].isEmpty, let state = State(rawValue: String(parts[1])),
+            (parts.count == 3) == (state == .refused)
+        else { return nil }
+        return (String(parts[0]), state, parts.count == 3 ? String(parts[2].prefix(32)) : "")
     }
 }

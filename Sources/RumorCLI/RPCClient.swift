@@ -205,8 +205,8 @@ public final class RPCClient {
     }
 
     /// The container action's apps on the agent's node, or the cluster-wide specs, as JSON text; or a change of them.
-    public func apps(op: String, name: String = "", spec: String = "") throws(RPCClientError) -> String {
-        let body = try call(RPCProtocol.Command.apps, RPCAppsRequest(op: op, name: name, spec: spec), hasResponseBody: true)
+    public func apps(_ request: RPCAppsRequest) throws(RPCClientError) -> String {
+        let body = try call(RPCProtocol.Command.apps, request, hasResponseBody: true)
         return try decode { try RPCAppsResponse(from: body ?? .null).json }
     }
 

@@ -22,6 +22,8 @@ final class AppWorker: Sendable {
     struct Desired: Sendable, Equatable {
         /// nil: the spec is gone (or invalid at first sight): remove this app's containers.
         var spec: AppSpec?
+        /// The newest spec from the cluster, which this worker's `apps_allow` refused: `spec` stays what it was.
+        var refused: Refused?
         /// The node's tags match the spec's placement.
         var placed = true
         var cores = 1
@@ -30,6 +32,11 @@ final class AppWorker: Sendable {
         var generation = 0
         /// The cluster as this node sees it, for `replicas` (times on the action's clock).
         var members: [PlacementMember] = []
+    }
+
+    struct Refused: Sendable, Equatable {
+        var templateHash: String
+        var rule: String
     }
 
     private let desired: NIOLockedValueBox<Desired>
@@ -106,10 +113,11 @@ final class AppWorker: Sendable {
                 let value = plan.endpoints.isEmpty ? nil : AppTag.value(plan.endpoints)
                 // What a rolling deploy needs from this node: the spec it runs and whether that has settled.
                 let failing = reconciler.history.values.contains { $0.gaveUp || $0.failures >= Self.failuresForRollout }
-                let run = want.spec.map { spec in
-                    RunTag.value(templateHash: spec.templateHash,
-                                 state: failing ? .failed : plan.converged ? .converged : .progressing)
-                }
+                let run = want.refused.map { RunTag.value(templateHash: $0.templateHash, state: .refused, rule: $0.rule) }
+                    ?? want.spec.map { spec in
+                        RunTag.value(templateHash: spec.templateHash,
+                                     state: failing ? .failed : plan.converged ? .converged : .progressing)
+                    }
                 let tags = [AppTag.key(app: app): value, RunTag.key(app: app): run]
                 if advertised != tags {
                     do {
@@ -125,7 +133,7 @@ final class AppWorker: Sendable {
                     $0.update(spec: want.spec, wanted: count, observed: observed, history: reconciler.history, converged: plan.converged)
                     $0.engineError = nil
                 }
-                if want.spec == nil && observed.isEmpty { return }
+                if want.spec == nil && want.refused == nil && observed.isEmpty { return }
                 for step in plan.steps {
                     await execute(step, spec: spec, docker: docker, reconciler: &reconciler)
                 }

@@ -12,6 +12,8 @@ public struct AppsDirectory: Sendable {
     public enum Entry: Sendable, Equatable {
         case spec(AppSpec)
         case invalid(String)
+        /// A spec from the cluster that this worker's `apps_allow` refuses: no container is made from it.
+        case refused(AppSpec, AppPolicy.Refusal)
     }
 
     /// App name → its spec or the error that names file and key. Throws when the directory cannot be read.

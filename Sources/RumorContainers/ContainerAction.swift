@@ -18,6 +18,8 @@ public struct ContainerActionConfiguration: Sendable, Equatable {
     public var poll: Duration = .seconds(1)
     /// `X-Registry-Auth` for pulls (base64 JSON, as the docker CLI sends it).
     public var registryAuth: String?
+    /// What specs deployed cluster-wide may ask of this host (`apps_allow`); the apps directory is not checked.
+    public var policy = AppPolicy()
 
     public init(appsDir: String, dockerHost: String? = nil) {
         self.appsDir = appsDir
@@ -147,8 +149,9 @@ public final class ContainerAction: Sendable {
     }
 
     /// The apps directory with the cluster-wide specs over it: a deploy is newer than any file, and a cluster-wide
-    /// stop removes the app even where a file still names it.
-    static func overlay(_ entries: [String: AppsDirectory.Entry], cluster: [String: [UInt8]]) -> [String: AppsDirectory.Entry] {
+    /// stop removes the app even where a file still names it. Cluster specs pass this worker's `policy` first.
+    static func overlay(_ entries: [String: AppsDirectory.Entry], cluster: [String: [UInt8]],
+                        policy: AppPolicy = AppPolicy()) -> [String: AppsDirectory.Entry] {
         var merged = entries
         for (name, bytes) in cluster {
             guard !bytes.isEmpty else {
@@ -156,7 +159,10 @@ public final class ContainerAction: Sendable {
                 continue
             }
             let text = String(decoding: bytes, as: UTF8.self)
-            do { merged[name] = .spec(try AppSpec.parse(text, name: name, file: "the spec deployed cluster-wide")) } catch {
+            do {
+                let spec = try AppSpec.parse(text, name: name, file: "the spec deployed cluster-wide")
+                merged[name] = policy.refusal(of: spec).map { .refused(spec, $0) } ?? .spec(spec)
+            } catch {
                 merged[name] = .invalid("\(error)")
             }
         }
@@ -182,7 +188,7 @@ public final class ContainerAction: Sendable {
                     return s.reloadRequested
                 }
                 do {
-                    let entries = Self.overlay(try directory.load(), cluster: await host.clusterApps())
+                    let entries = Self.overlay(try directory.load(), cluster: await host.clusterApps(), policy: configuration.policy)
                     if entries != known || reload || first {
                         apply(entries, previous: known, group: &group)
                         known = entries
@@ -257,6 +263,22 @@ public final class ContainerAction: Sendable {
                 if let worker { worker.status.withLockedValue { $0.specError = error } } else {
                     shared.withLockedValue { $0.invalid[app] = error }
                 }
+            case .refused(let spec, let refusal):
+                // Nothing is made from it; a running app keeps its last good spec, and the run tag tells the
+                // rollout (and `deploy --wait`) which rule refused it.
+                if entry != previous[app] {
+                    logger.error("apps: \(app): the spec deployed cluster-wide is \(refusal)\(worker == nil ? "" : "; \(app) keeps running its last good spec")")
+                }
+                shared.withLockedValue { _ = $0.invalid.removeValue(forKey: app) }
+                let refused = AppWorker.Refused(templateHash: spec.templateHash, rule: refusal.rule.rawValue)
+                if let worker {
+                    worker.status.withLockedValue { $0.specError = "\(refusal)" }
+                    worker.update { $0.refused = refused }
+                } else {
+                    start(app, spec: nil, refused: refused, placed: false, resources: resources, generation: generation,
+                          members: members, group: &group)
+                    shared.withLockedValue { $0.workers[app]?.status.withLockedValue { $0.specError = "\(refusal)" } }
+                }
             case .spec(let spec):
                 if entry != previous[app] { logger.info("apps: \(app): spec loaded (\(spec.image), template \(spec.templateHash))") }
                 shared.withLockedValue { _ = $0.invalid.removeValue(forKey: app) }
@@ -264,6 +286,7 @@ public final class ContainerAction: Sendable {
                     worker.status.withLockedValue { $0.specError = nil }
                     worker.update {
                         $0.spec = spec
+                        $0.refused = nil
                         $0.placed = Self.placed(spec, tags: tags)
                         $0.generation = generation
                     }
@@ -276,18 +299,19 @@ public final class ContainerAction: Sendable {
         // A spec file deleted while we run: its containers go (an app missing at start is left alone, see below).
         for (app, worker) in shared.withLockedValue({ $0.workers }) where entries[app] == nil {
             logger.info("apps: \(app): spec removed, removing its containers")
-            worker.update { $0.spec = nil }
+            worker.update { $0.spec = nil; $0.refused = nil }
         }
         for app in shared.withLockedValue({ Array($0.invalid.keys) }) where entries[app] == nil {
             shared.withLockedValue { _ = $0.invalid.removeValue(forKey: app) }
         }
     }
 
-    private func start(_ app: String, spec: AppSpec, placed: Bool, resources: (cores: Int, memoryMiB: Int), generation: Int,
+    private func start(_ app: String, spec: AppSpec?, refused: AppWorker.Refused? = nil, placed: Bool,
+                       resources: (cores: Int, memoryMiB: Int), generation: Int,
                        members: [PlacementMember], group: inout DiscardingTaskGroup) {
         let worker = AppWorker(
             app: app,
-            desired: .init(spec: spec, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB,
+            desired: .init(spec: spec, refused: refused, placed: placed, cores: resources.cores, memoryMiB: resources.memoryMiB,
                            generation: generation, members: members),
             host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger, epoch: epoch,
             eventLoop: self.group.next())

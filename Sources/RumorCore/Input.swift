@@ -36,8 +36,12 @@ public enum Command: Sendable {
     case query(OutgoingQuery, id: RequestID)
     case respond(ltime: UInt64, id: UInt32, payload: [UInt8])
     /// Deploys (or, with an empty spec, stops) an app cluster-wide at the member clock's time; the record carries
-    /// the spec it replaces. A non-empty `rollback` (why) marks a rollback. `Event.appChanged`.
-    case deployApp(name: String, spec: [UInt8], rollback: String = "")
+    /// the spec it replaces. A non-empty `rollback` (why) marks a rollback. `authority`: the deployer's serial and
+    /// signature (an automatic rollback passes the deploy's it undoes); nil takes the next serial, unsigned
+    /// (docs/apps-authority.md). `Event.appChanged`.
+    case deployApp(name: String, spec: [UInt8], rollback: String = "", authority: AppAuthority? = nil)
+    /// Who may change apps from now on (`apps_trust`, re-read on SIGHUP); records already kept stay.
+    case setAppGate(any AppRecordGate)
     /// A record from the agent's own store (its data directory), merged like one from a peer.
     case putApp(AppRecord)
     /// Exchange state with this member now (its app specs differ from ours).

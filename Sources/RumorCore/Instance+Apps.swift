@@ -5,17 +5,42 @@ import RumorWire
 /// the member Lamport clock and then the deploying node's name, carried in every push-pull. A node whose agent sees a
 /// member's `rumor:apps` digest (Agent+AppSpecs.swift) differ from its own exchanges state with it (`Command.pushPullWith`), so a deploy
 /// reaches every Rumor node within a gossip round or two, and a node that was away catches up when it returns.
+/// A deployer's claim to change an app: the serial it chose and, when signed, its key and signature.
+public struct AppAuthority: Sendable, Hashable {
+    public var serial: UInt64
+    public var signer: [UInt8]
+    public var signature: [UInt8]
+    public init(serial: UInt64, signer: [UInt8] = [], signature: [UInt8] = []) {
+        self.serial = serial
+        self.signer = signer
+        self.signature = signature
+    }
+}
+
+/// Decides whether a record may enter the register (the agent's `apps_trust`, docs/apps-authority.md). Pure: the
+/// core stays free of IO; a refused record is not kept, so it is not gossiped on either.
+public protocol AppRecordGate: Sendable {
+    /// nil: admit; otherwise why not, for the log.
+    func refusal(of record: AppRecord) -> String?
+}
+
 extension Instance {
     /// At most this many apps and this many bytes per spec from a peer: a spec is a page of JSON.
     static let maxApps = 1_000
     static let maxSpecBytes = 64 * 1024
     static let maxRollbackReasonBytes = 1024
 
-    mutating func deployApp(name: String, spec: [UInt8], rollback: String) {
+    mutating func deployApp(name: String, spec: [UInt8], rollback: String, authority: AppAuthority?) {
         // Past every record of this app we know, so a deploy always wins over what this node has seen.
-        if let known = apps[name] { clock.witness(known.ltime) }
-        let record = AppRecord(name: name, ltime: clock.time, origin: self.name, spec: spec,
-                               previous: apps[name]?.spec ?? [], rollback: rollback)
+        let known = apps[name]
+        if let known { clock.witness(known.ltime) }
+        var record = AppRecord(name: name, ltime: clock.time, origin: self.name, spec: spec,
+                               previous: known?.spec ?? [], rollback: rollback)
+        if let authority {
+            (record.serial, record.signer, record.signature) = (authority.serial, authority.signer, authority.signature)
+        } else {
+            record.serial = (known?.serial ?? 0).saturatingAdd(1)
+        }
         clock.increment()
         _ = mergeApp(record, from: "a local deploy")
     }
@@ -27,8 +52,9 @@ extension Instance {
         for r in records.prefix(Self.maxApps) { _ = mergeApp(r, from: "a push-pull") }
     }
 
-    /// Keeps `record` if it is newer than what we have; true when it was.
-    mutating func mergeApp(_ record: AppRecord, from source: String) -> Bool {
+    /// Keeps `record` if it is newer than what we have and the gate admits it; true when it was. `gated: false`
+    /// for the agent's own store: records this node admitted before it restarted.
+    mutating func mergeApp(_ record: AppRecord, from source: String, gated: Bool = true) -> Bool {
         guard admitLTime(record.ltime, in: "app spec '\(record.name)' from \(source)") else { return false }
         guard !record.name.isEmpty, record.spec.count <= Self.maxSpecBytes, record.previous.count <= Self.maxSpecBytes,
             record.rollback.utf8.count <= Self.maxRollbackReasonBytes
@@ -36,8 +62,18 @@ extension Instance {
             warn("dropped app spec '\(record.name)' from \(source): \(record.spec.count) bytes, previous \(record.previous.count) (each at most \(Self.maxSpecBytes)), a reason of \(record.rollback.utf8.count) (at most \(Self.maxRollbackReasonBytes)), and a name needed")
             return false
         }
-        clock.witness(record.ltime)
         if let known = apps[record.name], !record.supersedes(known) { return false }
+        // Checked only once the record would win: what is older than the register costs no signature check.
+        if gated, let gate = appGate, let why = gate.refusal(of: record) {
+            // The signature tells apart two records a forger made alike in everything else.
+            let key = "\(record.name)\u{0}\(record.serial)\u{0}\(record.ltime)\u{0}\(record.origin)\u{0}\(record.signer)\(record.signature)"
+            if refusedApps.count >= 4096 { refusedApps.removeAll() }
+            if refusedApps.insert(key).inserted {
+                warn("refused app spec '\(record.name)' (serial \(record.serial)) deployed by node '\(record.origin)', from \(source): \(why)")
+            }
+            return false
+        }
+        clock.witness(record.ltime)
         apps[record.name] = record
         emit(.appChanged(record))
         return true

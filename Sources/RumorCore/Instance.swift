@@ -61,6 +61,11 @@ public struct Instance: Sendable {
     var recentIntents: [String: Intent] = [:]
     /// Rumor's cluster-wide app specs by app name (Instance+Apps.swift).
     var apps: [String: AppRecord] = [:]
+    /// Who may change them; nil admits every record (the simulator, protocol tests).
+    public var appGate: (any AppRecordGate)?
+    /// Records refused already (name, serial, time, origin, signature), so a refusal is logged once, not on every
+    /// push-pull.
+    var refusedApps: Set<String> = []
     public internal(set) var clock = LamportClock()
     public internal(set) var eventClock = LamportClock()
     public internal(set) var queryClock = LamportClock()
@@ -192,8 +197,10 @@ public struct Instance: Sendable {
         case .userEvent(let name, let payload, let coalesce): sendUserEvent(name: name, payload: payload, coalesce: coalesce)
         case .query(let query, let id): startQuery(query, id: id)
         case .respond(let ltime, let id, let payload): respond(ltime: ltime, id: id, payload: payload)
-        case .deployApp(let name, let spec, let rollback): deployApp(name: name, spec: spec, rollback: rollback)
-        case .putApp(let record): _ = mergeApp(record, from: "the local store")
+        case .deployApp(let name, let spec, let rollback, let authority):
+            deployApp(name: name, spec: spec, rollback: rollback, authority: authority)
+        case .setAppGate(let gate): appGate = gate
+        case .putApp(let record): _ = mergeApp(record, from: "the local store", gated: false)
         case .pushPullWith(let node): pushPull(with: node)
         }
     }

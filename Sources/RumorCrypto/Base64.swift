@@ -1,7 +1,7 @@
 /// Standard base64 (RFC 4648 alphabet, `=` padding), as Go's `base64.StdEncoding` used by Serf for keys.
 /// Decoding is strict: only whole padded quads, padding only at the end, and the unused trailing bits must be zero,
 /// so every accepted text round-trips exactly. Like Go, CR and LF are skipped (a key pasted with a line break).
-enum Base64 {
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private static let values: [UInt8] = {
@@ -10,7 +10,7 @@ enum Base64 {
         return table
     }()
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -30,7 +30,7 @@ enum Base64 {
     }
 
     /// The decoded bytes, or nil when `text` is not strict standard base64.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         let chars = text.utf8.filter { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
         guard chars.count % 4 == 0 else { return nil }
         var out: [UInt8] = []

@@ -378,8 +378,10 @@ public enum SerfCodec {
             w.write("RumorApps")
             w.writeArrayHeader(pp.rumorApps.count)
             for r in pp.rumorApps {
-                // Previous and Rollback only when set: a first deploy encodes as before they existed.
-                w.writeMapHeader(4 + (r.previous.isEmpty ? 0 : 1) + (r.rollback.isEmpty ? 0 : 1))
+                // Optional fields only when set: a first unsigned deploy encodes as before they existed.
+                let signed = !r.signature.isEmpty
+                w.writeMapHeader(4 + (r.previous.isEmpty ? 0 : 1) + (r.rollback.isEmpty ? 0 : 1) + (r.serial == 0 ? 0 : 1)
+                                 + (signed ? 2 : 0))
                 w.write("LTime")
                 w.write(r.ltime)
                 w.write("Name")
@@ -393,6 +395,16 @@ public enum SerfCodec {
                 if !r.rollback.isEmpty {
                     w.write("Rollback")
                     w.write(r.rollback)
+                }
+                if r.serial != 0 {
+                    w.write("Serial")
+                    w.write(r.serial)
+                }
+                if signed {
+                    w.write("Signature")
+                    w.writeBytes(r.signature)
+                    w.write("Signer")
+                    w.writeBytes(r.signer)
                 }
                 w.write("Spec")
                 w.writeBytes(r.spec)
@@ -448,9 +460,11 @@ public enum SerfCodec {
             for item in items {
                 let a = try MessagePackFields(item, context: "pushPull.RumorApps[]")
                 apps.append(AppRecord(
-                    name: try a.string("Name"), ltime: try a.uint("LTime"), origin: try a.string("Origin"),
+                    name: try a.string("Name"), serial: a.has("Serial") ? try a.uint("Serial") : 0,
+                    ltime: try a.uint("LTime"), origin: try a.string("Origin"),
                     spec: try optionalBytes(a, "Spec") ?? [], previous: try optionalBytes(a, "Previous") ?? [],
-                    rollback: a.has("Rollback") ? try a.string("Rollback") : ""))
+                    rollback: a.has("Rollback") ? try a.string("Rollback") : "",
+                    signer: try optionalBytes(a, "Signer") ?? [], signature: try optionalBytes(a, "Signature") ?? []))
             }
         }
         return SerfPushPull(

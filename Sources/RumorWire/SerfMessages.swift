@@ -221,9 +221,13 @@ public enum SerfMessage: Sendable, Hashable {
     case relay(RelayHeader, payload: [UInt8])
 }
 
-/// One app's spec as deployed cluster-wide: the newest (`ltime`, then `origin`, then `spec`) wins everywhere.
+/// One app's spec as deployed cluster-wide: the newest (`serial`, then a rollback over what it rolls back, then
+/// `ltime`, `origin` and `spec`) wins everywhere.
 public struct AppRecord: Sendable, Hashable {
     public var name: String
+    /// Raised by whoever deploys (and covered by the signature): a replayed older deploy never wins, whatever
+    /// Lamport time it is re-sent under (docs/apps-authority.md). 0 in records from before signing existed.
+    public var serial: UInt64
     /// The member Lamport clock's time of the deploy.
     public var ltime: UInt64
     /// The node that deployed it.
@@ -236,20 +240,36 @@ public struct AppRecord: Sendable, Hashable {
     public var previous: [UInt8]
     /// Non-empty: this deploy is a rollback, and why (every node takes it at once, with no waves).
     public var rollback: String
+    /// The Ed25519 public key that signed it, and the signature (both empty: unsigned).
+    public var signer: [UInt8]
+    public var signature: [UInt8]
 
-    public init(name: String, ltime: UInt64, origin: String, spec: [UInt8], previous: [UInt8] = [], rollback: String = "") {
+    public init(name: String, serial: UInt64 = 0, ltime: UInt64, origin: String, spec: [UInt8], previous: [UInt8] = [],
+                rollback: String = "", signer: [UInt8] = [], signature: [UInt8] = []) {
         self.name = name
+        self.serial = serial
         self.ltime = ltime
         self.origin = origin
         self.spec = spec
         self.previous = previous
         self.rollback = rollback
+        self.signer = signer
+        self.signature = signature
     }
 
-    /// Whether this record replaces `other` (same app): a total order, so every node keeps the same one.
+    /// Whether this record replaces `other` (same app): a total order, so every node keeps the same one. At one
+    /// serial a rollback wins over the deploy it undoes (it carries that deploy's serial and signature).
     public func supersedes(_ other: AppRecord) -> Bool {
+        if serial != other.serial { return serial > other.serial }
+        if rollback.isEmpty != other.rollback.isEmpty { return !rollback.isEmpty }
         if ltime != other.ltime { return ltime > other.ltime }
         if origin != other.origin { return origin > other.origin }
         return other.spec.lexicographicallyPrecedes(spec)
+    }
+
+    /// The serial a new deploy of an app takes: past the current one, and at least the deploy time in
+    /// milliseconds, so a deployer whose agent knows nothing yet still outranks what the cluster runs.
+    public static func nextSerial(after current: UInt64, unixMilliseconds: UInt64) -> UInt64 {
+        max(current == .max ? current : current + 1, unixMilliseconds)
     }
 }

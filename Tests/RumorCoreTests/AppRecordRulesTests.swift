@@ -91,6 +91,55 @@ import Testing
         #expect(Self.changes(sink.handle(.command(.putApp(huge)))).isEmpty)
     }
 
+    /// docs/apps-authority.md: the serial orders the register before Lamport time, so an old deploy re-sent under a
+    /// newer time never wins; at one serial a rollback wins over the deploy it undoes.
+    @Test func theSerialOrdersFirst_andARollbackWinsAtItsDeploysSerial() {
+        var node = TestNode()
+        let v2 = AppRecord(name: "site", serial: 20, ltime: 5, origin: "a", spec: Array("v2".utf8), previous: Array("v1".utf8))
+        node.handle(.command(.putApp(v2)))
+        let replayed = AppRecord(name: "site", serial: 10, ltime: 900, origin: "z", spec: Array("v1".utf8))
+        #expect(Self.changes(node.handle(.command(.putApp(replayed)))).isEmpty, "an older serial under a newer time")
+        let rollback = AppRecord(name: "site", serial: 20, ltime: 3, origin: "a", spec: Array("v1".utf8), previous: Array("v2".utf8),
+                                 rollback: "b: failed")
+        #expect(Self.changes(node.handle(.command(.putApp(rollback)))) == [rollback])
+        #expect(Self.changes(node.handle(.command(.putApp(v2)))).isEmpty, "the deploy does not come back over its rollback")
+        // A local deploy without a signer takes the next serial; an authority's serial is taken as given.
+        let next = Self.changes(node.handle(.command(.deployApp(name: "site", spec: Array("v3".utf8)))))
+        #expect(next.map(\.serial) == [21] && next.first?.previous == Array("v1".utf8))
+        let signed = Self.changes(node.handle(.command(.deployApp(
+            name: "site", spec: Array("v4".utf8), authority: AppAuthority(serial: 99, signer: [1], signature: [2])))))
+        #expect(signed.map { "\($0.serial) \($0.signer) \($0.signature)" } == ["99 [1] [2]"])
+    }
+
+    struct RefuseOrigin: AppRecordGate {
+        var origin: String
+        func refusal(of record: AppRecord) -> String? { record.origin == origin ? "not trusted" : nil }
+    }
+
+    /// A refused record is not kept (so never gossiped on), is logged once, naming its origin, however often
+    /// push-pulls bring it; a new gate (SIGHUP) applies to what comes next; the agent's own store is not gated.
+    @Test func aGate_keepsRefusedRecordsOut_logsEachOnce_andCanBeReplaced() {
+        var node = TestNode()
+        node.handle(.command(.setAppGate(RefuseOrigin(origin: "evil"))))
+        let evil = AppRecord(name: "site", serial: 5, ltime: 1, origin: "evil", spec: Array("{}".utf8))
+        var warnings: [String] = []
+        for _ in 0..<3 {
+            node.instance.effects.removeAll()
+            node.instance.mergeApps([evil])
+            warnings += node.instance.effects.warnings
+        }
+        #expect(warnings.count == 1 && warnings.first?.contains("deployed by node 'evil'") == true
+                    && warnings.first?.contains("not trusted") == true, "\(warnings)")
+        #expect(node.instance.appRecords.isEmpty)
+        #expect(node.instance.serfLocalState().rumorApps.isEmpty, "nothing to gossip on")
+        node.handle(.command(.setAppGate(RefuseOrigin(origin: "someone else"))))
+        node.instance.mergeApps([evil])
+        #expect(node.instance.appRecords["site"] == evil, "the new gate admits it")
+        var store = TestNode()
+        store.handle(.command(.setAppGate(RefuseOrigin(origin: "evil"))))
+        #expect(Self.changes(store.handle(.command(.putApp(evil)))) == [evil], "the store holds what this node admitted before")
+    }
+
     @Test func pushPullWith_opensAStreamToThatMemberOnly_whenItIsAlive() {
         var node = TestNode(peers: 2)
         let effects = node.handle(.command(.pushPullWith(node: "p2")))

@@ -14,15 +14,19 @@ extension InteropTests {
     func appSpecsTravelThroughAMixedCluster() async throws {
         let cluster = try Cluster(testIndex: Range.appSpecs)
         defer { cluster.shutdown() }
+        // Signed, as the authority model has it (docs/apps-authority.md): both Rumor nodes trust one deploy key.
+        let keyFile = cluster.directory.appendingPathComponent("deploy.key").path
+        let keygen = try await runCommand(cluster.rumorPath, ["apps", "keygen", "--out", keyFile])
+        let publicKey = try #require(keygen.stdout.split(separator: "\n").last.map(String.init), "\(keygen)")
         let s1 = try await cluster.startSerf("s1")
-        let r1 = try await cluster.startRumor("r1", join: [s1])
-        let r2 = try await cluster.startRumor("r2", join: [s1])
+        let r1 = try await cluster.startRumor("r1", join: [s1], extra: ["--apps-trust", publicKey])
+        let r2 = try await cluster.startRumor("r2", join: [s1], extra: ["--apps-trust", publicKey])
         try await cluster.expectView(statuses([s1, r1, r2], "alive"), seenBy: [s1, r1, r2])
 
         let spec = cluster.directory.appendingPathComponent("deal.json").path
         try #"{"docker_image": "rumor-site:v1", "containers_per": {"server": 1}}"#.write(toFile: spec, atomically: true, encoding: .utf8)
         for (node, app) in [(r1, "deal"), (r2, "other")] {
-            let out = try await runCommand(cluster.rumorPath, ["apps", "deploy", spec, app, "--rpc-addr", node.rpcAddr])
+            let out = try await runCommand(cluster.rumorPath, ["apps", "deploy", spec, app, "--sign-key", keyFile, "--rpc-addr", node.rpcAddr])
             #expect(out.succeeded, "\(out)")
         }
         try await cluster.eventually("both Rumor nodes to hold both specs", timeout: .seconds(15)) {

@@ -1,5 +1,6 @@
 import RumorSupport
 import Logging
+import RumorApps
 import RumorCore
 import RumorWire
 
@@ -23,6 +24,10 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var tagsFile: String?
     /// The container action's app specs (one `<app>.json` each); nil: the action is off.
     public var appsDir: String?
+    /// Deploy public keys (base64) whose signed specs this node takes; `any` also takes unsigned ones.
+    public var appsTrust: [String] = []
+    /// What specs from the cluster may ask of this host (the container action checks every one).
+    public var appsAllow = AppPolicy()
     public var profile = "lan"
     public var protocolVersion = 5
     public var rpcAddr = "127.0.0.1:7373"

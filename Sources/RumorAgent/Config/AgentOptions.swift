@@ -1,4 +1,5 @@
 import Logging
+import RumorApps
 import RumorCrypto
 import RumorSupport
 
@@ -42,6 +43,15 @@ extension AgentOption {
         text(["apps-dir"], key: "apps_dir", value: "path", "Run the app specs in this directory (one <app>.json each) as Docker containers.") {
             $0.appsDir = $1
         },
+        list(
+            ["apps-trust"], key: "apps_trust", value: "public-key",
+            "Deploy keys whose signed app specs this node takes (rumor apps keygen; `any`: unsigned too, for a lab). None: it takes no spec from the cluster.",
+            check: { text throws(Failure) in
+                guard text != "any" else { return }
+                do throws(CryptoError) { _ = try AppPublicKey(base64: text) } catch { throw Failure(error.message) }
+            }
+        ) { $0.appsTrust += $1 },
+        appsAllow,
         text(["role"], key: "role", value: "value", maxBytes: 512, "Deprecated Serf setting: the tag role=VALUE.") {
             $0.tags["role"] = $1
         },
@@ -178,6 +188,56 @@ extension AgentOption {
                 c.tags[k] = s
             }
         })
+
+    /// `--apps-allow privileged|host_network|devices=PREFIX|volumes=PREFIX|images=REGEX` (repeatable) and
+    /// `"apps_allow": {"privileged": true, "volumes": ["/srv"], ...}`: what specs from the cluster may ask of this host.
+    static let appsAllow = AgentOption(
+        flags: ["apps-allow"], key: "apps_allow", valueName: "rule[=value]", repeatable: true, defaultText: "",
+        help: "What specs from the cluster may ask of this host: privileged, host_network, devices=/dev/PATH, volumes=/HOST/PREFIX, images=REGEX (default: none of them, any image).",
+        fromFlag: { c, text throws(Failure) in
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            switch (parts.first ?? "", parts.count) {
+            case ("privileged", 1): c.appsAllow.privileged = true
+            case ("host_network", 1): c.appsAllow.hostNetwork = true
+            case ("devices", 2): c.appsAllow.devices.append(parts[1])
+            case ("volumes", 2): c.appsAllow.volumes.append(parts[1])
+            case ("images", 2): c.appsAllow.images.append(parts[1])
+            default:
+                throw Failure("\(JSON.excerpt(text)) is not privileged, host_network, devices=PREFIX, volumes=PREFIX or images=REGEX")
+            }
+            try checkPolicy(c.appsAllow)
+        },
+        fromJSON: { c, json throws(Failure) in
+            guard case .object(let pairs) = json else { throw wrongType(json, expected: "an object such as {\"volumes\": [\"/srv\"]}") }
+            var policy = AppPolicy()
+            for (key, value) in pairs {
+                switch key {
+                case "privileged", "host_network":
+                    guard case .bool(let b) = value else { throw Failure("\(key): \(wrongType(value, expected: "true or false"))") }
+                    if key == "privileged" { policy.privileged = b } else { policy.hostNetwork = b }
+                case "devices", "volumes", "images":
+                    guard case .array(let items) = value else { throw Failure("\(key): \(wrongType(value, expected: "an array of strings"))") }
+                    var list: [String] = []
+                    for item in items {
+                        guard case .string(let s) = item else { throw Failure("\(key): \(wrongType(item, expected: "a string"))") }
+                        list.append(s)
+                    }
+                    switch key {
+                    case "devices": policy.devices = list
+                    case "volumes": policy.volumes = list
+                    default: policy.images = list
+                    }
+                default:
+                    throw Failure("unknown key \(JSON.excerpt(key)) (privileged, host_network, devices, volumes, images)")
+                }
+            }
+            try checkPolicy(policy)
+            c.appsAllow = policy
+        })
+
+    private static func checkPolicy(_ policy: AppPolicy) throws(Failure) {
+        do throws(AppPolicyError) { try policy.validate() } catch { throw Failure(error.description) }
+    }
 
     /// Rumor's built-in actions (`{"haproxy": {...}}`), kept raw for the actions to parse.
     static let actions = AgentOption(

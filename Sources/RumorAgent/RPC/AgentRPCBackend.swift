@@ -45,15 +45,15 @@ public protocol AgentRPCBackend: AnyObject, Sendable {
     /// The network coordinate `node` last acked a probe with (ours for our own name); nil if none is known.
     func coordinate(of node: String) -> Coordinate?
     /// `ls`/`inspect`: the container action's apps on this node as JSON text; `specs`: the cluster-wide specs;
-    /// `deploy`/`scale`/`stop` change them (`spec`: the JSON text, or the count for `scale`) and answer a line.
-    func apps(op: String, name: String, spec: String) -> EventLoopFuture<String>
+    /// `deploy`/`scale`/`stop`/`rollback` change them (the request carries the exact spec) and answer a line.
+    func apps(_ request: RPCAppsRequest) -> EventLoopFuture<String>
 }
 
 extension AgentRPCBackend {
     /// A backend that keeps no coordinates (test doubles).
     public func coordinate(of node: String) -> Coordinate? { nil }
     /// A backend without the container action.
-    public func apps(op: String, name: String, spec: String) -> EventLoopFuture<String> {
+    public func apps(_ request: RPCAppsRequest) -> EventLoopFuture<String> {
         eventLoop.makeFailedFuture(CommandError(AgentAppsError.notRunning))
     }
 }

@@ -1,16 +1,30 @@
 import RumorWire
 
-/// `apps{Op, Name, Spec}`: Rumor's command for apps (`rumor apps ls|inspect|specs|deploy|scale|stop`).
+/// `apps{Op, Name, Spec, ...}`: Rumor's command for apps (`rumor apps ls|inspect|status|record|specs` to read;
+/// `deploy|scale|stop|rollback` to change). A change carries the exact spec the record will hold (the client
+/// scales or picks the previous spec itself, so it can sign it), the serial, the hash of the spec it replaces as
+/// the client saw it (`Previous`, so a change made in between is refused, not overwritten), and, when signed,
+/// the deploy key and signature (docs/apps-authority.md).
 public struct RPCAppsRequest: RPCEncodable, Hashable {
     public var op: String
     public var name: String
-    /// `deploy`: the spec's JSON text; `scale`: the count.
+    /// A change: the spec's JSON text (empty: stop).
     public var spec: String
+    public var serial: UInt64
+    /// `StableHash.ofSpec` of the spec the client read as current.
+    public var previous: String
+    public var signer: [UInt8]
+    public var signature: [UInt8]
 
-    public init(op: String, name: String = "", spec: String = "") {
+    public init(op: String, name: String = "", spec: String = "", serial: UInt64 = 0, previous: String = "",
+                signer: [UInt8] = [], signature: [UInt8] = []) {
         self.op = op
         self.name = name
         self.spec = spec
+        self.serial = serial
+        self.previous = previous
+        self.signer = signer
+        self.signature = signature
     }
 
     public init(from value: MessagePack) throws {
@@ -18,12 +32,23 @@ public struct RPCAppsRequest: RPCEncodable, Hashable {
         op = try f.string("Op")
         name = f.has("Name") ? try f.string("Name") : ""
         spec = f.has("Spec") ? try f.string("Spec") : ""
+        serial = f.has("Serial") ? try f.uint("Serial") : 0
+        previous = f.has("Previous") ? try f.string("Previous") : ""
+        signer = f.has("Signer") ? try f.bytes("Signer") : []
+        signature = f.has("Signature") ? try f.bytes("Signature") : []
     }
 
     public func encode(to w: inout MessagePackWriter) {
-        w.writeMapHeader(spec.isEmpty ? 2 : 3)
+        let signed = !signature.isEmpty
+        w.writeMapHeader(2 + (spec.isEmpty ? 0 : 1) + (serial == 0 ? 0 : 1) + (previous.isEmpty ? 0 : 1) + (signed ? 2 : 0))
         w.write("Name"); w.write(name)
         w.write("Op"); w.write(op)
+        if !previous.isEmpty { w.write("Previous"); w.write(previous) }
+        if serial != 0 { w.write("Serial"); w.write(serial) }
+        if signed {
+            w.write("Signature"); w.writeBytes(signature)
+            w.write("Signer"); w.writeBytes(signer)
+        }
         if !spec.isEmpty { w.write("Spec"); w.write(spec) }
     }
 }

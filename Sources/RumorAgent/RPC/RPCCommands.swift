@@ -121,7 +121,7 @@ enum RPCCommands {
 
     static func apps(_ call: RPCCall) throws -> EventLoopFuture<RPCReply> {
         let req = try RPCAppsRequest(from: call.body)
-        return call.backend.apps(op: req.op, name: req.name, spec: req.spec)
+        return call.backend.apps(req)
             .map { RPCReply(body: RPCAppsResponse(json: $0)) }
             .recover { RPCReply(error: $0.rpcErrorText, body: RPCAppsResponse(json: "")) }
     }

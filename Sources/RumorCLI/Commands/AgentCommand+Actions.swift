@@ -44,6 +44,7 @@ extension BuiltinAction {
         var settings = ContainerActionConfiguration(appsDir: appsDir)
         settings.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
         settings.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
+        settings.policy = config.appsAllow
         let host = AgentContainerHost(nodeName: config.resolvedNodeName, binding: context.agent)
         // The agent's own event loop carries the engine's sockets: no second thread pool for a few local requests.
         let action = ContainerAction(configuration: settings, host: host, logger: context.logger, group: context.eventLoop)

@@ -1,24 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RumorAgent
 import RumorApps
+import RumorCrypto
 import RumorSupport
+import RumorWire
 
 /// `apps ls` / `apps inspect NAME`: the container action's apps and containers on the agent's node.
 /// `apps deploy FILE [NAME]` / `scale NAME N` / `stop NAME` / `rollback NAME` / `specs`: the apps deployed
-/// cluster-wide (any node).
+/// cluster-wide (any node). A change is made here, on the client, and signed with `--sign-key` when given
+/// (docs/apps-authority.md): the agent never sees the secret key. `apps keygen --out FILE` makes one.
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
     public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
-    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale <app> <n> | stop <app> | rollback <app>"
+    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale <app> <n> | stop <app> | rollback <app> | keygen --out <file>"
     public static let options = RPCOptions.options + FormatOptions.options + [
-        .flag("wait", "With deploy: return when the rollout ended; exit 1 if it rolled back, paused or was superseded."),
+        .flag("wait", "With deploy: return when the rollout ended; exit 1 if it rolled back, paused, was superseded or a node refused it."),
+        .value("sign-key", "file", "Sign deploy, scale, stop and rollback with this key (default: $RUMOR_APPS_SIGN_KEY)."),
+        .value("out", "file", "With keygen: where to write the new secret key (mode 0600; never overwritten)."),
     ]
 
     var rpc: RPCOptions
     var output: FormatOptions
     var op: String
     var app: String
+    /// deploy: the spec's text; scale: the count.
     var spec = ""
     var wait = false
+    var signKey: AppSigningKey?
+    var keyOut: String?
+
+    static let changes: Set<String> = ["deploy", "scale", "stop", "rollback"]
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         rpc = RPCOptions(arguments)
@@ -39,6 +52,11 @@ public struct AppsCommand: Subcommand {
         case "status":
             guard words.count == 2 else { throw UsageError("apps status needs one app name") }
             (op, app) = ("status", words[1])
+        case "keygen":
+            guard words.count == 1, let out = arguments.value("out"), !out.isEmpty else {
+                throw UsageError("apps keygen needs --out FILE (the secret key is written there, never printed)")
+            }
+            (op, app, keyOut) = ("keygen", "", out)
         case "deploy":
             guard words.count == 2 || words.count == 3 else { throw UsageError("apps deploy needs a spec file (and optionally the app's name)") }
             let file = words[1]
@@ -60,7 +78,12 @@ public struct AppsCommand: Subcommand {
             guard words.count == 2 else { throw UsageError("apps \(words[0]) needs one app name") }
             (op, app) = (words[0], words[1])
         default:
-            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop, rollback)")
+            throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop, rollback, keygen)")
+        }
+        if Self.changes.contains(op), let path = arguments.value("sign-key") ?? Environment.get("RUMOR_APPS_SIGN_KEY"), !path.isEmpty {
+            do {
+                signKey = try AppSigningKey(fileText: try DurableFile.readText(path, limit: 4096), path: path)
+            } catch { throw UsageError("apps \(op): --sign-key: \(error)") }
         }
     }
 
@@ -71,14 +94,18 @@ public struct AppsCommand: Subcommand {
     }
 
     public func run() async throws {
+        if op == "keygen" { return try writeKey() }
         let client = try rpc.connect()
         defer { client.close() }
-        let before = wait ? (try? client.apps(op: "status", name: app)).flatMap { try? JSON.parse($0) } : nil
+        let before = wait ? (try? client.apps(RPCAppsRequest(op: "status", name: app))).flatMap { try? JSON.parse($0) } : nil
         let text: String
-        do { text = try client.apps(op: op, name: app, spec: spec) } catch { throw Console.fail("Error", error) }
-        if ["deploy", "scale", "stop", "rollback", "specs", "inspect"].contains(op) || output.format == .json {
-            print(text)
-            if wait { try await waitForRollout(client, after: before) }
+        do {
+            let request = Self.changes.contains(op) ? try change(client) : RPCAppsRequest(op: op, name: app)
+            text = try client.apps(request)
+            if wait { try await waitForRollout(client, spec: request.spec, after: before) }
+        } catch let exit as ExitCode { throw exit } catch { throw Console.fail("Error", error) }
+        if Self.changes.contains(op) || ["specs", "inspect"].contains(op) || output.format == .json {
+            if !wait { print(text) }
             return
         }
         if op == "status" {
@@ -90,20 +117,73 @@ public struct AppsCommand: Subcommand {
         print(Self.table(apps))
     }
 
+    /// The change as the record will hold it, made from the app's current record and signed when there is a key:
+    /// a scale rewrites the current spec's count, a stop is the empty spec, a rollback the spec the current
+    /// deploy replaced.
+    func change(_ client: RPCClient) throws -> RPCAppsRequest {
+        let current = try JSON.parse(try client.apps(RPCAppsRequest(op: "record", name: app)))
+        let serial = current["serial"]?.stringValue.flatMap { UInt64($0) } ?? 0
+        let currentSpec = current["spec"]?.stringValue ?? ""
+        let next: String
+        switch op {
+        case "scale":
+            guard !currentSpec.isEmpty else { throw UsageError("apps scale: no app '\(app)' is deployed cluster-wide (rumor apps deploy first)") }
+            next = try AppSpec.scaled(currentSpec, to: Int(spec) ?? 0)
+        case "stop": next = ""
+        case "rollback": next = current["previous"]?.stringValue ?? ""
+        default: next = spec
+        }
+        var request = RPCAppsRequest(
+            op: op, name: app, spec: next,
+            serial: AppRecord.nextSerial(after: serial, unixMilliseconds: Self.unixMilliseconds()),
+            previous: StableHash.ofSpec(Array(currentSpec.utf8)))
+        if let signKey {
+            let statement = AppStatement.bytes(op == "rollback" ? .rollback : .deploy, name: app, serial: request.serial,
+                                               spec: Array(next.utf8), previous: Array(currentSpec.utf8))
+            (request.signer, request.signature) = (signKey.publicKey.bytes, signKey.sign(statement))
+        }
+        return request
+    }
+
+    static func unixMilliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(max(0, ts.tv_sec)) * 1000 + UInt64(max(0, ts.tv_nsec)) / 1_000_000
+    }
+
+    /// `apps keygen --out FILE`: the secret key to the file (0600, never over an existing one), the public key as
+    /// the last line of standard output.
+    func writeKey() throws {
+        guard let path = keyOut else { return }
+        do {
+            if try DurableFile.readAllIfExists(path, limit: 1) != nil {
+                throw UsageError("apps keygen: \(path) exists; not overwritten (a deploy key lost is a cluster you can no longer deploy to)")
+            }
+            let key = try AppSigningKey.generate()
+            try DurableFile.writeAtomically(Array(key.fileText.utf8), to: path, mode: 0o600)
+            print("wrote a deploy signing key to \(path) (secret: keep it with whoever deploys, not on the cluster's nodes)")
+            print("trust it on every node with --apps-trust KEY or \"apps_trust\": [\"KEY\"]; sign with --sign-key \(path). KEY:")
+            print(key.publicKey.base64)
+        } catch let error as UsageError { throw Console.fail("Error", error) } catch { throw Console.fail("Error", UsageError("apps keygen: \(error)")) }
+    }
+
     /// `deploy --wait`: polls the app's status until this deploy's rollout ended. Ours is the record with our spec's
-    /// hash newer than what `before` showed; a rollback record that replaced it means it failed.
-    func waitForRollout(_ client: RPCClient, after before: JSON?) async throws {
+    /// hash newer than what `before` showed; a rollback record that replaced it means it failed, and a node that
+    /// refused the spec (its apps_allow) fails it at once, named with the rule.
+    func waitForRollout(_ client: RPCClient, spec: String, after before: JSON?) async throws {
         let ours = StableHash.ofSpec(spec.utf8)
         let since = before?["ltime"]?.stringValue.flatMap { UInt64($0) } ?? 0
         var lastWave = ""
         while true {
             try await Task.sleep(for: .milliseconds(500))
-            let text: String
-            do { text = try client.apps(op: "status", name: app) } catch { throw Console.fail("Error", error) }
-            guard let status = try? JSON.parse(text) else { continue }
+            let status = try JSON.parse(try client.apps(RPCAppsRequest(op: "status", name: app)))
             guard let ltime = status["ltime"]?.stringValue.flatMap({ UInt64($0) }), ltime > since else { continue }
             let rollout = status["rollout"]
             let state = rollout?["state"]?.stringValue ?? ""
+            let refused = (rollout?["refused"]?.arrayValue ?? []).compactMap(\.stringValue)
+            if !refused.isEmpty {
+                throw Console.fail("Error", UsageError("\(app): refused by \(refused.joined(separator: "; "))"))
+            }
             if let reason = status["rollback"]?.stringValue, status["previous_hash"]?.stringValue == ours {
                 throw Console.fail("Error", UsageError("\(app): the deploy was rolled back: \(reason)"))
             }

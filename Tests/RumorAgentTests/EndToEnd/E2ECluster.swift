@@ -36,6 +36,10 @@ final class E2ECluster: @unchecked Sendable {
     let directory: URL
     let serfPath = "/usr/bin/serf"
     let rumorPath: String
+    /// The cluster's deploy key (`rumor apps keygen`): every rumor agent trusts it unless a test passes its own
+    /// `--apps-trust`, and every `rumor` CLI call signs with it (`RUMOR_APPS_SIGN_KEY`), as an operator would.
+    let deployKeyFile: String
+    let deployPublicKey: String
     private let lock = NSLock()
     private var processes: [(name: String, process: Process)] = []
     private var nextHost = 1
@@ -51,6 +55,25 @@ final class E2ECluster: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rumor-e2e-\(subnet)-\(getpid())")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        (deployKeyFile, deployPublicKey) = try Self.makeDeployKey(rumorPath, at: directory.appendingPathComponent("deploy.key").path)
+    }
+
+    /// `rumor apps keygen --out PATH`: the secret key's file and the public key (the last line it prints).
+    static func makeDeployKey(_ rumor: String, at path: String) throws -> (file: String, publicKey: String) {
+        let out = try Subprocess.runBlocking(rumor, ["apps", "keygen", "--out", path], environment: [:], timeout: .seconds(30))
+        guard out.status == 0, let key = out.stdout.split(separator: "\n").last.map(String.init), key.count == 44 else {
+            throw E2EError("rumor apps keygen failed: \(out)")
+        }
+        return (path, key)
+    }
+
+    /// A test's flag (removed before the agent sees it) for an agent that trusts no deploy key.
+    static let trustNoKey = "--test-trusts-no-key"
+
+    /// `--apps-trust` with the cluster's key, unless the flags name their own or ``trustNoKey``.
+    private func withTrust(_ extra: [String]) -> [String] {
+        if extra.contains(Self.trustNoKey) { return extra.filter { $0 != Self.trustNoKey } }
+        return extra.contains("--apps-trust") ? extra : extra + ["--apps-trust", deployPublicKey]
     }
 
     deinit { shutdown() }
@@ -92,7 +115,7 @@ final class E2ECluster: @unchecked Sendable {
     @discardableResult
     func startRumor(_ name: String, _ extra: [String] = []) async throws -> Node {
         let node = allocate(name, .rumor)
-        let args = ["agent", "--node", name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + extra
+        let args = ["agent", "--node", name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + withTrust(extra)
         try launch(node, rumorPath, args)
         try await waitUntilReady(node)
         return node
@@ -101,7 +124,7 @@ final class E2ECluster: @unchecked Sendable {
     /// Starts `rumor agent` again as `node` (same name and address), as a restarted process on the same host.
     @discardableResult
     func restartRumor(_ node: Node, _ extra: [String] = []) async throws -> Node {
-        let args = ["agent", "--node", node.name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + extra
+        let args = ["agent", "--node", node.name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + withTrust(extra)
         try launch(node, rumorPath, args)
         try await waitUntilReady(node)
         return node
@@ -243,7 +266,12 @@ final class E2ECluster: @unchecked Sendable {
 
     /// Our CLI: `rumor <args>`, to completion.
     func rumor(_ args: String..., timeout: Duration = .seconds(15)) async throws -> ProcessOutput {
-        try await Subprocess.run(rumorPath, args, timeout: timeout)
+        try await rumor(args, timeout: timeout)
+    }
+
+    /// `signKey`: the deploy key file the CLI signs with ("" for none).
+    func rumor(_ args: [String], signKey: String? = nil, timeout: Duration = .seconds(15)) async throws -> ProcessOutput {
+        try await Subprocess.run(rumorPath, args, environment: ["RUMOR_APPS_SIGN_KEY": signKey ?? deployKeyFile], timeout: timeout)
     }
 
     /// A shell script in the test's directory, made executable.

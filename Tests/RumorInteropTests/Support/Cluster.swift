@@ -69,9 +69,10 @@ final class Cluster: @unchecked Sendable {
     @discardableResult
     func startRumor(
         _ name: String, tags: [String: String] = [:], join: [Node] = [], serfStyleFlags: Bool = false,
-        softFileLimit: Int? = nil, hardFileLimit: Int? = nil
+        softFileLimit: Int? = nil, hardFileLimit: Int? = nil, extra: [String] = []
     ) async throws -> Node {
         let node = register(name, kind: .rumor, tags: tags)
+        lock.withLock { extraArguments[name] = extra }
         let args = arguments(for: node, join: join, serfStyle: serfStyleFlags)
         if softFileLimit != nil || hardFileLimit != nil {
             // Soft first: a hard limit below the current soft one is refused.
@@ -111,8 +112,11 @@ final class Cluster: @unchecked Sendable {
         args += ["--log-level", "debug"]
         for (k, v) in node.tags.sorted(by: { $0.key < $1.key }) { args += ["--tag", "\(k)=\(v)"] }
         for peer in join { args += ["--join", peer.gossipAddr] }
-        return args
+        return args + lock.withLock { extraArguments[node.name] ?? [] }
     }
+
+    /// Flags a test gave `startRumor` beyond the usual ones, by node (kept for restarts).
+    private var extraArguments: [String: [String]] = [:]
 
     private func serfStyleArguments(_ node: Node, join: [Node]) -> [String] {
         var args = ["agent", "-node=\(node.name)", "-bind=\(node.gossipAddr)", "-rpc-addr=\(node.rpcAddr)"]
