@@ -67,6 +67,25 @@ extension Agent {
         updateRollouts()
     }
 
+    /// A record the gate refused (the core reports each once). Every one is logged, up to 20 a minute: a peer
+    /// that makes up records by the thousand fills no disk, and the line after a quiet spell says how many went unlogged.
+    func appRefused(_ app: String, serial: UInt64, origin: String, source: String, reason: String) {
+        let now = NIODeadline.now()
+        if now - refusalLog.start >= .seconds(60) { refusalLog = (now, 0, refusalLog.unlogged) }
+        refusalLog.count += 1
+        guard refusalLog.count <= 20 else { return refusalLog.unlogged += 1 }
+        let unlogged = refusalLog.unlogged > 0 ? " (\(refusalLog.unlogged) earlier refusals went unlogged)" : ""
+        refusalLog.unlogged = 0
+        logger.warning("apps: refused app spec \(Self.quoted(app)) (serial \(serial)) deployed by node \(Self.quoted(origin)), from \(source): \(reason)\(unlogged)")
+    }
+
+    /// A name from the network, quoted with control characters escaped, so it cannot forge a log line.
+    static func quoted(_ text: String) -> String {
+        "'" + String(String.UnicodeScalarView(text.prefix(128).unicodeScalars.flatMap { u -> [Unicode.Scalar] in
+            u.value < 0x20 || u.value == 0x7f ? Array("\\x\(String(u.value, radix: 16))".unicodeScalars) : [u]
+        })) + "'"
+    }
+
     /// The digest peers compare with theirs (the tag's value): equal digests, equal specs; "0" for none. FNV-1a
     /// over name, Lamport time and origin of every record, so every node computes the same one.
     static func digest(of records: some Collection<AppRecord>) -> String {

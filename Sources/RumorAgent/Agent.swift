@@ -49,6 +49,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     public internal(set) var appsToRun: [String: [UInt8]] = [:]
     /// `apps_trust`: who may change the cluster's apps; the core's gate, replaced on SIGHUP.
     var appTrust = AppTrust()
+    /// Refusal lines logged in the current minute (Agent+AppSpecs.swift `appRefused`).
+    var refusalLog: (start: NIODeadline, count: Int, unlogged: Int) = (.uptimeNanoseconds(0), 0, 0)
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 
@@ -210,6 +212,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         case .memberReaped(let m): logger.info("serf: EventMemberReap: \(m.name)")
         case .nameConflict(let address): resolveNameConflict(with: address)
         case .appChanged(let record): appChanged(record)
+        case .appRefused(let app, let serial, let origin, let source, let reason):
+            appRefused(app, serial: serial, origin: origin, source: source, reason: reason)
         default: break
         }
         handlers?.handle(event, selfMember: runtime.instance.localMember)

@@ -76,6 +76,9 @@ public enum Event: Sendable, Hashable {
     case nameConflict(address: Address)
     /// The cluster-wide spec of an app changed (deployed here or learnt from a peer): store it, run it.
     case appChanged(AppRecord)
+    /// A record this node's gate refused (docs/apps-authority.md), once per record: a security event the agent
+    /// logs in its own words, not folded with other warnings of the same shape.
+    case appRefused(name: String, serial: UInt64, origin: String, source: String, reason: String)
     /// Input that was refused or looked wrong. The driver logs it, rate-limited.
     case warning(String)
     case debug(String)

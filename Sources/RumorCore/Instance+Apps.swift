@@ -69,7 +69,7 @@ extension Instance {
             let key = "\(record.name)\u{0}\(record.serial)\u{0}\(record.ltime)\u{0}\(record.origin)\u{0}\(record.signer)\(record.signature)"
             if refusedApps.count >= 4096 { refusedApps.removeAll() }
             if refusedApps.insert(key).inserted {
-                warn("refused app spec '\(record.name)' (serial \(record.serial)) deployed by node '\(record.origin)', from \(source): \(why)")
+                emit(.appRefused(name: record.name, serial: record.serial, origin: record.origin, source: source, reason: why))
             }
             return false
         }

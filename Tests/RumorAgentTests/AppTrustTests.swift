@@ -33,7 +33,7 @@ import Testing
     mutating func offer(_ record: AppRecord) -> [String] {
         node.effects.removeAll()
         node.mergeApps([record])
-        return node.effects.compactMap { if case .emit(.warning(let w)) = $0 { w } else { nil } }
+        return node.effects.compactMap { if case .emit(.appRefused(_, _, _, _, let reason)) = $0 { reason } else { nil } }
     }
 
     @Test mutating func aSignedDeploy_isTaken_andEveryForgeryIsRefusedWithWhy() throws {

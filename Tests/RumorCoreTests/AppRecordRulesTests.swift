@@ -126,10 +126,11 @@ import Testing
         for _ in 0..<3 {
             node.instance.effects.removeAll()
             node.instance.mergeApps([evil])
-            warnings += node.instance.effects.warnings
+            warnings += node.instance.effects.events.compactMap {
+                if case .appRefused(let name, _, let origin, _, let reason) = $0 { "\(name) \(origin) \(reason)" } else { nil }
+            }
         }
-        #expect(warnings.count == 1 && warnings.first?.contains("deployed by node 'evil'") == true
-                    && warnings.first?.contains("not trusted") == true, "\(warnings)")
+        #expect(warnings == ["site evil not trusted"], "reported once: \(warnings)")
         #expect(node.instance.appRecords.isEmpty)
         #expect(node.instance.serfLocalState().rumorApps.isEmpty, "nothing to gossip on")
         node.handle(.command(.setAppGate(RefuseOrigin(origin: "someone else"))))

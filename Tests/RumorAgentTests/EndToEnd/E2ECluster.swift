@@ -45,8 +45,8 @@ final class E2ECluster: @unchecked Sendable {
     private var nextHost = 1
 
     init(subnet: Int) throws {
-        // 85 and 87-99; 81-84 and 86 are the interop tests', 40-48 and 60-76 other suites'.
-        precondition(subnet == 85 || (87...99).contains(subnet), "end-to-end tests own 127.0.85.x and 127.0.87.0 to 127.0.99.255")
+        // 78, 79, 85 and 87-99; 81-84 and 86 are the interop tests', 40-48 and 60-76 other suites'.
+        precondition([78, 79, 85].contains(subnet) || (87...99).contains(subnet), "end-to-end tests own 127.0.78.x, 127.0.79.x, 127.0.85.x and 127.0.87.0 to 127.0.99.255")
         self.subnet = subnet
         rumorPath = try Self.rumorBinary()
         guard FileManager.default.isExecutableFile(atPath: serfPath) else {

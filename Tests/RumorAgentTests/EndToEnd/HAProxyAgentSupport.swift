@@ -157,6 +157,10 @@ final class HAProxyLab: @unchecked Sendable {
         ])
         guard node.ip == expected else { throw E2EError("\(name) got \(node.ip), expected \(expected)") }
         lock.withLock { agents[name] = node }
+        // Started means the LB knows it runs apps: a deploy right after must count it (the test raced gossip).
+        try await cluster.poll("the LB to see \(name) run apps", timeout: .seconds(15)) {
+            self.cluster.tags(of: name, seenBy: lb)?["rumor:apps"] != nil
+        }
         return node
     }
 
