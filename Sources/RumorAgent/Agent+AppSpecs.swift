@@ -125,8 +125,8 @@ extension Agent {
         guard !name.isEmpty else { throw CommandError("apps \(op): an app name is needed") }
         let current = runtime.withInstance { $0.appRecords[name] }
         let running = current.flatMap { $0.spec.isEmpty ? nil : $0 }
-        if op != "deploy", running == nil { throw CommandError("apps \(op): no app '\(name)' is deployed cluster-wide") }
-        if op == "rollback", running?.previous.isEmpty == true {
+        if op != .deploy, running == nil { throw CommandError("apps \(op): no app '\(name)' is deployed cluster-wide") }
+        if op == .rollback, running?.previous.isEmpty == true {
             throw CommandError("apps rollback: \(name)'s deploy (serial \(running?.serial ?? 0)) replaced nothing; there is no previous spec")
         }
         let previous = current?.spec ?? []
@@ -137,7 +137,7 @@ extension Agent {
             throw CommandError("apps \(op): serial \(request.serial) is not past \(name)'s current \(current?.serial ?? 0); nothing was sent")
         }
         let parsed = request.spec.isEmpty ? nil : try Self.validated(request.spec, name: name)
-        let rollback = op == "rollback" ? "rolled back by hand on \(self.name)" : ""
+        let rollback = op == .rollback ? "rolled back by hand on \(self.name)" : ""
         let authority = AppAuthority(serial: request.serial, signer: request.signer, signature: request.signature)
         let candidate = AppRecord(name: name, serial: authority.serial, ltime: 0, origin: self.name, spec: Array(request.spec.utf8),
                                   previous: previous, rollback: rollback, signer: authority.signer, signature: authority.signature)
@@ -147,11 +147,11 @@ extension Agent {
         runtime.submit(.deployApp(name: name, spec: candidate.spec, rollback: rollback, authority: authority))
         let signed = authority.signature.isEmpty ? "unsigned" : "signed by \(Self.keyText(authority.signer))"
         switch op {
-        case "stop": return "stopping \(name) cluster-wide (serial \(authority.serial), \(signed))"
-        case "rollback":
+        case .stop: return "stopping \(name) cluster-wide (serial \(authority.serial), \(signed))"
+        case .rollback:
             return "rolling \(name) back cluster-wide to the spec serial \(current?.serial ?? 0) replaced (serial \(authority.serial), \(signed))"
         default:
-            let verb = op == "scale" ? "scaling" : "deploying"
+            let verb = op == .scale ? "scaling" : "deploying"
             return "\(verb) \(name) cluster-wide (serial \(authority.serial), \(signed)): " + (parsed.map(placementSummary) ?? "")
         }
     }

@@ -5,7 +5,7 @@ import RumorWire
 
 extension Agent {
     /// Set by the container action: answers `apps` RPC calls (JSON text), or throws a message for the CLI.
-    public func setAppsProvider(_ provider: @escaping @Sendable (_ op: String, _ name: String) throws -> String) {
+    public func setAppsProvider(_ provider: @escaping @Sendable (_ op: AppsOperation, _ name: String) throws -> String) {
         eventLoop.execute {
             self.appsProvider = provider
             self.becomeAppsNode()
@@ -17,11 +17,11 @@ extension Agent {
     public func apps(_ request: RPCAppsRequest) -> EventLoopFuture<String> {
         eventLoop.submit { [self] in
             switch request.op {
-            case "specs": return appSpecsJSON()
-            case "status": return try appStatusJSON(request.name)
-            case "record": return appRecordJSON(request.name)
-            case "deploy", "scale", "stop", "rollback": return try changeApp(request)
-            default:
+            case .specs: return appSpecsJSON()
+            case .status: return try appStatusJSON(request.name)
+            case .record: return appRecordJSON(request.name)
+            case .deploy, .scale, .stop, .rollback: return try changeApp(request)
+            case .ls, .inspect:
                 guard let appsProvider else { throw CommandError(AgentAppsError.notRunning) }
                 return try appsProvider(request.op, request.name)
             }

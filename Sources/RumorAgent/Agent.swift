@@ -34,7 +34,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     let stoppedPromise: EventLoopPromise<Void>
     var isStopping = false
     /// Answers `apps` RPC calls when the container action runs.
-    var appsProvider: (@Sendable (String, String) throws -> String)?
+    var appsProvider: (@Sendable (AppsOperation, String) throws -> String)?
     /// Cluster-wide app specs (Agent+AppSpecs.swift): whether this node runs apps, who to tell of changes, and
     /// when each (member, digest) pair was last synced.
     var appsNode = false

@@ -6,7 +6,7 @@ import RumorWire
 /// the client saw it (`Previous`, so a change made in between is refused, not overwritten), and, when signed,
 /// the deploy key and signature (docs/apps-authority.md).
 public struct RPCAppsRequest: RPCEncodable, Hashable {
-    public var op: String
+    public var op: AppsOperation
     public var name: String
     /// A change: the spec's JSON text (empty: stop).
     public var spec: String
@@ -16,7 +16,7 @@ public struct RPCAppsRequest: RPCEncodable, Hashable {
     public var signer: [UInt8]
     public var signature: [UInt8]
 
-    public init(op: String, name: String = "", spec: String = "", serial: UInt64 = 0, previous: String = "",
+    public init(op: AppsOperation, name: String = "", spec: String = "", serial: UInt64 = 0, previous: String = "",
                 signer: [UInt8] = [], signature: [UInt8] = []) {
         self.op = op
         self.name = name
@@ -29,7 +29,11 @@ public struct RPCAppsRequest: RPCEncodable, Hashable {
 
     public init(from value: MessagePack) throws {
         let f = try MessagePackFields(value, context: "apps")
-        op = try f.string("Op")
+        let text = try f.string("Op")
+        guard let op = AppsOperation(rawValue: text) else {
+            throw WireError("unknown apps operation '\(text)' (\(AppsOperation.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        self.op = op
         name = f.has("Name") ? try f.string("Name") : ""
         spec = f.has("Spec") ? try f.string("Spec") : ""
         serial = f.has("Serial") ? try f.uint("Serial") : 0
@@ -42,7 +46,7 @@ public struct RPCAppsRequest: RPCEncodable, Hashable {
         let signed = !signature.isEmpty
         w.writeMapHeader(2 + (spec.isEmpty ? 0 : 1) + (serial == 0 ? 0 : 1) + (previous.isEmpty ? 0 : 1) + (signed ? 2 : 0))
         w.write("Name"); w.write(name)
-        w.write("Op"); w.write(op)
+        w.write("Op"); w.write(op.rawValue)
         if !previous.isEmpty { w.write("Previous"); w.write(previous) }
         if serial != 0 { w.write("Serial"); w.write(serial) }
         if signed {
@@ -51,6 +55,20 @@ public struct RPCAppsRequest: RPCEncodable, Hashable {
         }
         if !spec.isEmpty { w.write("Spec"); w.write(spec) }
     }
+}
+
+/// Every `apps` operation, in one list: the CLI sends them, the agent answers them.
+public enum AppsOperation: String, Sendable, CaseIterable {
+    /// This node's container action: its apps and containers, or one app.
+    case ls, inspect
+    /// The cluster-wide register: one app's state on every node, the record a change is made from, every spec.
+    case status, record, specs
+    /// Changes of the register, made (and signed) on the client.
+    case deploy, scale, stop, rollback
+
+    public var isChange: Bool { [.deploy, .scale, .stop, .rollback].contains(self) }
+    /// Answered by the container action rather than the agent.
+    public var isLocal: Bool { self == .ls || self == .inspect }
 }
 
 /// The answer: JSON text, so the CLI can print it as it is (`-format json`) or as a table.

@@ -151,15 +151,15 @@ extension AgentCommand {
     }
 
     /// `rumor apps ls|inspect` answered from the container action's status.
-    static func answerApps(_ all: JSON, op: String, name: String) throws -> String {
+    static func answerApps(_ all: JSON, op: AppsOperation, name: String) throws -> String {
         switch op {
-        case "ls": return all.serialized()
-        case "inspect":
+        case .ls: return all.serialized()
+        case .inspect:
             guard let app = all.arrayValue?.first(where: { $0["app"]?.stringValue == name }) else {
                 throw CommandError("no app named '\(name)' on this node")
             }
             return app.serialized(indent: 2)
-        default: throw CommandError("unknown apps operation '\(op)' (ls, inspect)")
+        default: throw CommandError("apps \(op) is answered by the agent, not the container action")
         }
     }
 

@@ -23,15 +23,14 @@ public struct AppsCommand: Subcommand {
 
     var rpc: RPCOptions
     var output: FormatOptions
-    var op: String
+    /// nil: `keygen`, which talks to no agent.
+    var op: AppsOperation?
     var app: String
     /// deploy: the spec's text; scale: the count.
     var spec = ""
     var wait = false
     var signKey: AppSigningKey?
     var keyOut: String?
-
-    static let changes: Set<String> = ["deploy", "scale", "stop", "rollback"]
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         rpc = RPCOptions(arguments)
@@ -42,21 +41,21 @@ public struct AppsCommand: Subcommand {
         switch words.first {
         case "ls", nil:
             guard words.count <= 1 else { throw UsageError("apps ls takes no argument") }
-            (op, app) = ("ls", "")
+            (op, app) = (.ls, "")
         case "inspect":
             guard words.count == 2 else { throw UsageError("apps inspect needs one app name") }
-            (op, app) = ("inspect", words[1])
+            (op, app) = (.inspect, words[1])
         case "specs":
             guard words.count == 1 else { throw UsageError("apps specs takes no argument") }
-            (op, app) = ("specs", "")
+            (op, app) = (.specs, "")
         case "status":
             guard words.count == 2 else { throw UsageError("apps status needs one app name") }
-            (op, app) = ("status", words[1])
+            (op, app) = (.status, words[1])
         case "keygen":
             guard words.count == 1, let out = arguments.value("out"), !out.isEmpty else {
                 throw UsageError("apps keygen needs --out FILE (the secret key is written there, never printed)")
             }
-            (op, app, keyOut) = ("keygen", "", out)
+            (op, app, keyOut) = (nil, "", out)
         case "deploy":
             guard words.count == 2 || words.count == 3 else { throw UsageError("apps deploy needs a spec file (and optionally the app's name)") }
             let file = words[1]
@@ -70,17 +69,17 @@ public struct AppsCommand: Subcommand {
             } catch { throw UsageError("apps deploy: \(error)") }
             // Checked here too, so a spec with errors is refused before anything is sent.
             do { _ = try AppSpec.parse(text, name: name, file: file) } catch { throw UsageError("apps deploy: \(error); nothing was sent") }
-            (op, app, spec) = ("deploy", name, text)
+            (op, app, spec) = (.deploy, name, text)
         case "scale":
             guard words.count == 3, let n = Int(words[2]), n >= 0 else { throw UsageError("apps scale needs an app name and a count") }
-            (op, app, spec) = ("scale", words[1], String(n))
+            (op, app, spec) = (.scale, words[1], String(n))
         case "stop", "rollback":
             guard words.count == 2 else { throw UsageError("apps \(words[0]) needs one app name") }
-            (op, app) = (words[0], words[1])
+            (op, app) = (words[0] == "stop" ? .stop : .rollback, words[1])
         default:
             throw UsageError("unknown apps command '\(words[0])' (ls, inspect, status, specs, deploy, scale, stop, rollback, keygen)")
         }
-        if Self.changes.contains(op), let path = arguments.value("sign-key") ?? Environment.get("RUMOR_APPS_SIGN_KEY"), !path.isEmpty {
+        if let op, op.isChange, let path = arguments.value("sign-key") ?? Environment.get("RUMOR_APPS_SIGN_KEY"), !path.isEmpty {
             do {
                 signKey = try AppSigningKey(fileText: try DurableFile.readText(path, limit: 4096), path: path)
             } catch { throw UsageError("apps \(op): --sign-key: \(error)") }
@@ -94,21 +93,21 @@ public struct AppsCommand: Subcommand {
     }
 
     public func run() async throws {
-        if op == "keygen" { return try writeKey() }
+        guard let op else { return try writeKey() }
         let client = try rpc.connect()
         defer { client.close() }
-        let before = wait ? (try? client.apps(RPCAppsRequest(op: "status", name: app))).flatMap { try? JSON.parse($0) } : nil
+        let before = wait ? (try? client.apps(RPCAppsRequest(op: .status, name: app))).flatMap { try? JSON.parse($0) } : nil
         let text: String
         do {
-            let request = Self.changes.contains(op) ? try change(client) : RPCAppsRequest(op: op, name: app)
+            let request = op.isChange ? try change(client, op) : RPCAppsRequest(op: op, name: app)
             text = try client.apps(request)
             if wait { try await waitForRollout(client, spec: request.spec, after: before) }
         } catch let exit as ExitCode { throw exit } catch { throw Console.fail("Error", error) }
-        if Self.changes.contains(op) || ["specs", "inspect"].contains(op) || output.format == .json {
+        if op.isChange || op == .specs || op == .inspect || output.format == .json {
             if !wait { print(text) }
             return
         }
-        if op == "status" {
+        if op == .status {
             guard let status = try? JSON.parse(text) else { throw Console.fail("Error", UsageError("unreadable answer: \(text)")) }
             print(Self.statusTable(status))
             return
@@ -120,17 +119,17 @@ public struct AppsCommand: Subcommand {
     /// The change as the record will hold it, made from the app's current record and signed when there is a key:
     /// a scale rewrites the current spec's count, a stop is the empty spec, a rollback the spec the current
     /// deploy replaced.
-    func change(_ client: RPCClient) throws -> RPCAppsRequest {
-        let current = try JSON.parse(try client.apps(RPCAppsRequest(op: "record", name: app)))
+    func change(_ client: RPCClient, _ op: AppsOperation) throws -> RPCAppsRequest {
+        let current = try JSON.parse(try client.apps(RPCAppsRequest(op: .record, name: app)))
         let serial = current["serial"]?.stringValue.flatMap { UInt64($0) } ?? 0
         let currentSpec = current["spec"]?.stringValue ?? ""
         let next: String
         switch op {
-        case "scale":
+        case .scale:
             guard !currentSpec.isEmpty else { throw UsageError("apps scale: no app '\(app)' is deployed cluster-wide (rumor apps deploy first)") }
             next = try AppSpec.scaled(currentSpec, to: Int(spec) ?? 0)
-        case "stop": next = ""
-        case "rollback": next = current["previous"]?.stringValue ?? ""
+        case .stop: next = ""
+        case .rollback: next = current["previous"]?.stringValue ?? ""
         default: next = spec
         }
         var request = RPCAppsRequest(
@@ -138,7 +137,7 @@ public struct AppsCommand: Subcommand {
             serial: AppRecord.nextSerial(after: serial, unixMilliseconds: Self.unixMilliseconds()),
             previous: StableHash.ofSpec(Array(currentSpec.utf8)))
         if let signKey {
-            let statement = AppStatement.bytes(op == "rollback" ? .rollback : .deploy, name: app, serial: request.serial,
+            let statement = AppStatement.bytes(op == .rollback ? .rollback : .deploy, name: app, serial: request.serial,
                                                spec: Array(next.utf8), previous: Array(currentSpec.utf8))
             (request.signer, request.signature) = (signKey.publicKey.bytes, signKey.sign(statement))
         }
@@ -156,7 +155,7 @@ public struct AppsCommand: Subcommand {
     func writeKey() throws {
         guard let path = keyOut else { return }
         do {
-            if try DurableFile.readAllIfExists(path, limit: 1) != nil {
+            if FileSystem.exists(path) {
                 throw UsageError("apps keygen: \(path) exists; not overwritten (a deploy key lost is a cluster you can no longer deploy to)")
             }
             let key = try AppSigningKey.generate()
@@ -176,7 +175,7 @@ public struct AppsCommand: Subcommand {
         var lastWave = ""
         while true {
             try await Task.sleep(for: .milliseconds(500))
-            let status = try JSON.parse(try client.apps(RPCAppsRequest(op: "status", name: app)))
+            let status = try JSON.parse(try client.apps(RPCAppsRequest(op: .status, name: app)))
             guard let ltime = status["ltime"]?.stringValue.flatMap({ UInt64($0) }), ltime > since else { continue }
             let rollout = status["rollout"]
             let state = rollout?["state"]?.stringValue ?? ""

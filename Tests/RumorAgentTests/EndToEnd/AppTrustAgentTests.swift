@@ -24,6 +24,16 @@ import RumorTestSupport
         defer { print("AppTrustAgentTests: \(ContinuousClock.now - started)") }
         let c = try E2ECluster(subnet: 78)
         defer { c.shutdown() }
+        // keygen: the secret only in a 0600 file, never printed, never over an existing key.
+        var info = stat()
+        #expect(stat(c.deployKeyFile, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        let again = try await c.rumor("apps", "keygen", "--out", c.deployKeyFile)
+        #expect(again.status != 0 && again.stderr.contains("not overwritten"), "\(again)")
+        let noFile = try await c.rumor("apps", "keygen")
+        #expect(noFile.status != 0 && noFile.stderr.contains("--out"), "\(noFile)")
+        let secret = try #require(c.read(c.deployKeyFile).split(separator: "\n").last.map(String.init))
+        let keygen = try await c.rumor("apps", "keygen", "--out", c.file("printed.key"))
+        #expect(!keygen.stdout.contains(secret) && !keygen.stdout.contains(c.read(c.file("printed.key")).split(separator: "\n").last.map(String.init) ?? "?"))
         let second = try E2ECluster.makeDeployKey(c.rumorPath, at: c.file("second.key"))
         let evil = try E2ECluster.makeDeployKey(c.rumorPath, at: c.file("evil.key"))
         let w1Config = c.file("w1.json")
