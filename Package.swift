@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "RumorContainers",
             dependencies: [
-                "RumorDocker", "RumorApps", "RumorActions", "RumorCore", "RumorSupport",
+                "RumorDocker", "RumorApps", "RumorCore", "RumorSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -93,6 +93,7 @@ let package = Package(
             name: "RumorCLI",
             dependencies: [
                 "RumorAgent", "RumorWire", "RumorCrypto", "RumorActions", "RumorSupport", "RumorContainers", "RumorApps",
+                "RumorCore", "RumorRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -6,7 +6,7 @@ import RumorRuntime
 import RumorSupport
 import RumorWire
 
-/// Rolling deploys of cluster-wide apps (issue 12, docs/membership.md#app-specs). A deploy that changes an app's
+/// Rolling deploys of cluster-wide apps (docs/membership.md#app-specs). A deploy that changes an app's
 /// containers rolls across the nodes that run it in waves (``Rollout``: `update.parallelism`, `monitor`,
 /// `failure_action`, `progress_deadline`), and every node follows it from its own view, with no manager: a node
 /// runs the new spec once its wave has come and the previous spec (carried in the record) until then; what each

@@ -271,7 +271,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             let queues = i.pendingBroadcasts
             return [
                 "agent": ["name": name],
-                "runtime": ["os": "linux", "arch": Self.arch, "version": "rumor 0.1.0", "max_procs": "1", "goroutines": "1",
+                "runtime": ["os": "linux", "arch": Self.arch, "version": "rumor \(RumorVersion.number)", "max_procs": "1", "goroutines": "1",
                             "cpu_count": "\(System.coreCount)"],
                 "serf": [
                     "members": "\(members.count)",
@@ -354,4 +354,10 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             }
         }
     }
+}
+
+/// The version, once: `rumor version`, `--version` and the RPC `stats` all print it.
+public enum RumorVersion {
+    public static let number = "0.1.0"
+    public static let text = "Rumor v\(number)"
 }

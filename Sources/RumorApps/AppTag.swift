@@ -1,3 +1,5 @@
+import RumorSupport
+
 /// How a node advertises its ready containers of one app in its Serf tags, so any load balancer in the cluster
 /// can route to them: key `app:<name>`, value one token per endpoint, space separated: `<slot>/<port>` (the
 /// node's own address) or `<slot>/<ip>:<port>` (a container address on a Docker network). Compact because all
@@ -12,7 +14,7 @@ public enum AppTag {
 
     public static func value(_ endpoints: [Endpoint]) -> String {
         endpoints.sorted { $0.slot < $1.slot }.map { e in
-            e.host.map { "\(e.slot)/\($0):\(e.port)" } ?? "\(e.slot)/\(e.port)"
+            e.host.map { "\(e.slot)/\(HostPort(host: $0, port: e.port))" } ?? "\(e.slot)/\(e.port)"
         }.joined(separator: " ")
     }
 
@@ -26,14 +28,12 @@ public enum AppTag {
                 rejected.append(String(token))
                 continue
             }
-            let rest = token[token.index(after: slash)...]
-            var host: String?
-            var portText = rest
-            if let colon = rest.lastIndex(of: ":") {
-                host = String(rest[..<colon])
-                portText = rest[rest.index(after: colon)...]
-            }
-            guard let port = Int(portText), (1...65535).contains(port), host.map({ !$0.isEmpty }) ?? true else {
+            let rest = String(token[token.index(after: slash)...])
+            // `<port>` (the node's own address) or `<host>:<port>` / `[v6]:<port>` (HostPort's one parser).
+            let parsed = rest.contains(":") || rest.hasPrefix("[")
+                ? (try? HostPort.parse(rest, defaultPort: 0, what: "endpoint")).map { (String?.some($0.host), $0.port) }
+                : Int(rest).map { (String?.none, $0) }
+            guard let (host, port) = parsed, (1...65535).contains(port) else {
                 rejected.append(String(token))
                 continue
             }

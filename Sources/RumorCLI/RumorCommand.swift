@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RumorAgent
 import RumorSupport
 
 /// `rumor`: the agent and the commands that talk to it over RPC, with Serf's command names and flags.
@@ -96,9 +97,4 @@ public enum RumorCommand {
         text += "\nSee 'rumor <command> --help' for a command's options."
         return text
     }
-}
-
-public enum RumorVersion {
-    public static let number = "0.1.0"
-    public static let text = "Rumor v\(number)"
 }

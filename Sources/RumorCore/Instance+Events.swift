@@ -42,14 +42,9 @@ extension Instance {
     /// Returns true when the event is new (delivered now, and worth re-gossiping).
     mutating func handleUserEvent(_ e: UserEventMessage) -> Bool {
         eventClock.witness(e.ltime)
-        if e.ltime < eventMinTime { return false }
-        let window = UInt64(eventBuffer.count)
-        let current = eventClock.time
-        if current > window && e.ltime < current - window {
-            warn("received old event '\(e.name)' (ltime \(e.ltime), current \(current))")
-            return false
-        }
-        let index = Int(e.ltime % window)
+        guard let index = recentSlot(e.ltime, clock: eventClock, minTime: eventMinTime, ring: eventBuffer.count,
+                                     what: "event '\(e.name)'")
+        else { return false }
         let event = UserEventCollection.Event(name: e.name, payload: e.payload)
         var slot = eventBuffer[index].flatMap { $0.ltime == e.ltime ? $0 : nil } ?? UserEventCollection(ltime: e.ltime, events: [])
         if slot.events.contains(where: { $0.name == event.name && ($0.payload ?? []) == (event.payload ?? []) }) {

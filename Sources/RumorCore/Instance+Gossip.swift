@@ -122,8 +122,6 @@ extension Instance {
     }
 
     /// Our full state: every node memberlist knows (ourselves included) plus Serf's state.
-    func localState(join: Bool) -> [UInt8] { localStateSnapshot(join: join).encode() }
-
     func localStateSnapshot(join: Bool) -> LocalStateSnapshot {
         let states = nodes.values.map {
             PushNodeState(

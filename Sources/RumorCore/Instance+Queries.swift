@@ -65,14 +65,9 @@ extension Instance {
     /// Returns true when the query should be re-gossiped.
     mutating func handleQuery(_ q: QueryMessage) -> Bool {
         queryClock.witness(q.ltime)
-        if q.ltime < queryMinTime { return false }
-        let window = UInt64(queryBuffer.count)
-        let current = queryClock.time
-        if current > window && q.ltime < current - window {
-            warn("received old query '\(q.name)' (ltime \(q.ltime), current \(current))")
-            return false
-        }
-        let index = Int(q.ltime % window)
+        guard let index = recentSlot(q.ltime, clock: queryClock, minTime: queryMinTime, ring: queryBuffer.count,
+                                     what: "query '\(q.name)'")
+        else { return false }
         var seen = queryBuffer[index].flatMap { $0.ltime == q.ltime ? $0 : nil } ?? QuerySeen(ltime: q.ltime, ids: [])
         if seen.ids.contains(q.id) { return false }
         seen.ids.append(q.id)

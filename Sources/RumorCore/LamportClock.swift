@@ -31,3 +31,19 @@ extension Instance {
         return false
     }
 }
+
+extension Instance {
+    /// Serf's recent-message rings (user events, queries): the slot of `ltime`, or nil for a time before `minTime`
+    /// or older than the ring reaches back from `clock` (logged as "received old ...").
+    mutating func recentSlot(_ ltime: UInt64, clock: LamportClock, minTime: UInt64, ring: Int,
+                             what: @autoclosure () -> String) -> Int? {
+        if ltime < minTime { return nil }
+        let window = UInt64(ring)
+        let current = clock.time
+        if current > window && ltime < current - window {
+            warn("received old \(what()) (ltime \(ltime), current \(current))")
+            return nil
+        }
+        return Int(ltime % window)
+    }
+}

@@ -1,4 +1,4 @@
-// The simulator at scale (issue 14): how fast news spreads and failures are seen in clusters of 1,000 to 10,000
+// The simulator at scale (bench/README.md): how fast news spreads and failures are seen in clusters of 1,000 to 10,000
 // nodes, beside Serf's published convergence model. Run through bench/convergence.py; `--help` for options.
 import RumorCore
 import RumorSimulator

@@ -102,8 +102,11 @@ import Testing
         let value = AppTag.value(endpoints)
         #expect(value == "1/8081 2/172.18.0.3:80")
         #expect(AppTag.parse(value).endpoints == endpoints)
-        let parsed = AppTag.parse("1/80 x/81 2/99999 3/:80 4/82")
+        let parsed = AppTag.parse("1/80 x/81 2/99999 3/:80 4/82 5/10.0.0.1:0 6/a b")
         #expect(parsed.endpoints.map(\.slot) == [1, 4])
-        #expect(parsed.rejected == ["x/81", "2/99999", "3/:80"])
+        #expect(parsed.rejected == ["x/81", "2/99999", "3/:80", "5/10.0.0.1:0", "6/a", "b"])
+        // IPv6 container addresses go in brackets, HostPort's form, and come back out.
+        let v6 = [Endpoint(slot: 1, host: "fd00::3", port: 80)]
+        #expect(AppTag.value(v6) == "1/[fd00::3]:80" && AppTag.parse(AppTag.value(v6)).endpoints == v6)
     }
 }

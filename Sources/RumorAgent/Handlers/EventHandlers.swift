@@ -47,8 +47,7 @@ public final class EventHandlers: @unchecked Sendable {
     private let respondHook: @Sendable (_ ltime: UInt64, _ id: UInt32, _ payload: [UInt8]) -> Void
     private var coalescer: EventCoalescer
     private var lastSelf: Member?
-    private var flushTimer: Scheduled<Void>?
-    private var flushAt: Instant?
+    private lazy var flushTimer = DeadlineTimer(eventLoop: eventLoop)
     private var isShutDown = false
 
     /// - Parameter respond: answers a query (`ltime`, `id`) with a handler's output; called on `eventLoop`, at most
@@ -103,7 +102,7 @@ public final class EventHandlers: @unchecked Sendable {
         }
         guard !isShutDown, !specs.isEmpty else { return }
         lastSelf = selfMember
-        deliver(coalescer.ingest(event, now: now()), selfMember: selfMember)
+        deliver(coalescer.ingest(event, now: DeadlineTimer.now), selfMember: selfMember)
         rescheduleFlush()
     }
 
@@ -124,9 +123,7 @@ public final class EventHandlers: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: Void.self)
         eventLoop.execute { [self] in
             isShutDown = true
-            flushTimer?.cancel()
-            flushTimer = nil
-            flushAt = nil
+            flushTimer.cancel()
             runner.shutdown { promise.succeed(()) }
         }
         return promise.futureResult
@@ -134,20 +131,9 @@ public final class EventHandlers: @unchecked Sendable {
 
     // MARK: - On the event loop
 
-    private func now() -> Instant { Instant(nanoseconds: Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
-
     private func rescheduleFlush() {
-        let next = coalescer.nextDeadline
-        guard next != flushAt else { return }
-        flushTimer?.cancel()
-        flushTimer = nil
-        flushAt = next
-        guard let next else { return }
-        let deadline = NIODeadline.uptimeNanoseconds(UInt64(clamping: next.nanoseconds))
-        flushTimer = eventLoop.scheduleTask(deadline: deadline) { [self] in
-            flushTimer = nil
-            flushAt = nil
-            let out = coalescer.advance(to: now())
+        flushTimer.set(coalescer.nextDeadline) { [self] in
+            let out = coalescer.advance(to: DeadlineTimer.now)
             if let lastSelf { deliver(out, selfMember: lastSelf) }
             rescheduleFlush()
         }

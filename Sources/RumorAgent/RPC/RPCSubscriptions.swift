@@ -31,8 +31,7 @@ final class RPCEventStream {
     private let backend: any AgentRPCBackend
     private var coalescer: EventCoalescer
     private var token: Int?
-    private var flushTimer: Scheduled<Void>?
-    private var flushAt: Instant?
+    private lazy var flushTimer = DeadlineTimer(eventLoop: backend.eventLoop)
     private var stopped = false
 
     init(seq: UInt64, filters: [EventFilter], connection: RPCConnection, settings: RPCStreamSettings) {
@@ -65,15 +64,13 @@ final class RPCEventStream {
         stopped = true
         if let token { backend.removeListener(token) }
         token = nil
-        flushTimer?.cancel()
-        flushTimer = nil
-        flushAt = nil
+        flushTimer.cancel()
     }
 
     private func receive(_ event: Event) {
         // Queries are answered through `respond`, not through HandlerEvent's hook; internal queries come out nil.
         guard !stopped, let converted = HandlerEvent(event, respond: { _, _, _ in }) else { return }
-        deliver(coalescer.ingest(converted, now: Self.now()))
+        deliver(coalescer.ingest(converted, now: DeadlineTimer.now))
         rescheduleFlush()
     }
 
@@ -102,21 +99,10 @@ final class RPCEventStream {
         }
     }
 
-    private static func now() -> Instant { Instant(nanoseconds: Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
-
     private func rescheduleFlush() {
-        let next = coalescer.nextDeadline
-        guard next != flushAt else { return }
-        flushTimer?.cancel()
-        flushTimer = nil
-        flushAt = next
-        guard let next else { return }
-        let deadline = NIODeadline.uptimeNanoseconds(UInt64(clamping: next.nanoseconds))
-        flushTimer = backend.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+        flushTimer.set(coalescer.nextDeadline) { [weak self] in
             guard let self, !self.stopped else { return }
-            flushTimer = nil
-            flushAt = nil
-            deliver(coalescer.advance(to: Self.now()))
+            deliver(coalescer.advance(to: DeadlineTimer.now))
             rescheduleFlush()
         }
     }

@@ -99,12 +99,6 @@ public final class Snapshotter: @unchecked Sendable {
         if record.changesMembers { pollClock() }
     }
 
-    /// `event-clock:` for a user event at `ltime`, if newer than the last one recorded.
-    func recordEventClock(_ ltime: UInt64) {
-        guard !closed, let record = recorder.userEvent(ltime: ltime) else { return }
-        append(record)
-    }
-
     /// `query-clock:` for a query at `ltime`, if newer than the last one recorded.
     func recordQueryClock(_ ltime: UInt64) {
         guard !closed, let record = recorder.query(ltime: ltime) else { return }

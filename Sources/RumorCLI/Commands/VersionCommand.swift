@@ -1,3 +1,4 @@
+import RumorAgent
 import RumorWire
 
 /// `version`: this build's version and the Serf protocol range it speaks.
