@@ -78,7 +78,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        .target(name: "RumorApps", dependencies: ["RumorSupport"]),
+        .target(name: "RumorApps", dependencies: ["RumorSupport", "RumorWire"]),
         .target(
             name: "RumorContainers",
             dependencies: [
@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "RumorAgentTests", dependencies: ["RumorAgent", "RumorCLI", "RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorInteropTests", dependencies: ["RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(name: "RumorDockerTests", dependencies: ["RumorDocker", "RumorSupport", "RumorTestSupport"]),
-        .testTarget(name: "RumorAppsTests", dependencies: ["RumorApps", "RumorSupport"]),
+        .testTarget(name: "RumorAppsTests", dependencies: ["RumorApps", "RumorSupport", "RumorWire"]),
         .testTarget(
             name: "RumorContainersTests",
             dependencies: ["RumorContainers", "RumorDocker", "RumorApps", "RumorActions", "RumorCore", "RumorSupport",

@@ -2,6 +2,7 @@ import RumorSupport
 import Logging
 import NIOCore
 import NIOPosix
+import RumorApps
 import RumorCore
 import RumorCrypto
 import RumorRuntime
@@ -42,8 +43,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var appsDigest = "0"
     var appListeners: [@Sendable () -> Void] = []
     var appSyncs: [String: NIODeadline] = [:]
-    /// Rolling deploys under way, by app (Agent+Rollouts.swift).
-    var rollouts: [String: AppRolloutState] = [:]
+    /// Which spec this node runs of each app, and rolling deploys (RumorApps; Agent+Rollouts.swift feeds it).
+    lazy var coordinator = AppsCoordinator(node: name)
     /// The spec this node runs of each cluster-wide app (empty: stopped), as the container action reads it; kept
     /// by `updateRollouts`. Read on `eventLoop`.
     public internal(set) var appsToRun: [String: [UInt8]] = [:]
