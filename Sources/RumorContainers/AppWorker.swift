@@ -40,7 +40,7 @@ final class AppWorker: Sendable {
     }
 
     private let desired: NIOLockedValueBox<Desired>
-    private let docker: NIOLockedValueBox<DockerClient?>
+    private let docker: NIOLockedValueBox<(any ContainerEngine)?>
     let status: NIOLockedValueBox<AppStatus>
 
     init(app: String, desired: Desired, host: any ContainerHost, resync: Duration, registryAuth: String?, logger: Logger,
@@ -68,7 +68,7 @@ final class AppWorker: Sendable {
     }
 
     /// The engine is (back) up, or gone (nil, and why).
-    func use(_ client: DockerClient?, reason: String? = nil) {
+    func use(_ client: (any ContainerEngine)?, reason: String? = nil) {
         docker.withLockedValue { $0 = client }
         if client == nil { status.withLockedValue { $0.engineError = reason ?? "the Docker engine is not reachable" } }
         wakeup.signal()
@@ -171,7 +171,7 @@ final class AppWorker: Sendable {
         return (Set(result.slots(of: host.nodeName)), result.recheckAt)
     }
 
-    private func observe(_ docker: DockerClient) async throws -> [ObservedContainer] {
+    private func observe(_ docker: any ContainerEngine) async throws -> [ObservedContainer] {
         let listed = try await docker.listContainers(labels: ["\(RumorLabel.app)=\(app)", "\(RumorLabel.node)=\(host.nodeName)"])
         var observed: [ObservedContainer] = []
         for summary in listed {
@@ -182,7 +182,7 @@ final class AppWorker: Sendable {
         return observed
     }
 
-    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: DockerClient, reconciler: inout AppReconciler) async {
+    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler) async {
         switch step {
         case .create(let slot):
             await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: nil)
@@ -197,7 +197,7 @@ final class AppWorker: Sendable {
     }
 
     @discardableResult
-    private func stopAndRemove(id: String, name: String, drain: Bool, spec: AppSpec, docker: DockerClient) async -> Bool {
+    private func stopAndRemove(id: String, name: String, drain: Bool, spec: AppSpec, docker: any ContainerEngine) async -> Bool {
         // The endpoint was withdrawn when the plan was published; give load balancers time to let go of it.
         if drain, spec.drain > .zero { await Wakeup.sleep(for: spec.drain, on: eventLoop) }
         do {
@@ -215,7 +215,7 @@ final class AppWorker: Sendable {
         }
     }
 
-    private func create(slot: Int, spec: AppSpec, docker: DockerClient, reconciler: inout AppReconciler, replacing: String?) async {
+    private func create(slot: Int, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler, replacing: String?) async {
         let name = spec.containerName(slot: slot, node: host.nodeName)
         var created: String?
         do {
@@ -225,13 +225,15 @@ final class AppWorker: Sendable {
                     throw e.during("pull \(spec.image)")
                 }
             }
-            do { created = try await docker.create(name: name, spec.containerConfig(slot: slot, node: host.nodeName)) } catch let e as DockerError {
+            let id: String
+            do { id = try await docker.create(name: name, spec.containerConfig(slot: slot, node: host.nodeName)) } catch let e as DockerError {
                 throw e.during("create \(name)")
             }
-            do { try await docker.start(created!) } catch let e as DockerError { throw e.during("start \(name)") }
-            logger.info("apps: \(app): started \(name) (\(created!.prefix(12)))")
+            created = id
+            do { try await docker.start(id) } catch let e as DockerError { throw e.during("start \(name)") }
+            logger.info("apps: \(app): started \(name) (\(id.prefix(12)))")
             let kind: ContainerEvent.Kind = replacing == nil ? .start : .replaced
-            host.fire(ContainerEvent(kind: kind, app: app, container: name, containerID: created!, slot: slot))
+            host.fire(ContainerEvent(kind: kind, app: app, container: name, containerID: id, slot: slot))
         } catch {
             // A container that was created but did not start is ours: remove it, so the slot is simply missing.
             if let created { try? await docker.remove(created) }

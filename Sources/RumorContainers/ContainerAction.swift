@@ -43,7 +43,7 @@ public final class ContainerAction: Sendable {
         /// Spec errors of apps that have no worker (invalid from the start).
         var invalid: [String: String] = [:]
         var nodeTags: [String: String] = [:]
-        var engine: DockerClient?
+        var engine: (any ContainerEngine)?
         var resources = (cores: 1, memoryMiB: 0)
         var generation = 0
         var reloadRequested = false
@@ -61,13 +61,20 @@ public final class ContainerAction: Sendable {
     private let epoch = ContinuousClock.now
     private let shared = NIOLockedValueBox(Shared())
     private let directoryWakeup: Wakeup
+    /// Reaches the engine (again, after it went away): Docker's socket unless a test gives another engine.
+    private let connect: @Sendable () async throws -> any ContainerEngine
 
+    /// `engine`: how to reach the container engine; nil for Docker at `dockerHost` (or /var/run/docker.sock).
     public init(configuration: ContainerActionConfiguration, host: any ContainerHost, logger: Logger,
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                engine: (@Sendable () async throws -> any ContainerEngine)? = nil) {
         self.configuration = configuration
         self.host = host
         self.logger = logger
         self.group = group
+        self.connect = engine ?? { [dockerHost = configuration.dockerHost] in
+            try await DockerClient.connect(socketPath: try DockerClient.socketPath(dockerHost: dockerHost), group: group)
+        }
         self.directory = AppsDirectory(path: configuration.appsDir)
         self.directoryWakeup = Wakeup(eventLoop: group.next())
     }
@@ -234,7 +241,7 @@ public final class ContainerAction: Sendable {
         }
     }
 
-    private func remove(_ mine: [ContainerSummary], engine: DockerClient, specs: [String: AppSpec]) async {
+    private func remove(_ mine: [ContainerSummary], engine: any ContainerEngine, specs: [String: AppSpec]) async {
         await withDiscardingTaskGroup { tasks in
             for c in mine {
                 let grace = c.labels[RumorLabel.app].flatMap { specs[$0]?.stopGrace } ?? AppSpec.defaultStopGrace
@@ -315,7 +322,7 @@ public final class ContainerAction: Sendable {
                            generation: generation, members: members),
             host: host, resync: configuration.resync, registryAuth: configuration.registryAuth, logger: logger, epoch: epoch,
             eventLoop: self.group.next())
-        let (engine, down) = shared.withLockedValue { s -> (DockerClient?, String?) in
+        let (engine, down) = shared.withLockedValue { s -> ((any ContainerEngine)?, String?) in
             s.workers[app] = worker
             return (s.engine, s.engineDown)
         }
@@ -345,10 +352,9 @@ public final class ContainerAction: Sendable {
         var reported: String?
         while !Task.isCancelled {
             do {
-                let path = try DockerClient.socketPath(dockerHost: configuration.dockerHost)
-                let client = try await DockerClient.connect(socketPath: path, group: group)
+                let client = try await connect()
                 let resources = try await client.resources()
-                logger.info("apps: Docker engine API \(client.apiVersion) at \(path) (\(resources.cores) cores, \(resources.memoryMiB) MiB)")
+                logger.info("apps: \(client.summary) (\(resources.cores) cores, \(resources.memoryMiB) MiB)")
                 reported = nil
                 backoff = .seconds(1)
                 try await client.followEvents(label: "\(RumorLabel.node)=\(host.nodeName)", opened: {

@@ -11,6 +11,10 @@ public struct ContainerSummary: Sendable, Equatable {
     /// reads as "not running" instead of failing the whole list.
     public var state: String
 
+    public init(id: String, name: String, image: String, labels: [String: String], state: String) {
+        (self.id, self.name, self.image, self.labels, self.state) = (id, name, image, labels, state)
+    }
+
     init(json: JSON) throws {
         guard let id = json["Id"]?.stringValue else { throw DockerError(.protocolError, "container list entry without Id") }
         self.id = id
@@ -39,6 +43,14 @@ public struct ContainerDetails: Sendable, Equatable {
     public var finishedAt: DockerTimestamp?
     /// Network name → container address on it.
     public var addresses: [String: String]
+
+    public init(id: String, name: String, image: String, labels: [String: String], status: String, running: Bool,
+                exitCode: Int = 0, error: String = "", health: String? = nil, startedAt: DockerTimestamp? = nil,
+                finishedAt: DockerTimestamp? = nil, addresses: [String: String] = [:]) {
+        (self.id, self.name, self.image, self.labels, self.status, self.running) = (id, name, image, labels, status, running)
+        (self.exitCode, self.error, self.health) = (exitCode, error, health)
+        (self.startedAt, self.finishedAt, self.addresses) = (startedAt, finishedAt, addresses)
+    }
 
     init(json: JSON) throws {
         guard let id = json["Id"]?.stringValue else { throw DockerError(.protocolError, "container inspect without Id") }
@@ -69,6 +81,10 @@ public struct DockerEvent: Sendable, Equatable {
     public var action: String
     public var containerID: String
     public var attributes: [String: String]
+
+    public init(action: String, containerID: String, attributes: [String: String]) {
+        (self.action, self.containerID, self.attributes) = (action, containerID, attributes)
+    }
 
     public init?(json: JSON) {
         guard json["Type"]?.stringValue == "container", let action = json["Action"]?.stringValue,

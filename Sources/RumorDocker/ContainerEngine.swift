@@ -1,0 +1,27 @@
+/// What the container action needs of a container engine, Nomad's driver interface in small: Docker's Engine API
+/// through ``DockerClient``, or an in-memory engine in tests. Errors are ``DockerError``s: `isNotFound` and
+/// `isEngineDown` are what the action decides on, and the engine's own message reaches the user.
+public protocol ContainerEngine: Sendable {
+    /// "Docker engine API 1.41 at /var/run/docker.sock", for the log.
+    var summary: String { get }
+    func resources() async throws -> (cores: Int, memoryMiB: Int)
+    func listContainers(labels: [String]) async throws -> [ContainerSummary]
+    func inspect(_ id: String) async throws -> ContainerDetails
+    /// The new container's id.
+    func create(name: String, _ config: ContainerConfig) async throws -> String
+    func start(_ id: String) async throws
+    /// SIGTERM, then SIGKILL after `grace`.
+    func stop(_ id: String, grace: Duration) async throws
+    func remove(_ id: String) async throws
+    /// nil when the image is not there.
+    func imageID(_ reference: String) async throws -> String?
+    func pull(_ reference: String, registryAuth: String?) async throws
+    /// Container events for containers carrying `label`, until the engine goes away (throws) or the task is
+    /// cancelled; `opened` runs once the subscription stands, so a list made after it misses nothing.
+    func followEvents(label: String, opened: @escaping @Sendable () -> Void,
+                      _ handle: @escaping @Sendable (DockerEvent) -> Void) async throws
+}
+
+extension DockerClient: ContainerEngine {
+    public var summary: String { "Docker engine API \(apiVersion) at \(http.socketPath)" }
+}
