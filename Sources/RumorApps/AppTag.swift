@@ -45,7 +45,8 @@ public enum AppTag {
 
 /// How a node tells rolling deploys what it runs of an app: key `run:<name>`, value `<template hash> <state>`,
 /// state `1` (every slot ready on that spec), `0` (not yet), `f` (its containers keep failing) or `x <rule>` (this
-/// node's `apps_allow` refused the spec: no container was made). About 20 bytes.
+/// node's `apps_allow` refused the spec: no container was made); `- 0` while a stopped app's containers are being
+/// removed. About 20 bytes.
 public enum RunTag {
     public enum State: String, Sendable {
         case converged = "1"

@@ -152,9 +152,12 @@ public struct AppsCoordinator: Sendable {
             let runners = members.filter(\.runsApps)
             let reports = runners.compactMap { $0.tags[RunTag.key(app: record.name)].flatMap(RunTag.parse) }
             var settled = !reports.isEmpty && reports.allSatisfy { $0.templateHash == spec.templateHash && $0.state == .converged }
+            func ready(_ m: Member) -> Int { AppTag.parse(m.tags[AppTag.key(app: record.name)] ?? "").endpoints.count }
             if let replicas = spec.replicas {  // a node's share is empty until it is stable: count what serves
-                let ready = runners.map { AppTag.parse($0.tags[AppTag.key(app: record.name)] ?? "").endpoints.count }.reduce(0, +)
-                settled = settled && ready >= replicas
+                settled = settled && runners.map(ready).reduce(0, +) >= replicas
+            } else if case .server(let n) = spec.containersPer, spec.advertisedPort(slot: 1) != nil {
+                // A scale keeps the template: count what each matching node advertises (its count is known).
+                settled = settled && runners.filter { spec.isPlaced(onNodeWithTags: $0.tags) }.allSatisfy { ready($0) == (spec.running ? n : 0) }
             }
             fields = [("state", .string(settled ? "done" : "progressing"))]
         } else {
@@ -163,6 +166,12 @@ public struct AppsCoordinator: Sendable {
         if let spec {
             let refused = Self.refusals(of: record.name, templateHash: spec.templateHash, members: members)
             if !refused.isEmpty { fields.append(("refused", .array(refused.map(JSON.string)))) }
+        } else {
+            // A stop is done once no alive node carries the app's tags: a worker clears them after removing the
+            // containers.
+            let holding = members.filter { $0.isAlive && ($0.tags[AppTag.key(app: record.name)] != nil || $0.tags[RunTag.key(app: record.name)] != nil) }
+            fields = [("state", .string(holding.isEmpty ? "done" : "progressing"))]
+            if !holding.isEmpty { fields.append(("holding", .array(holding.map { .string($0.name) }.sorted { ($0.stringValue ?? "") < ($1.stringValue ?? "") }))) }
         }
         return .object(fields)
     }

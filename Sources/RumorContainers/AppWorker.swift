@@ -92,12 +92,14 @@ final class AppWorker: Sendable {
         var reconciler = AppReconciler()
         var applied = Desired()
         var advertised: [String: String?]?  // the app and run tags as last published; nil: not yet
+        var lastSpec: AppSpec?  // the last spec the worker ran
         while !Task.isCancelled {
             let want = desired.withLockedValue { $0 }
             if want.generation != applied.generation || want.spec?.templateHash != applied.spec?.templateHash {
                 reconciler.reset()
             }
             applied = want
+            if let spec = want.spec { lastSpec = spec }
             guard let docker = docker.withLockedValue({ $0 }) else {
                 await wakeup.wait(timeout: resync)
                 continue
@@ -105,7 +107,8 @@ final class AppWorker: Sendable {
             var wake = resync
             do {
                 let observed = try await observe(docker)
-                let spec = want.spec ?? AppSpec(name: app, image: "")
+                // With the spec gone (a stop), its containers still go with its own drain and stop grace.
+                let spec = want.spec ?? lastSpec ?? AppSpec(name: app, image: "")
                 let (slots, recheckAt) = wanted(want, spec: spec)
                 let count = slots.count
                 let plan = reconciler.plan(spec: spec, slots: slots, observed: observed, now: now)
@@ -113,11 +116,13 @@ final class AppWorker: Sendable {
                 let value = plan.endpoints.isEmpty ? nil : AppTag.value(plan.endpoints)
                 // What a rolling deploy needs from this node: the spec it runs and whether that has settled.
                 let failing = reconciler.history.values.contains { $0.gaveUp || $0.failures >= Self.failuresForRollout }
+                // With the spec gone, `-` until the last container is removed: `stop --wait` waits for the tag to go.
                 let run = want.refused.map { RunTag.value(templateHash: $0.templateHash, state: .refused, rule: $0.rule) }
                     ?? want.spec.map { spec in
                         RunTag.value(templateHash: spec.templateHash,
                                      state: failing ? .failed : plan.converged ? .converged : .progressing)
                     }
+                    ?? (observed.isEmpty ? nil : RunTag.value(templateHash: "-", state: .progressing))
                 let tags = [AppTag.key(app: app): value, RunTag.key(app: app): run]
                 if advertised != tags {
                     do {

@@ -14,9 +14,9 @@ import RumorWire
 public struct AppsCommand: Subcommand {
     public static let name = "apps"
     public static let abstract = "Deploy apps cluster-wide and show the apps and containers a node runs."
-    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale <app> <n> | stop <app> | rollback <app> | keygen --out <file>"
+    public static let arguments = "ls | inspect <app> | status <app> | specs | deploy [--wait] <file.json | -> [<app>] | scale [--wait] <app> <n> | stop [--wait] <app> | rollback [--wait] <app> | keygen --out <file>"
     public static let options = RPCOptions.options + FormatOptions.options + [
-        .flag("wait", "With deploy: return when the rollout ended; exit 1 if it rolled back, paused, was superseded or a node refused it."),
+        .flag("wait", "With deploy, scale, stop, rollback: return when every node runs it (or removed it); exit 1 if it rolled back, paused, was superseded or a node refused it."),
         .value("sign-key", "file", "Sign deploy, scale, stop and rollback with this key (default: $RUMOR_APPS_SIGN_KEY)."),
         .value("out", "file", "With keygen: where to write the new secret key (mode 0600; never overwritten)."),
     ]
@@ -31,13 +31,17 @@ public struct AppsCommand: Subcommand {
     var wait = false
     var signKey: AppSigningKey?
     var keyOut: String?
+    /// The app's name came from the file's (`deploy site-v2.json`), not the command line.
+    var nameFromFile = false
 
     public init(_ arguments: ParsedArguments) throws(UsageError) {
         rpc = RPCOptions(arguments)
         output = try FormatOptions(arguments)
         wait = arguments.flag("wait")
         let words = arguments.positionals
-        if wait, words.first != "deploy" { throw UsageError("--wait goes with apps deploy") }
+        if wait, !["deploy", "scale", "stop", "rollback"].contains(words.first ?? "") {
+            throw UsageError("--wait goes with apps deploy, scale, stop and rollback")
+        }
         switch words.first {
         case "ls", nil:
             guard words.count <= 1 else { throw UsageError("apps ls takes no argument") }
@@ -69,7 +73,7 @@ public struct AppsCommand: Subcommand {
             } catch { throw UsageError("apps deploy: \(error)") }
             // Checked here too, so a spec with errors is refused before anything is sent.
             do { _ = try AppSpec.parse(text, name: name, file: file) } catch { throw UsageError("apps deploy: \(error); nothing was sent") }
-            (op, app, spec) = (.deploy, name, text)
+            (op, app, spec, nameFromFile) = (.deploy, name, text, words.count == 2 && file != "-")
         case "scale":
             guard words.count == 3, let n = Int(words[2]), n >= 0 else { throw UsageError("apps scale needs an app name and a count") }
             (op, app, spec) = (.scale, words[1], String(n))
@@ -101,10 +105,14 @@ public struct AppsCommand: Subcommand {
         do {
             let request = op.isChange ? try change(client, op) : RPCAppsRequest(op: op, name: app)
             text = try client.apps(request)
-            if wait { try await waitForRollout(client, spec: request.spec, after: before) }
+            if wait {
+                print(text)
+                try await waitForRollout(client, spec: request.spec, after: before)
+                return
+            }
         } catch let exit as ExitCode { throw exit } catch { throw Console.fail("Error", error) }
         if op.isChange || op == .specs || op == .inspect || output.format == .json {
-            if !wait { print(text) }
+            print(text)
             return
         }
         if op == .status {
@@ -123,6 +131,7 @@ public struct AppsCommand: Subcommand {
         let current = try JSON.parse(try client.apps(RPCAppsRequest(op: .record, name: app)))
         let serial = current["serial"]?.stringValue.flatMap { UInt64($0) } ?? 0
         let currentSpec = current["spec"]?.stringValue ?? ""
+        if nameFromFile, serial == 0 { try noteNewAppNamedAfterFile(client) }
         let next: String
         switch op {
         case .scale:
@@ -142,6 +151,17 @@ public struct AppsCommand: Subcommand {
             (request.signer, request.signature) = (signKey.publicKey.bytes, signKey.sign(statement))
         }
         return request
+    }
+
+    /// `deploy site-v2.json` names the app `site-v2`: when an app `site` exists, that is most likely a new version
+    /// of it, not a new app. Said on standard error; the deploy goes on as asked.
+    func noteNewAppNamedAfterFile(_ client: RPCClient) throws {
+        let specs = (try JSON.parse(try client.apps(RPCAppsRequest(op: .specs))).arrayValue ?? [])
+        let existing = specs.compactMap { $0["app"]?.stringValue }.filter { name in
+            [("-"), ("_"), (".")].contains { app.hasPrefix(name + $0) }
+        }
+        guard let like = existing.max(by: { $0.count < $1.count }) else { return }
+        Console.error("note: this deploys a new app '\(app)' (named after the file) beside '\(like)'; to update '\(like)', run: rumor apps deploy FILE \(like)")
     }
 
     static func unixMilliseconds() -> UInt64 {
@@ -191,13 +211,15 @@ public struct AppsCommand: Subcommand {
             }
             switch state {
             case "done":
-                print("\(app): rolled out on every node")
+                print(spec.isEmpty ? "\(app): stopped on every node" : "\(app): rolled out on every node")
                 return
             case "paused", "rolling back":
                 throw Console.fail("Error", UsageError("\(app): rollout \(state): \(rollout?["reason"]?.stringValue ?? "")"))
             default:
-                let wave = rollout?["wave"]?.intValue.map { "wave \($0) of \(rollout?["waves"]?.intValue ?? 0)" } ?? "starting"
-                if wave != lastWave { print("\(app): rolling out, \(wave)") }
+                let holding = (rollout?["holding"]?.arrayValue ?? []).compactMap(\.stringValue)
+                let wave = !holding.isEmpty ? "removing on \(holding.joined(separator: ", "))"
+                    : rollout?["wave"]?.intValue.map { "wave \($0) of \(rollout?["waves"]?.intValue ?? 0)" } ?? "starting"
+                if wave != lastWave { print("\(app): \(spec.isEmpty ? "stopping" : "rolling out"), \(wave)") }
                 lastWave = wave
             }
         }

@@ -50,8 +50,11 @@ import RumorTestSupport
         let file = lab.cluster.file("deal.json")
         try Self.spec.write(toFile: file, atomically: true, encoding: .utf8)
         let deployed = ContinuousClock.now
-        let out = try await lab.cluster.rumor("apps", "deploy", file, "--rpc-addr", lb.rpcAddr)
-        #expect(out.status == 0 && out.stdout.contains("1 of 1 node(s) that run apps match its placement"), "\(out)")
+        // A first deploy with --wait returns once every placed container is ready.
+        let out = try await lab.cluster.rumor(["apps", "deploy", "--wait", file, "--rpc-addr", lb.rpcAddr], timeout: .seconds(60))
+        #expect(out.status == 0 && out.stdout.contains("1 of 1 node(s) that run apps match its placement")
+                    && out.stdout.contains("deal: rolled out on every node"), "\(out)")
+        print("deploy --wait of a first deploy returned after \(ContinuousClock.now - deployed)")
         try await lab.cluster.poll("deal1's two containers UP in HAProxy", timeout: .seconds(40)) { lab.upAddresses().count == 2 }
         print("deploy from the LB's node → deal1's containers serving in \(ContinuousClock.now - deployed)")
         let specs = try await lab.cluster.rumor("apps", "specs", "--rpc-addr", w1.rpcAddr)
@@ -73,8 +76,14 @@ import RumorTestSupport
             #expect(status.stdout.split(separator: "\n").contains { $0.hasPrefix(worker) && $0.contains(" alive ") && $0.contains("  2  ") }, "\(status)")
         }
 
-        let scaled = try await lab.cluster.rumor("apps", "scale", "deal", "1", "--rpc-addr", w2.rpcAddr)
-        #expect(scaled.status == 0, "\(scaled)")
+        let scaling = ContinuousClock.now
+        let scaled = try await lab.cluster.rumor(["apps", "scale", "--wait", "deal", "1", "--rpc-addr", w2.rpcAddr], timeout: .seconds(60))
+        #expect(scaled.status == 0 && scaled.stdout.contains("rolled out on every node"), "\(scaled)")
+        let afterScale = try await lab.cluster.rumor("apps", "status", "deal", "--rpc-addr", lb.rpcAddr)
+        for worker in ["deal1", "deal2"] {
+            #expect(afterScale.stdout.split(separator: "\n").contains { $0.hasPrefix(worker) && $0.contains("  1  ") }, "scale --wait returned before \(worker) had one: \(afterScale)")
+        }
+        print("scale --wait 2 -> 1 returned after \(ContinuousClock.now - scaling)")
         try await lab.cluster.poll("one container per worker", timeout: .seconds(30)) {
             lab.upAddresses().count == 2 && containers(of: "deal1").count == 1 && containers(of: "deal2").count == 1
         }
@@ -88,8 +97,11 @@ import RumorTestSupport
         let rolledBack = try await lab.cluster.rumor("apps", "status", "deal", "--format", "json", "--rpc-addr", lb.rpcAddr)
         #expect(rolledBack.stdout.contains("rolled back by hand on deal1"), "\(rolledBack)")
 
-        let stopped = try await lab.cluster.rumor("apps", "stop", "deal", "--rpc-addr", w1.rpcAddr)
-        #expect(stopped.status == 0, "\(stopped)")
+        let stopping = ContinuousClock.now
+        let stopped = try await lab.cluster.rumor(["apps", "stop", "--wait", "deal", "--rpc-addr", w1.rpcAddr], timeout: .seconds(60))
+        #expect(stopped.status == 0 && stopped.stdout.contains("deal: stopped on every node"), "\(stopped)")
+        #expect(containers(of: "deal1").isEmpty && containers(of: "deal2").isEmpty, "stop --wait returned with containers left")
+        print("stop --wait returned after \(ContinuousClock.now - stopping): \(stopped.stdout)")
         try await lab.cluster.poll("every container removed", timeout: .seconds(30)) {
             lab.upAddresses().isEmpty && containers(of: "deal1").isEmpty && containers(of: "deal2").isEmpty
         }
@@ -98,6 +110,11 @@ import RumorTestSupport
         try #"{"docker_image": "rumor-site:v1", "placement": {"role": "^gpu$"}}"#.write(toFile: nowhere, atomically: true, encoding: .utf8)
         let unplaced = try await lab.cluster.rumor("apps", "deploy", nowhere, "--rpc-addr", w1.rpcAddr)
         #expect(unplaced.stdout.contains("none of the 2 node(s) that run apps matches its placement"), "\(unplaced)")
+        // A file named like a version of an app that exists starts a new app, as asked, and says so.
+        let v2File = lab.cluster.file("nowhere-v2.json")
+        try #"{"docker_image": "rumor-site:v2", "placement": {"role": "^gpu$"}}"#.write(toFile: v2File, atomically: true, encoding: .utf8)
+        let named = try await lab.cluster.rumor("apps", "deploy", v2File, "--rpc-addr", w1.rpcAddr)
+        #expect(named.status == 0 && named.stderr.contains("new app 'nowhere-v2'") && named.stderr.contains("rumor apps deploy FILE nowhere"), "\(named)")
         let unknown = try await lab.cluster.rumor("apps", "scale", "nosuch", "3", "--rpc-addr", w1.rpcAddr)
         #expect(unknown.status != 0 && unknown.stderr.contains("no app 'nosuch' is deployed cluster-wide"), "\(unknown)")
         let firstDeploy = try await lab.cluster.rumor("apps", "rollback", "nowhere", "--rpc-addr", w1.rpcAddr)
