@@ -7,11 +7,9 @@ import RumorCore
 import RumorDocker
 import RumorSupport
 
-/// `apps_dir`: the app specs this node runs, and how to reach the engine.
+/// `apps_dir`: the app specs this node runs, and how it runs them.
 public struct ContainerActionConfiguration: Sendable, Equatable {
     public var appsDir: String
-    /// `DOCKER_HOST` (`unix:///path`); nil: /var/run/docker.sock.
-    public var dockerHost: String?
     /// Look at every app this often even without events (Swarm's reconciliation also polls).
     public var resync: Duration = .seconds(30)
     /// How often the apps directory is read for changes.
@@ -21,9 +19,8 @@ public struct ContainerActionConfiguration: Sendable, Equatable {
     /// What specs deployed cluster-wide may ask of this host (`apps_allow`); the apps directory is not checked.
     public var policy = AppPolicy()
 
-    public init(appsDir: String, dockerHost: String? = nil) {
+    public init(appsDir: String) {
         self.appsDir = appsDir
-        self.dockerHost = dockerHost
     }
 }
 
@@ -61,27 +58,24 @@ public final class ContainerAction: Sendable {
     private let epoch = ContinuousClock.now
     private let shared = NIOLockedValueBox(Shared())
     private let directoryWakeup: Wakeup
-    /// Reaches the engine (again, after it went away): Docker's socket unless a test gives another engine.
-    private let connect: @Sendable () async throws -> any ContainerEngine
+    /// Reaches the engine (again, after it went away): Docker's socket, Podman's, or a test's in-memory engine.
+    private let engine: EngineConnector
 
-    /// `engine`: how to reach the container engine; nil for Docker at `dockerHost` (or /var/run/docker.sock).
     public init(configuration: ContainerActionConfiguration, host: any ContainerHost, logger: Logger,
-                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                engine: (@Sendable () async throws -> any ContainerEngine)? = nil) {
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, engine: EngineConnector) {
         self.configuration = configuration
         self.host = host
         self.logger = logger
         self.group = group
-        self.connect = engine ?? { [dockerHost = configuration.dockerHost] in
-            try await DockerClient.connect(socketPath: try DockerClient.socketPath(dockerHost: dockerHost), group: group)
-        }
+        self.engine = engine
         self.directory = AppsDirectory(path: configuration.appsDir)
         self.directoryWakeup = Wakeup(eventLoop: group.next())
     }
 
-    /// Checks what can be checked before the agent starts: the apps directory is readable, DOCKER_HOST is usable.
+    /// Checks what can be checked before the agent starts: the apps directory is readable, the engine's setting
+    /// (DOCKER_HOST) is usable.
     public func preflight() throws {
-        _ = try DockerClient.socketPath(dockerHost: configuration.dockerHost)
+        try engine.check()
         _ = try directory.load()
     }
 
@@ -352,7 +346,7 @@ public final class ContainerAction: Sendable {
         var reported: String?
         while !Task.isCancelled {
             do {
-                let client = try await connect()
+                let client = try await engine.connect()
                 let resources = try await client.resources()
                 logger.info("apps: \(client.summary) (\(resources.cores) cores, \(resources.memoryMiB) MiB)")
                 reported = nil

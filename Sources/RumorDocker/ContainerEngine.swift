@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What the container action needs of a container engine, Nomad's driver interface in small: Docker's Engine API
 /// through ``DockerClient``, or an in-memory engine in tests. Errors are ``DockerError``s: `isNotFound` and
 /// `isEngineDown` are what the action decides on, and the engine's own message reaches the user.
@@ -24,4 +26,23 @@ public protocol ContainerEngine: Sendable {
 
 extension DockerClient: ContainerEngine {
     public var summary: String { "Docker engine API \(apiVersion) at \(http.socketPath)" }
+}
+
+/// How an action reaches its engine: `check` before the agent starts (so a bad setting stops start-up with a clear
+/// error), `connect` at start and after every time the engine went away.
+public struct EngineConnector: Sendable {
+    public var check: @Sendable () throws -> Void
+    public var connect: @Sendable () async throws -> any ContainerEngine
+
+    public init(check: @escaping @Sendable () throws -> Void = {}, connect: @escaping @Sendable () async throws -> any ContainerEngine) {
+        self.check = check
+        self.connect = connect
+    }
+
+    /// Docker's Engine API at `DOCKER_HOST` (`unix:///path`; nil: /var/run/docker.sock).
+    public static func docker(host: String?, group: any EventLoopGroup) -> EngineConnector {
+        EngineConnector(check: { _ = try DockerClient.socketPath(dockerHost: host) }) {
+            try await DockerClient.connect(socketPath: try DockerClient.socketPath(dockerHost: host), group: group)
+        }
+    }
 }

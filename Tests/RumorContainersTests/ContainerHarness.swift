@@ -78,11 +78,12 @@ final class ContainerHarness: @unchecked Sendable {
     static var engineGroup: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
     static func makeAction(_ path: String, _ host: RecordingHost, dockerHost: String? = nil) -> ContainerAction {
-        var config = ContainerActionConfiguration(appsDir: path, dockerHost: dockerHost)
+        var config = ContainerActionConfiguration(appsDir: path)
         config.poll = .milliseconds(200)
         var logger = Logger(label: "test")
         logger.logLevel = .info
-        return ContainerAction(configuration: config, host: host, logger: logger)
+        return ContainerAction(configuration: config, host: host, logger: logger,
+                               engine: .docker(host: dockerHost, group: MultiThreadedEventLoopGroup.singleton))
     }
 
     func startAction() {

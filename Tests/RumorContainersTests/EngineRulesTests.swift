@@ -28,7 +28,7 @@ import Testing
             config.poll = .milliseconds(50)
             var logger = Logger(label: "test")
             logger.logLevel = .warning
-            action = ContainerAction(configuration: config, host: host, logger: logger, engine: { engine })
+            action = ContainerAction(configuration: config, host: host, logger: logger, engine: EngineConnector { engine })
             let action = self.action
             task = Task { await action.run() }
         }

@@ -28,7 +28,8 @@ import Testing
         static func action(_ host: RecordingHost, _ apps: String) -> ContainerAction {
             var config = ContainerActionConfiguration(appsDir: apps)
             config.poll = .milliseconds(200)
-            return ContainerAction(configuration: config, host: host, logger: Logger(label: "test"))
+            return ContainerAction(configuration: config, host: host, logger: Logger(label: "test"),
+                                   engine: .docker(host: nil, group: ContainerHarness.engineGroup))
         }
         /// The node's agent starts again under its name, with a fresh action and no app tags (a restarted agent
         /// publishes its configured tags, then what it finds running).

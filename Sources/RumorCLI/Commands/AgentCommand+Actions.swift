@@ -6,6 +6,7 @@ import RumorActions
 import RumorAgent
 import RumorContainers
 import RumorCore
+import RumorDocker
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,12 +43,12 @@ extension BuiltinAction {
             return nil
         }
         var settings = ContainerActionConfiguration(appsDir: appsDir)
-        settings.dockerHost = getenv("DOCKER_HOST").map { String(cString: $0) }
         settings.registryAuth = getenv("RUMOR_REGISTRY_AUTH").map { String(cString: $0) }
         settings.policy = config.appsAllow
         let host = AgentContainerHost(nodeName: config.resolvedNodeName, binding: context.agent)
         // The agent's own event loop carries the engine's sockets: no second thread pool for a few local requests.
-        let action = ContainerAction(configuration: settings, host: host, logger: context.logger, group: context.eventLoop)
+        let engine = EngineConnector.docker(host: getenv("DOCKER_HOST").map { String(cString: $0) }, group: context.eventLoop)
+        let action = ContainerAction(configuration: settings, host: host, logger: context.logger, group: context.eventLoop, engine: engine)
         context.agent.onBind { agent in
             agent.setAppsProvider { op, name in try AgentCommand.answerApps(action.status(), op: op, name: name) }
         }
