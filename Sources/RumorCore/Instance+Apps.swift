@@ -25,14 +25,9 @@ public protocol AppRecordGate: Sendable {
 }
 
 extension Instance {
-    /// At most this many apps and this many bytes per spec from a peer: a spec is a page of JSON.
-    static let maxApps = 1_000
-    static let maxSpecBytes = 64 * 1024
-    static let maxRollbackReasonBytes = 1024
-
     mutating func deployApp(name: String, spec: [UInt8], rollback: String, authority: AppAuthority?) {
         // Past every record of this app we know, so a deploy always wins over what this node has seen.
-        let known = apps[name]
+        let known = apps.records[name]
         if let known { clock.witness(known.ltime) }
         var record = AppRecord(name: name, ltime: clock.time, origin: self.name, spec: spec,
                                previous: known?.spec ?? [], rollback: rollback)
@@ -46,41 +41,42 @@ extension Instance {
     }
 
     mutating func mergeApps(_ records: [AppRecord]) {
-        if records.count > Self.maxApps {
-            warn("push-pull lists \(records.count) app specs: taking the first \(Self.maxApps)")
+        if records.count > AppRegister.maxApps {
+            warn("push-pull lists \(records.count) app specs: taking the first \(AppRegister.maxApps)")
         }
-        for r in records.prefix(Self.maxApps) { _ = mergeApp(r, from: "a push-pull") }
+        for r in records.prefix(AppRegister.maxApps) { _ = mergeApp(r, from: "a push-pull") }
     }
 
-    /// Keeps `record` if it is newer than what we have and the gate admits it; true when it was. `gated: false`
-    /// for the agent's own store: records this node admitted before it restarted.
+    /// Offers `record` to the register; true when it was kept. `gated: false` for the agent's own store: records
+    /// this node admitted before it restarted.
     mutating func mergeApp(_ record: AppRecord, from source: String, gated: Bool = true) -> Bool {
         guard admitLTime(record.ltime, in: "app spec '\(record.name)' from \(source)") else { return false }
-        guard !record.name.isEmpty, record.spec.count <= Self.maxSpecBytes, record.previous.count <= Self.maxSpecBytes,
-            record.rollback.utf8.count <= Self.maxRollbackReasonBytes
-        else {
-            warn("dropped app spec '\(record.name)' from \(source): \(record.spec.count) bytes, previous \(record.previous.count) (each at most \(Self.maxSpecBytes)), a reason of \(record.rollback.utf8.count) (at most \(Self.maxRollbackReasonBytes)), and a name needed")
+        switch apps.offer(record, gated: gated) {
+        case .kept:
+            clock.witness(record.ltime)
+            emit(.appChanged(record))
+            return true
+        case .older:
             return false
-        }
-        if let known = apps[record.name], !record.supersedes(known) { return false }
-        // Checked only once the record would win: what is older than the register costs no signature check.
-        if gated, let gate = appGate, let why = gate.refusal(of: record) {
-            // The signature tells apart two records a forger made alike in everything else.
-            let key = "\(record.name)\u{0}\(record.serial)\u{0}\(record.ltime)\u{0}\(record.origin)\u{0}\(record.signer)\(record.signature)"
-            if refusedApps.count >= 4096 { refusedApps.removeAll() }
-            if refusedApps.insert(key).inserted {
+        case .malformed(let what):
+            warn("dropped app spec '\(record.name)' from \(source): \(what)")
+            return false
+        case .refused(let why, let firstTime):
+            if firstTime {
                 emit(.appRefused(name: record.name, serial: record.serial, origin: record.origin, source: source, reason: why))
             }
             return false
         }
-        clock.witness(record.ltime)
-        apps[record.name] = record
-        emit(.appChanged(record))
-        return true
     }
 
     /// The cluster-wide specs this node knows, by app name.
-    public var appRecords: [String: AppRecord] { apps }
+    public var appRecords: [String: AppRecord] { apps.records }
+
+    /// Who may change them (`apps_trust`); nil admits every record.
+    public var appGate: (any AppRecordGate)? {
+        get { apps.gate }
+        set { apps.gate = newValue }
+    }
 
     mutating func pushPull(with node: String) {
         guard let peer = nodes[node], peer.state == .alive, node != name else { return }

@@ -49,7 +49,7 @@ extension Instance {
         }
         return SerfPushPull(
             ltime: clock.time, statusLTimes: statusLTimes, leftMembers: left, eventLTime: eventClock.time,
-            events: eventBuffer, queryLTime: queryClock.time, rumorApps: apps.values.sorted { $0.name < $1.name })
+            events: eventBuffer, queryLTime: queryClock.time, rumorApps: apps.records.values.sorted { $0.name < $1.name })
     }
 }
 

@@ -59,13 +59,8 @@ public struct Instance: Sendable {
     // MARK: Serf state
     var members: TreeDictionary<String, MemberState> = [:]
     var recentIntents: [String: Intent] = [:]
-    /// Rumor's cluster-wide app specs by app name (Instance+Apps.swift).
-    var apps: [String: AppRecord] = [:]
-    /// Who may change them; nil admits every record (the simulator, protocol tests).
-    public var appGate: (any AppRecordGate)?
-    /// Records refused already (name, serial, time, origin, signature), so a refusal is logged once, not on every
-    /// push-pull.
-    var refusedApps: Set<String> = []
+    /// Rumor's cluster-wide app specs and who may change them (AppRegister.swift, Instance+Apps.swift).
+    var apps = AppRegister()
     public internal(set) var clock = LamportClock()
     public internal(set) var eventClock = LamportClock()
     public internal(set) var queryClock = LamportClock()
@@ -199,7 +194,7 @@ public struct Instance: Sendable {
         case .respond(let ltime, let id, let payload): respond(ltime: ltime, id: id, payload: payload)
         case .deployApp(let name, let spec, let rollback, let authority):
             deployApp(name: name, spec: spec, rollback: rollback, authority: authority)
-        case .setAppGate(let gate): appGate = gate
+        case .setAppGate(let gate): apps.gate = gate
         case .putApp(let record): _ = mergeApp(record, from: "the local store", gated: false)
         case .pushPullWith(let node): pushPull(with: node)
         }

@@ -48,7 +48,7 @@ import Testing
 
     @Test func peerRecords_areChecked_beforeTheyAreKept() {
         var node = TestNode()
-        let huge = AppRecord(name: "big", ltime: 1, origin: "p1", spec: Array(repeating: 0x20, count: Instance.maxSpecBytes + 1))
+        let huge = AppRecord(name: "big", ltime: 1, origin: "p1", spec: Array(repeating: 0x20, count: AppRegister.maxSpecBytes + 1))
         let effects = node.handle(.command(.putApp(huge)))
         #expect(Self.changes(effects).isEmpty && effects.warnings.contains { $0.contains("dropped app spec 'big'") })
         let poisoned = AppRecord(name: "bad", ltime: LamportClock.ceiling, origin: "p1", spec: Array("{}".utf8))
@@ -87,7 +87,7 @@ import Testing
         #expect(pp.rumorApps == [rollback])
         var sink = TestNode()
         let huge = AppRecord(name: "big", ltime: 1, origin: "p1", spec: Array("{}".utf8),
-                             previous: Array(repeating: 0x20, count: Instance.maxSpecBytes + 1))
+                             previous: Array(repeating: 0x20, count: AppRegister.maxSpecBytes + 1))
         #expect(Self.changes(sink.handle(.command(.putApp(huge)))).isEmpty)
     }
 
