@@ -136,7 +136,8 @@ public struct AppsCoordinator: Sendable {
     /// The rollout's state for `rumor apps status` and `deploy --wait`: `progressing` (with the wave), `done`,
     /// `rolling back` or `paused` (with why), and `refused` (the nodes whose `apps_allow` refused the spec). With no
     /// waves (a first deploy, a rollback, a scale) it is done once every alive node that runs apps and reports the
-    /// app runs the deployed spec, settled.
+    /// app runs the deployed spec, settled, and `failed` (with why) while a node's containers of it keep failing;
+    /// for a stop, once no node carries the app's tags.
     public func status(of record: AppRecord, members: [Member]) -> JSON {
         let spec = record.spec.isEmpty ? nil : Self.parse(record.spec, record.name)
         var fields: [(String, JSON)]
@@ -160,6 +161,13 @@ public struct AppsCoordinator: Sendable {
                 settled = settled && runners.filter { spec.isPlaced(onNodeWithTags: $0.tags) }.allSatisfy { ready($0) == (spec.running ? n : 0) }
             }
             fields = [("state", .string(settled ? "done" : "progressing"))]
+            // No rollout to roll back (a first deploy, a scale): a node whose containers keep failing ends the wait.
+            let failing = runners.filter { m in
+                m.tags[RunTag.key(app: record.name)].flatMap(RunTag.parse).map { $0.templateHash == spec.templateHash && $0.state == .failed } ?? false
+            }.map(\.name).sorted()
+            if !failing.isEmpty {
+                fields = [("state", .string("failed")), ("reason", .string("\(failing.joined(separator: ", ")): its containers keep failing (rumor apps ls on the node says why)"))]
+            }
         } else {
             fields = [("state", .string("done"))]
         }

@@ -115,6 +115,18 @@ import Testing
         #expect(later.changes.map(\.status) == [.progressing(wave: 2, of: 3)])
     }
 
+    /// No rollout to roll back: a first deploy whose containers keep failing says so, so `deploy --wait` ends.
+    @Test mutating func aFirstDeployThatKeepsFailing_isReportedFailed() {
+        var first = Self.deploy
+        first.previous = []
+        _ = step(first, at: 0)
+        for n in Self.nodes { report(n, Self.v2, .progressing) }
+        #expect(coordinators[0].status(of: first, members: members)["state"]?.stringValue == "progressing")
+        report("n2", Self.v2, .failed)
+        let status = coordinators[0].status(of: first, members: members)
+        #expect(status["state"]?.stringValue == "failed" && status["reason"]?.stringValue?.hasPrefix("n2: its containers keep failing") == true, "\(status)")
+    }
+
     @Test mutating func aFirstDeploy_aScale_andARollback_applyEverywhereAtOnce() {
         var first = Self.deploy
         first.previous = []

@@ -213,7 +213,7 @@ public struct AppsCommand: Subcommand {
             case "done":
                 print(spec.isEmpty ? "\(app): stopped on every node" : "\(app): rolled out on every node")
                 return
-            case "paused", "rolling back":
+            case "paused", "rolling back", "failed":
                 throw Console.fail("Error", UsageError("\(app): rollout \(state): \(rollout?["reason"]?.stringValue ?? "")"))
             default:
                 let holding = (rollout?["holding"]?.arrayValue ?? []).compactMap(\.stringValue)

@@ -104,5 +104,11 @@ import RumorTestSupport
             containers(node: "pol2", app: "path").count == 1 && containers(node: "pol1", app: "img").count == 1
         }
         #expect(containers(node: "pol1", app: "path").isEmpty && containers(node: "pol2", app: "img").isEmpty)
+
+        // A first deploy whose containers never turn healthy: no rollout to roll back, and --wait still ends, with why.
+        let started = ContinuousClock.now
+        let sick = try await deploy("sick", #"{"docker_image": "rumor-site:v1", "healthcheck": {"cmd": "false", "interval": "500ms", "retries": 1}, "restart": {"delay": "200ms"}, "stop_grace": "1s", "drain": "0s"}"#)
+        #expect(sick.status == 1 && sick.stderr.contains("its containers keep failing"), "\(sick)")
+        print("deploy --wait of a first deploy that never turns healthy exited 1 after \(ContinuousClock.now - started)")
     }
 }
