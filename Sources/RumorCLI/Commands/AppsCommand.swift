@@ -158,7 +158,7 @@ public struct AppsCommand: Subcommand {
     func noteNewAppNamedAfterFile(_ client: RPCClient) throws {
         let specs = (try JSON.parse(try client.apps(RPCAppsRequest(op: .specs))).arrayValue ?? [])
         let existing = specs.compactMap { $0["app"]?.stringValue }.filter { name in
-            [("-"), ("_"), (".")].contains { app.hasPrefix(name + $0) }
+            ["-", "_", "."].contains { app.hasPrefix(name + $0) }
         }
         guard let like = existing.max(by: { $0.count < $1.count }) else { return }
         Console.error("note: this deploys a new app '\(app)' (named after the file) beside '\(like)'; to update '\(like)', run: rumor apps deploy FILE \(like)")
