@@ -189,16 +189,23 @@ public enum ReplicaPlacement {
         // else, when no alive node is about to be stable and take its share, within max_per_node.
         let stableNodes = names.indices.filter { stable[$0] }
         let awaited = names.indices.contains { alive[$0] && present[$0] && !stable[$0] }  // will be stable
+        // No matching node is stable yet (a cluster's first seconds, a deploy right after its only worker started):
+        // the alive ones take the replicas at once, each its even share, rather than none running for stable_after;
+        // they keep them once stable (sticky holders), so nothing churns then.
+        let coldStart = stableNodes.isEmpty
+        let candidates = coldStart ? names.indices.filter { alive[$0] && present[$0] } : stableNodes
         for slot in 1...n where owner[slot] < 0 {
             var pick = preferred(slot, holders[slot]).first { load[$0] < cap }
-            if pick == nil, ideal[slot] >= 0, stable[ideal[slot]], load[ideal[slot]] < room { pick = ideal[slot] }
-            if pick == nil, ideal[slot] >= 0, alive[ideal[slot]], !stable[ideal[slot]],
+            if pick == nil, ideal[slot] >= 0, stable[ideal[slot]] || coldStart && alive[ideal[slot]], load[ideal[slot]] < room {
+                pick = ideal[slot]
+            }
+            if pick == nil, !coldStart, ideal[slot] >= 0, alive[ideal[slot]], !stable[ideal[slot]],
                 view[ideal[slot]].since + settings.stableAfter - now <= settings.startedTogether {
                 result.unplaced.append(slot)  // its node is about to be stable: start it there, not twice
                 continue
             }
-            for bound in awaited ? [room] : [room, cap] where pick == nil {
-                for i in stableNodes where load[i] < bound && (pick.map { better(slot, i, $0) } ?? true) { pick = i }
+            for bound in awaited && !coldStart ? [room] : [room, cap] where pick == nil {
+                for i in candidates where load[i] < bound && (pick.map { better(slot, i, $0) } ?? true) { pick = i }
             }
             if let pick {
                 owner[slot] = pick

@@ -175,6 +175,20 @@ import Testing
         #expect(r.slots(of: "node-1") == start.slots(of: "node-1"))  // handed over start-first
     }
 
+    /// No matching node is stable yet: the alive ones take the replicas at once, each its even share, instead of
+    /// none running for stable_after; once stable they keep them (a deploy right after the only worker started).
+    @Test func withNoStableNode_theAliveOnesTakeTheReplicasAtOnce_andKeepThem() {
+        let justStarted = (1...3).map { PlacementMember(name: "node-\($0)", status: .alive, tags: ["role": "worker"], since: now - .seconds(2)) }
+        let even = ReplicaPlacement.compute(.init(app: "site", replicas: 6), members: justStarted, ready: [:], now: now)
+        #expect(even.unplaced.isEmpty && counts(even) == ["node-1": 2, "node-2": 2, "node-3": 2])
+        let alone = [justStarted[0]]
+        let settings = ReplicaPlacement.Settings(app: "site", replicas: 6, maxPerNode: 6)
+        let first = ReplicaPlacement.compute(settings, members: alone, ready: [:], now: now)
+        #expect(first.unplaced.isEmpty && counts(first) == ["node-1": 6])
+        let stable = ReplicaPlacement.compute(settings, members: alone, ready: running(first), now: now + .seconds(30))
+        #expect(stable.owners == first.owners, "no churn once it is stable")
+    }
+
     @Test func noReplicasOrNotRunningPlacesNothing() {
         var spec = AppSpec(name: "site", image: "x")
         spec.replicas = 3
