@@ -76,14 +76,9 @@ extension Agent {
         guard refusalLog.count <= 20 else { return refusalLog.unlogged += 1 }
         let unlogged = refusalLog.unlogged > 0 ? " (\(refusalLog.unlogged) earlier refusals went unlogged)" : ""
         refusalLog.unlogged = 0
-        logger.warning("apps: refused app spec \(Self.quoted(app)) (serial \(serial)) deployed by node \(Self.quoted(origin)), from \(source): \(reason)\(unlogged)")
-    }
-
-    /// A name from the network, quoted with control characters escaped, so it cannot forge a log line.
-    static func quoted(_ text: String) -> String {
-        "'" + String(String.UnicodeScalarView(text.prefix(128).unicodeScalars.flatMap { u -> [Unicode.Scalar] in
-            u.value < 0x20 || u.value == 0x7f ? Array("\\x\(String(u.value, radix: 16))".unicodeScalars) : [u]
-        })) + "'"
+        // Names come from the network: escaped and cut (JSON.excerpt), so they cannot forge a log line.
+        let (app, origin) = (JSON.excerpt(app, limit: 128, quoted: false), JSON.excerpt(origin, limit: 128, quoted: false))
+        logger.warning("apps: refused app spec '\(app)' (serial \(serial)) deployed by node '\(origin)', from \(source): \(reason)\(unlogged)")
     }
 
     /// The digest peers compare with theirs (the tag's value): equal digests, equal specs; "0" for none. FNV-1a

@@ -10,8 +10,8 @@ import RumorWire
 /// the members and the time, and carries out what it returns: tell the container action what to run, submit
 /// rollbacks, log rollout changes.
 extension Agent {
-    /// The agent's monotonic clock, the time the coordinator is fed.
-    var rolloutNow: Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
+    /// The agent's monotonic clock (the coalescers' too), the time the coordinator is fed.
+    var rolloutNow: Duration { .nanoseconds(DeadlineTimer.now.nanoseconds) }
 
     /// Steps the rollouts under way again: on member events and every second (monitor periods and deadlines end
     /// with no event). App changes call `updateRollouts` themselves.

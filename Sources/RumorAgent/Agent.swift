@@ -170,7 +170,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
         do { addr = try HostPort.parse(configuration.rpcAddr, defaultPort: 7373, what: "RPC address") } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        if configuration.rpcAuth == nil, let ip = Address(host: addr.host, port: 0), !(ip.isIPv4 ? ip.ip.first == 127 : ip.ip == Array(repeating: 0, count: 15) + [1]) {
+        if configuration.rpcAuth == nil, let ip = Address(host: addr.host, port: 0), !ip.isLoopback {
             // The RPC can deploy apps and run queries: off loopback it is a door to every node.
             logger.warning("agent: the RPC listener is bound to \(addr.host), not loopback, and rpc_auth is not set: anyone who can reach \(configuration.rpcAddr) can drive this agent; set rpc_auth or bind it to 127.0.0.1")
         }

@@ -79,7 +79,8 @@ public struct AppsCoordinator: Sendable {
     }
 
     /// The rollout of `record` this node follows: the one under way, or a new one when the record replaces a spec
-    /// with other containers (nil: it applies everywhere at once). The specs are parsed once per record.
+    /// with other containers (nil: it applies everywhere at once). A rollout's specs are parsed once; a record
+    /// that applies at once is parsed again on each step (steps come every second only while a rollout is under way).
     private func rollout(of record: AppRecord, now: Duration) -> Following? {
         if let f = following[record.name], f.serial == record.serial, f.ltime == record.ltime, f.origin == record.origin { return f }
         guard !record.spec.isEmpty, !record.previous.isEmpty, record.rollback.isEmpty,

@@ -1,10 +1,6 @@
 import HashTreeCollections
 import RumorWire
 
-/// Rumor's cluster-wide app specs (docs/membership.md#app-specs): a last-writer-wins register per app, ordered by
-/// the member Lamport clock and then the deploying node's name, carried in every push-pull. A node whose agent sees a
-/// member's `rumor:apps` digest (Agent+AppSpecs.swift) differ from its own exchanges state with it (`Command.pushPullWith`), so a deploy
-/// reaches every Rumor node within a gossip round or two, and a node that was away catches up when it returns.
 /// A deployer's claim to change an app: the serial it chose and, when signed, its key and signature.
 public struct AppAuthority: Sendable, Hashable {
     public var serial: UInt64
@@ -24,6 +20,10 @@ public protocol AppRecordGate: Sendable {
     func refusal(of record: AppRecord) -> String?
 }
 
+/// Rumor's cluster-wide app specs (docs/membership.md#app-specs): the ``AppRegister``, fed by local deploys, the
+/// agent's store and every push-pull. A node whose agent sees a member's `rumor:apps` digest (Agent+AppSpecs.swift)
+/// differ from its own exchanges state with it (`Command.pushPullWith`), so a deploy reaches every Rumor node within
+/// a gossip round or two, and a node that was away catches up when it returns.
 extension Instance {
     mutating func deployApp(name: String, spec: [UInt8], rollback: String, authority: AppAuthority?) {
         // Past every record of this app we know, so a deploy always wins over what this node has seen.

@@ -30,9 +30,7 @@ extension Instance {
         warn("refused \(what()) with Lamport time \(ltime): at or above 2^63, no cluster gets there (a poisoned clock?)")
         return false
     }
-}
 
-extension Instance {
     /// Serf's recent-message rings (user events, queries): the slot of `ltime`, or nil for a time before `minTime`
     /// or older than the ring reaches back from `clock` (logged as "received old ...").
     mutating func recentSlot(_ ltime: UInt64, clock: LamportClock, minTime: UInt64, ring: Int,

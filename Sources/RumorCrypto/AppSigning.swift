@@ -57,8 +57,8 @@ public struct AppSigningKey: Sendable, CustomStringConvertible, CustomDebugStrin
 
     /// The key file: comment lines (`#`) and one line of base64 (the seed).
     public init(fileText: String, path: String) throws(CryptoError) {
-        let lines = fileText.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        guard lines.count == 1, let seed = Base64.decode(String(lines[0])), seed.count == Self.seedByteCount else {
+        let lines = fileText.split(whereSeparator: \.isNewline).map { String($0).trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        guard lines.count == 1, let seed = Base64.decode(lines[0]), seed.count == Self.seedByteCount else {
             throw CryptoError("\(path) is not a deploy signing key (expected one line of base64 holding 32 bytes, as rumor apps keygen writes)")
         }
         try self.init(seed: seed)
@@ -117,14 +117,5 @@ public enum AppStatement {
         var digest = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
         _ = crypto_hash_sha256(&digest, bytes, UInt64(bytes.count))
         return digest
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingSpaces() -> Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" || c == "\r" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\t" || c == "\r" { s = s.dropLast() }
-        return s
     }
 }

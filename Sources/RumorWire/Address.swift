@@ -23,6 +23,8 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var isIPv4: Bool { ip.count == 4 }
     public var isUnspecified: Bool { ip.allSatisfy { $0 == 0 } }
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool { isIPv4 ? ip[0] == 127 : ip == Array(repeating: 0, count: 15) + [1] }
 
     public var host: String {
         if ip.count == 4 { return ip.map(String.init).joined(separator: ".") }

@@ -67,8 +67,6 @@ public enum AppsOperation: String, Sendable, CaseIterable {
     case deploy, scale, stop, rollback
 
     public var isChange: Bool { [.deploy, .scale, .stop, .rollback].contains(self) }
-    /// Answered by the container action rather than the agent.
-    public var isLocal: Bool { self == .ls || self == .inspect }
 }
 
 /// The answer: JSON text, so the CLI can print it as it is (`-format json`) or as a table.
