@@ -20,13 +20,15 @@ let package = Package(
     targets: [
         // MARK: Pure layers
         .target(name: "RumorWire"),
+        // Prometheus's text format and a histogram: what every layer counts with, pure.
+        .target(name: "RumorMetrics"),
         // Foundation-free support every IO layer shares, one copy each (JSON, files, child processes, durations,
         // host:port, name lookup).
         .target(name: "RumorSupport"),
         .target(
             name: "RumorCore",
             dependencies: [
-                "RumorWire", .product(name: "HashTreeCollections", package: "swift-collections"),
+                "RumorWire", "RumorMetrics", .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]),
         .target(name: "RumorSimulator", dependencies: ["RumorCore", "RumorWire"]),
@@ -50,8 +52,9 @@ let package = Package(
         .target(
             name: "RumorAgent",
             dependencies: [
-                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto", "RumorSupport", "RumorApps",
+                "RumorRuntime", "RumorCore", "RumorWire", "RumorCrypto", "RumorSupport", "RumorApps", "RumorMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,8 +109,9 @@ let package = Package(
         // Helpers several test targets share (loopback HTTP, polling with deadlines, wrk's report, hex vectors).
         .target(name: "RumorTestSupport", path: "Tests/Support"),
         .testTarget(name: "RumorSupportTests", dependencies: ["RumorSupport", "RumorTestSupport"]),
+        .testTarget(name: "RumorMetricsTests", dependencies: ["RumorMetrics"]),
         .testTarget(name: "RumorWireTests", dependencies: ["RumorWire", "RumorTestSupport"]),
-        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire", "RumorTestSupport"]),
+        .testTarget(name: "RumorCoreTests", dependencies: ["RumorCore", "RumorWire", "RumorMetrics", "RumorTestSupport"]),
         .testTarget(name: "RumorCryptoTests", dependencies: ["RumorCrypto", "RumorWire", "RumorSupport", "RumorTestSupport"]),
         .testTarget(
             name: "RumorRuntimeTests",

@@ -136,7 +136,7 @@ extension Instance {
         switch decoded.message {
         case .success(let m): message = m
         case .failure(let error):
-            warn("dropped malformed stream from \(from): \(error)")
+            drop(.malformed, "dropped malformed stream from \(from): \(error)")
             effects.append(.replyStream(id, payload: MemberlistCodec.encode(.err("\(error)"))))
             return
         }
@@ -147,7 +147,7 @@ extension Instance {
             mergeRemoteState(remote, serf: decoded.serfState, ignoreOldEvents: false)
         case .ping(let ping):
             guard ping.node.isEmpty || ping.node == name else {
-                warn("got TCP ping for unexpected node '\(ping.node)' from \(from)")
+                drop(.unexpected, "got TCP ping for unexpected node '\(ping.node)' from \(from)")
                 effects.append(.replyStream(id, payload: nil))
                 return
             }
@@ -156,7 +156,7 @@ extension Instance {
             effects.append(.replyStream(id, payload: nil))
             receiveSerf(bytes, from: from)
         default:
-            warn("dropped unexpected stream message from \(from)")
+            drop(.unexpected, "dropped unexpected stream message from \(from)")
             effects.append(.replyStream(id, payload: MemberlistCodec.encode(.err("Received invalid msgType"))))
         }
     }
@@ -181,6 +181,8 @@ extension Instance {
                 case .failure(let e): failure = "malformed push-pull reply: \(e)"
                 }
             }
+            counters.pushPulls += 1
+            if failure != nil { counters.pushPullsFailed += 1 }
             if let joinID { joinAttemptFinished(joinID, error: failure) }
             else if let failure { warn("push-pull failed: \(failure)") }
         }

@@ -72,7 +72,7 @@ extension Instance {
         switch state {
         case .success(let s): pp = s
         case .failure(let error):
-            warn("dropped malformed serf push-pull state: \(error)")
+            drop(.malformed, "dropped malformed serf push-pull state: \(error)")
             return nil
         }
         // Every time here is a peer's: one past the ceiling is dropped (with a warning), the rest still merge.

@@ -41,6 +41,8 @@ extension Instance {
     mutating func sendPacket(_ message: [UInt8], to: Address, node: NodeState? = nil) {
         let avail = packetSpace - message.count - Self.compoundHeaderOverhead
         let extra = avail > 0 ? takeBroadcasts(overhead: Self.compoundOverhead, limit: avail) : []
+        counters.countSent(message)
+        for part in extra { counters.countSent(part) }
         let packet = extra.isEmpty ? message : MemberlistCodec.compound([message] + extra)
         emitPacket(packet, to: to, node: node)
     }
@@ -58,11 +60,12 @@ extension Instance {
 
     mutating func receivePacket(_ bytes: [UInt8], from: Address) {
         let (messages, errors) = MemberlistCodec.decodePacket(bytes)
-        for e in errors { warn("dropped malformed packet from \(from): \(e)") }
+        for e in errors { drop(.malformed, "dropped malformed packet from \(from): \(e)") }
         for message in messages { receive(message, from: from) }
     }
 
     mutating func receive(_ message: MemberlistMessage, from: Address) {
+        counters.received[Int(message.type.rawValue)] += 1
         switch message {
         case .ping(let p): receivePing(p, from: from)
         case .indirectPing(let p): receiveIndirectPing(p, from: from)
@@ -72,7 +75,7 @@ extension Instance {
         case .alive(let a): aliveNode(a, bootstrap: false)
         case .dead(let d): deadNode(d)
         case .user(let bytes): receiveSerf(bytes, from: from)
-        case .pushPull: warn("dropped push-pull sent over UDP from \(from)")
+        case .pushPull: drop(.unexpected, "dropped push-pull sent over UDP from \(from)")
         case .err(let text): warn("error message from \(from): \(text)")
         }
     }

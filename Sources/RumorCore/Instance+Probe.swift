@@ -55,12 +55,15 @@ extension Instance {
 
     mutating func probe(_ target: NodeState) {
         let seq = nextSeqNo()
+        counters.probes += 1
         probeInFlight = seq
         pendingAcks[seq] = .probe(target: target.name, expectedNacks: 0, nacks: 0, sentAt: now)
         let ping = MemberlistCodec.encode(.ping(pingMessage(to: target.name, seq: seq)))
         if target.state == .suspect {
             // Tell a suspect it is suspected, so it can refute even if gossip about it is lost.
             let s = MemberlistCodec.encode(.suspect(Suspect(incarnation: target.incarnation, node: target.name, from: name)))
+            counters.countSent(ping)
+            counters.countSent(s)
             emitPacket(MemberlistCodec.compound([ping, s]), to: target.address, node: target)
         } else {
             // By address only, as memberlist sends a plain probe: no CRC wrapper (docs/protocol.md#crc).
@@ -104,6 +107,7 @@ extension Instance {
         }
         // Missing nacks mean the helpers could not reach us either: the problem is likely ours, so slow down.
         adjustAwareness(expectedNacks > 0 ? max(expectedNacks - nacks, 0) : 1)
+        counters.probesFailed += 1
         finishProbe(seq)
         if let target = nodes[targetName], target.state == .alive || target.state == .suspect {
             suspectNode(Suspect(incarnation: target.incarnation, node: targetName, from: name))
@@ -122,7 +126,7 @@ extension Instance {
     mutating func receivePing(_ ping: Ping, from: Address) {
         // A ping for another name means our address was reused by someone else's stale view: do not answer for them.
         guard ping.node.isEmpty || ping.node == name else {
-            warn("got ping for unexpected node '\(ping.node)' from \(from)")
+            drop(.unexpected, "got ping for unexpected node '\(ping.node)' from \(from)")
             return
         }
         let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
@@ -157,7 +161,11 @@ extension Instance {
             pendingAcks[ack.seqNo] = nil
             adjustAwareness(-1)
             finishProbe(ack.seqNo)
-            if !overStream { learnCoordinate(of: target, from: ack.payload, rtt: now - sentAt) }
+            if !overStream {
+                let rtt = now - sentAt
+                counters.probeAcked(rtt: rtt)
+                learnCoordinate(of: target, from: ack.payload, rtt: rtt)
+            }
         case .relay(let requester, let original, _):
             pendingAcks[ack.seqNo] = nil
             sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: original))), to: requester)

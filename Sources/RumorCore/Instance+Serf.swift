@@ -9,7 +9,7 @@ extension Instance {
         do {
             message = try SerfCodec.decode(bytes)
         } catch {
-            warn("dropped malformed serf message from \(from): \(error)")
+            drop(.malformed, "dropped malformed serf message from \(from): \(error)")
             return
         }
         if let ltime = message.lamportTime, !admitLTime(ltime, in: "\(message.kindName) from \(from)") { return }
@@ -31,7 +31,7 @@ extension Instance {
             let dest = Address(ip: header.destAddr, port: header.destPort)
             emitPacket(Self.userMessage(payload), to: dest, node: nil)
         case .pushPull:
-            warn("dropped serf push-pull state sent outside a push-pull from \(from)")
+            drop(.unexpected, "dropped serf push-pull state sent outside a push-pull from \(from)")
         }
     }
 

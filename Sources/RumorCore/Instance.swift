@@ -38,6 +38,8 @@ public struct Instance: Sendable {
     var suspicions: [String: Suspicion] = [:]
     /// Lifeguard local health score, 0 (healthy) up to `awarenessMaxMultiplier - 1`.
     public internal(set) var awareness = 0
+    /// What the protocol has done since start (`/metrics`).
+    public internal(set) var counters = ProtocolCounters()
     var incarnation: UInt32 = 0
     var meta: [UInt8]
     var leaving = false
@@ -210,6 +212,12 @@ public struct Instance: Sendable {
 
     mutating func warn(_ message: String) { effects.append(.emit(.warning(message))) }
 
+    /// Refused input: counted for `/metrics` by reason, and logged (rate-limited by the driver).
+    mutating func drop(_ reason: ProtocolCounters.DropReason, _ message: String) {
+        counters.dropped[reason, default: 0] += 1
+        warn(message)
+    }
+
     mutating func nextGeneration() -> UInt64 {
         generation += 1
         return generation
@@ -239,6 +247,9 @@ public struct Instance: Sendable {
     public var allMembers: [Member] { members.values.map(\.member).sorted { $0.name < $1.name } }
 
     public func member(named name: String) -> Member? { members[name]?.member }
+
+    /// Nodes memberlist suspects now (Serf still reports them alive until the suspicion ends).
+    public var suspects: Set<String> { Set(suspicions.keys) }
 
     public var localMember: Member {
         members[name]?.member

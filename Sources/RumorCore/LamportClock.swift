@@ -27,7 +27,7 @@ extension Instance {
     /// True when a peer's Lamport time is below ``LamportClock/ceiling``; otherwise warns naming `what` carried it.
     mutating func admitLTime(_ ltime: UInt64, in what: @autoclosure () -> String) -> Bool {
         guard ltime >= LamportClock.ceiling else { return true }
-        warn("refused \(what()) with Lamport time \(ltime): at or above 2^63, no cluster gets there (a poisoned clock?)")
+        drop(.poisonedClock, "refused \(what()) with Lamport time \(ltime): at or above 2^63, no cluster gets there (a poisoned clock?)")
         return false
     }
 

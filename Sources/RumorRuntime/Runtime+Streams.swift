@@ -65,6 +65,7 @@ extension Runtime {
         guard let remote = channel.remoteAddress.flatMap(Address.init) else { return channel.close(promise: nil) }
         switch result.flatMap({ openStreamPayload($0) }) {
         case .failure(let failure):
+            counters.streamsFailed += 1
             if let line = warnings.admit("dropped stream from \(remote): \(failure)", at: now) { logger.warning("\(line)") }
             // Tell the peer why, as memberlist does: an error message, sealed with our key if we have one, so a
             // plaintext peer learns that we are encrypted and a wrong-key peer that we cannot read it.
@@ -72,6 +73,8 @@ extension Runtime {
             guard let sealed = try? security?.sealStream(reply) ?? reply else { return channel.close(promise: nil) }
             channel.writeAndFlush(channel.allocator.buffer(bytes: sealed)).whenComplete { _ in channel.close(promise: nil) }
         case .success(let bytes):
+            counters.streamsReceived += 1
+            counters.streamBytesReceived += bytes.count
             nextInbound += 1
             let id = StreamID(nextInbound)
             inbound[id] = channel

@@ -26,6 +26,8 @@ public final class Runtime: @unchecked Sendable {
     var nextInbound: UInt64 = 1 << 48
     var stopped = false
     var warnings = WarningLimiter()
+    /// Socket traffic and refusals (`/metrics`).
+    public internal(set) var counters = RuntimeCounters()
     var loopBusy = LoopBusy()
     /// Limits on inbound gossip streams, and what is open now (by remote IP).
     public var streamLimits = StreamLimits()
@@ -180,15 +182,20 @@ public final class Runtime: @unchecked Sendable {
         } else {
             payload = bytes
         }
+        counters.packetsSent += 1
+        counters.packetBytesSent += payload.count
         let envelope = AddressedEnvelope(remoteAddress: target, data: udp.allocator.buffer(bytes: payload))
         udp.writeAndFlush(envelope, promise: nil)
     }
 
     func receivePacket(_ bytes: [UInt8], from: SocketAddress) {
         guard let source = Address(from) else { return }
+        counters.packetsReceived += 1
+        counters.packetBytesReceived += bytes.count
         var plain = bytes
         if let security {
             do { plain = try security.openPacket(bytes) } catch {
+                counters.packetsUndecryptable += 1
                 if let line = warnings.admit("dropped packet from \(source): \(error)", at: now) { logger.warning("\(line)") }
                 return
             }

@@ -27,6 +27,7 @@ extension Runtime {
         let fromPeer = openStreams[ip, default: 0]
         let total = FileLimit.share(streamLimits.total)
         guard fromPeer < streamLimits.perPeer, openStreamTotal < total else {
+            counters.streamsRefused += 1
             let limit = fromPeer >= streamLimits.perPeer ? "\(streamLimits.perPeer) from one address" : "\(total) in all"
             if let line = warnings.admit("refused a stream from \(remote): too many open (limit \(limit))", at: now) {
                 logger.warning("\(line)")

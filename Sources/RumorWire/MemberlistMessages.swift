@@ -177,4 +177,20 @@ public enum MemberlistMessage: Sendable, Hashable {
     case user([UInt8])
     /// An error reply on a stream.
     case err(String)
+
+    /// The type byte it travels under.
+    public var type: MessageType {
+        switch self {
+        case .ping: .ping
+        case .indirectPing: .indirectPing
+        case .ack: .ack
+        case .nack: .nack
+        case .suspect: .suspect
+        case .alive: .alive
+        case .dead: .dead
+        case .pushPull: .pushPull
+        case .user: .user
+        case .err: .err
+        }
+    }
 }
