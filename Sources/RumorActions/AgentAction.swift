@@ -1,4 +1,5 @@
 import RumorCore
+import RumorMetrics
 
 /// A built-in action: something the agent keeps in step with the cluster's membership (HAProxy today, containers
 /// next). The one seam every action implements, so the agent holds `[any AgentAction]` and never names an action:
@@ -31,9 +32,13 @@ public protocol AgentAction: AnyObject, Sendable {
     /// with them: a restarted worker must not show up without its containers, or load balancers would drop them.
     /// The agent waits at most a few seconds. Runs while `run()` already runs.
     func ready() async
+
+    /// Adds the action's families to the agent's `/metrics` (docs/observe.md). Never blocks.
+    func metrics(_ out: inout MetricsText)
 }
 
 extension AgentAction {
     public func agentLeft() {}
     public func ready() async {}
+    public func metrics(_ out: inout MetricsText) {}
 }

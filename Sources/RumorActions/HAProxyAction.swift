@@ -29,6 +29,14 @@ public struct HAProxyActionStatistics: Sendable, Hashable {
     public var lastError: String?
     /// The last successful apply, measured from the change that triggered it.
     public var lastApplyLatency: Duration?
+    /// Server slots after the last apply: routing, draining, and free (placeholders in `maint`).
+    public var servers = ServerCounts()
+
+    public struct ServerCounts: Sendable, Hashable {
+        public var ready = 0
+        public var draining = 0
+        public var free = 0
+    }
 
     public init() {}
 }

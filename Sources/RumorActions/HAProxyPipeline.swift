@@ -173,9 +173,12 @@ final class HAProxyPipeline {
 
     private func finishBatch() {
         let number = state.finishBatch()
+        let slots = state.applied.slots
         action.updateStatistics {
             $0.applies += 1
             $0.appliedSnapshot = number
+            $0.servers = .init(ready: slots.count { $0.member != nil && $0.state == .ready },
+                               draining: slots.count { $0.state == .drain }, free: slots.count { $0.member == nil })
         }
     }
 

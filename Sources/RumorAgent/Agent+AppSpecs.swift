@@ -190,7 +190,12 @@ extension Agent {
             let endpoints = AppTag.parse(m.tags[key] ?? "").endpoints.map { e in
                 JSON.string(e.host.map { "\(e.slot)/\($0):\(e.port)" } ?? "\(e.slot)/\(m.address.host):\(e.port)")
             }
-            return .object([("node", .string(m.name)), ("status", .string(m.status.description)), ("ready", .array(endpoints))])
+            var row: [(String, JSON)] = [("node", .string(m.name)), ("status", .string(m.status.description)), ("ready", .array(endpoints))]
+            if let (hash, state, rule) = m.tags[RunTag.key(app: name)].flatMap(RunTag.parse) {
+                row += [("template_hash", .string(hash)), ("run", .string(Self.runStateName(state)))]
+                if !rule.isEmpty { row.append(("refused", .string(rule))) }
+            }
+            return .object(row)
         }
         var fields: [(String, JSON)] = [("app", .string(name))]
         if let r = record {
@@ -198,6 +203,9 @@ extension Agent {
                        ("origin", .string(r.origin)), ("spec_hash", .string(StableHash.ofSpec(r.spec))),
                        ("previous_hash", .string(r.previous.isEmpty ? "" : StableHash.ofSpec(r.previous))),
                        ("rollout", rolloutJSON(r))]
+            if let spec = try? AppSpec.parse(String(decoding: r.spec, as: UTF8.self), name: name, file: "the deployed spec") {
+                fields.append(("template_hash", .string(spec.templateHash)))
+            }
             if !r.rollback.isEmpty { fields.append(("rollback", .string(r.rollback))) }
         }
         fields.append(("nodes", .array(rows)))

@@ -48,6 +48,7 @@ extension Agent {
     /// does not match, so existing Serf scripts never see an event type they do not know.
     public func fireActionEvent(type: String, environment: [String: String]) {
         eventLoop.execute { [self] in
+            observeContainer(type: type, environment: environment)
             handlers?.handle(.action(type: type, environment: environment), selfMember: runtime.instance.localMember)
         }
     }

@@ -52,6 +52,8 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
     var appTrust = AppTrust()
     /// Refusal lines logged in the current minute (Agent+AppSpecs.swift `appRefused`).
     var refusalLog: (start: NIODeadline, count: Int, unlogged: Int) = (.uptimeNanoseconds(0), 0, 0)
+    /// Counters, recent events and the HTTP listener (Agent+Observe.swift).
+    var observation = Observation()
     /// A `_serf_conflict` vote is under way (one at a time, however many conflicting messages arrive).
     var resolvingConflict = false
 
@@ -163,6 +165,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             loadAppStore()
         }
         .flatMap { [self] in startRPC() }
+        .flatMap { [self] in startHTTP() }
     }
 
     private func startRPC() -> EventLoopFuture<Void> {
@@ -190,6 +193,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             snapshotter.record(event)
             snapshotter.flush()
         }
+        observe(event)
         if routeQueryEvent(event) { return }
         switch event {
         case .joinFinished(let id, let joined, let errors):
@@ -348,6 +352,7 @@ public final class Agent: AgentRPCBackend, @unchecked Sendable {
             snapshotter?.close()  // first: it reads the last member clock from the running instance
             let closes = [
                 runtime.shutdown(), rpc?.close() ?? eventLoop.makeSucceededVoidFuture(),
+                observation.http?.close() ?? eventLoop.makeSucceededVoidFuture(),
                 handlers?.shutdown() ?? eventLoop.makeSucceededVoidFuture(),
             ]
             return EventLoopFuture.andAllComplete(closes, on: eventLoop).always { [self] _ in

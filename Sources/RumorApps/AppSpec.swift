@@ -141,7 +141,9 @@ public struct AppSpec: Sendable, Equatable {
     /// `rumor-<app>-<node>-<slot>`. Container names are the engine's, and several Rumor nodes may share one engine
     /// (workers in containers next to each other, as in the compose scenario), so the node is part of the name;
     /// characters Docker refuses in a name become `_`.
-    public func containerName(slot: Int, node: String) -> String {
+    public func containerName(slot: Int, node: String) -> String { Self.containerName(app: name, slot: slot, node: node) }
+
+    public static func containerName(app name: String, slot: Int, node: String) -> String {
         let safe = String(node.unicodeScalars.map { c -> Character in
             c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_" || c == ".")
                 ? Character(c) : "_"

@@ -35,7 +35,7 @@ public final class ContainerAction: Sendable {
     private let group: any EventLoopGroup
     private let directory: AppsDirectory
 
-    private struct Shared {
+    struct Shared {
         var workers: [String: AppWorker] = [:]
         /// Spec errors of apps that have no worker (invalid from the start).
         var invalid: [String: String] = [:]
@@ -56,7 +56,7 @@ public final class ContainerAction: Sendable {
     }
     /// The clock origin of member times and the workers' reconcilers.
     private let epoch = ContinuousClock.now
-    private let shared = NIOLockedValueBox(Shared())
+    let shared = NIOLockedValueBox(Shared())
     private let directoryWakeup: Wakeup
     /// Reaches the engine (again, after it went away): Docker's socket, Podman's, or a test's in-memory engine.
     private let engine: EngineConnector

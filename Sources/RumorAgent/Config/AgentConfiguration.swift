@@ -32,6 +32,10 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var protocolVersion = 5
     public var rpcAddr = "127.0.0.1:7373"
     public var rpcAuth: String?
+    /// The HTTP listener (`http_addr`): nil is the default address, taken only if free (many agents share a
+    /// machine in labs and tests); an address given is required to bind; empty is off.
+    public var httpAddr: String?
+    public static let defaultHTTPAddr = "127.0.0.1:7374"
     public var logLevel = "info"
     public var eventHandlers: [String] = []
     public var snapshotPath: String?

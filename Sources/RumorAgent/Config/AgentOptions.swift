@@ -65,6 +65,7 @@ extension AgentOption {
             ["rpc-addr"], key: "rpc_addr", value: "ip:port", defaultPort: 7373, default: "127.0.0.1:7373",
             "Address of the RPC listener."
         ) { $0.rpcAddr = $1 },
+        httpAddr,
         text(["rpc-auth"], key: "rpc_auth", value: "token", secret: true, "Token RPC clients must present.") { $0.rpcAuth = $1 },
         text(
             ["log-level"], key: "log_level", value: "level", default: "info", maxBytes: 16,
@@ -188,6 +189,23 @@ extension AgentOption {
                 c.tags[k] = s
             }
         })
+
+    /// `--http-addr IP:PORT` / `"http_addr"`: the read-only HTTP listener (metrics, `/v1`, the cluster page); an
+    /// empty value turns it off.
+    static let httpAddr = AgentOption(
+        flags: ["http-addr"], key: "http_addr", valueName: "ip:port", repeatable: false, defaultText: "",
+        help: "Read-only HTTP listener: /metrics (Prometheus), /v1/... (JSON), the live cluster page at /. Default: \(AgentConfiguration.defaultHTTPAddr) if free; empty: off.",
+        fromFlag: { c, text throws(Failure) in c.httpAddr = try httpAddress(text) },
+        fromJSON: { c, json throws(Failure) in c.httpAddr = try httpAddress(try string(json)) })
+
+    static func httpAddress(_ text: String) throws(Failure) -> String {
+        guard !text.isEmpty else { return "" }
+        guard text.utf8.count <= 300 else { throw Failure("\(JSON.excerpt(text)) is longer than 300 bytes") }
+        do throws(HostPort.ParseError) { _ = try HostPort.parse(text, defaultPort: 7374, what: "address") } catch {
+            throw Failure("\(JSON.excerpt(text)) is not an address: \(error.reason) (expected ip:port, [ipv6]:port, or empty for off)")
+        }
+        return text
+    }
 
     /// `--apps-allow privileged|host_network|devices=PREFIX|volumes=PREFIX|images=REGEX` (repeatable) and
     /// `"apps_allow": {"privileged": true, "volumes": ["/srv"], ...}`: what specs from the cluster may ask of this host.

@@ -49,6 +49,8 @@ public final class EventHandlers: @unchecked Sendable {
     private var lastSelf: Member?
     private lazy var flushTimer = DeadlineTimer(eventLoop: eventLoop)
     private var isShutDown = false
+    /// Runs, failures and durations (`/metrics`); kept on `eventLoop`.
+    public private(set) var counters = HandlerCounters()
 
     /// - Parameter respond: answers a query (`ltime`, `id`) with a handler's output; called on `eventLoop`, at most
     ///   once per query. Used for queries that arrive through ``handle(_:selfMember:)-(Event,_)``.
@@ -157,8 +159,9 @@ public final class EventHandlers: @unchecked Sendable {
                 let job = ScriptJob(
                     invocation: invocation, timeout: settings.timeout, slowThreshold: settings.slowThreshold,
                     outputLimit: settings.outputLimit
-                ) { result in
+                ) { [weak self] result in
                     gate?.complete(slot: slot, reply: result.succeeded && result.outputTotal > 0 ? result.output : nil)
+                    self?.eventLoop.execute { self?.counters.record(event: event.typeName, result) }
                 }
                 runner.enqueue(job, lane: spec.text)
             }

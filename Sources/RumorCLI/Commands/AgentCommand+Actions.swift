@@ -192,6 +192,7 @@ extension AgentCommand {
     /// Returns whether an action failed (it logged why).
     static func run(_ actions: [any AgentAction], with agent: Agent, logger: Logger) async -> Bool {
         guard !actions.isEmpty else { return false }
+        agent.addMetrics { m in for action in actions { action.metrics(&m) } }
         agent.eventLoop.execute {
             _ = agent.addListener(token: { event in
                 switch event {
