@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "RumorActions",
             dependencies: [
-                "RumorCore", "RumorWire", "RumorSupport", "RumorApps",
+                "RumorCore", "RumorWire", "RumorSupport", "RumorApps", "RumorMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "RumorContainers",
             dependencies: [
-                "RumorDocker", "RumorApps", "RumorCore", "RumorSupport",
+                "RumorDocker", "RumorApps", "RumorCore", "RumorSupport", "RumorMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -143,7 +143,7 @@ public struct AppsCommand: Subcommand {
         }
         var request = RPCAppsRequest(
             op: op, name: app, spec: next,
-            serial: AppRecord.nextSerial(after: serial, unixMilliseconds: Self.unixMilliseconds()),
+            serial: AppRecord.nextSerial(after: serial, unixMilliseconds: WallClock.unixMilliseconds()),
             previous: StableHash.ofSpec(Array(currentSpec.utf8)))
         if let signKey {
             let statement = AppStatement.bytes(op == .rollback ? .rollback : .deploy, name: app, serial: request.serial,
@@ -162,12 +162,6 @@ public struct AppsCommand: Subcommand {
         }
         guard let like = existing.max(by: { $0.count < $1.count }) else { return }
         Console.error("note: this deploys a new app '\(app)' (named after the file) beside '\(like)'; to update '\(like)', run: rumor apps deploy FILE \(like)")
-    }
-
-    static func unixMilliseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(max(0, ts.tv_sec)) * 1000 + UInt64(max(0, ts.tv_nsec)) / 1_000_000
     }
 
     /// `apps keygen --out FILE`: the secret key to the file (0600, never over an existing one), the public key as
@@ -192,7 +186,10 @@ public struct AppsCommand: Subcommand {
     func waitForRollout(_ client: RPCClient, spec: String, after before: JSON?) async throws {
         let ours = StableHash.ofSpec(spec.utf8)
         let since = before?["ltime"]?.stringValue.flatMap { UInt64($0) } ?? 0
-        var lastWave = ""
+        let parsed = spec.isEmpty ? nil : try? AppSpec.parse(spec, name: app, file: "the deployed spec")
+        var progress = DeployProgress(app: app, spec: parsed)
+        let terminal = isatty(STDOUT_FILENO) == 1
+        let start = ContinuousClock.now
         while true {
             try await Task.sleep(for: .milliseconds(500))
             let status = try JSON.parse(try client.apps(RPCAppsRequest(op: .status, name: app)))
@@ -209,34 +206,43 @@ public struct AppsCommand: Subcommand {
             guard status["spec_hash"]?.stringValue == ours else {
                 throw Console.fail("Error", UsageError("\(app): a newer deploy (by \(status["origin"]?.stringValue ?? "?")) replaced this one"))
             }
+            if let wave = rollout?["waves"]?.intValue { progress.sawWave(wave) }
             switch state {
             case "done":
-                print(spec.isEmpty ? "\(app): stopped on every node" : "\(app): rolled out on every node")
+                progress.finish(status)
+                let elapsed = ContinuousClock.now - start
+                print(progress.summary(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
                 return
             case "paused", "rolling back", "failed":
                 throw Console.fail("Error", UsageError("\(app): rollout \(state): \(rollout?["reason"]?.stringValue ?? "")"))
             default:
-                let holding = (rollout?["holding"]?.arrayValue ?? []).compactMap(\.stringValue)
-                let wave = !holding.isEmpty ? "removing on \(holding.joined(separator: ", "))"
-                    : rollout?["wave"]?.intValue.map { "wave \($0) of \(rollout?["waves"]?.intValue ?? 0)" } ?? "starting"
-                if wave != lastWave { print("\(app): \(spec.isEmpty ? "stopping" : "rolling out"), \(wave)") }
-                lastWave = wave
+                // On a terminal a person watches: a line per change. In a log or a pipe only the result counts.
+                if terminal, let line = progress.line(status) { print(line) }
             }
         }
     }
 
-    /// The deployed spec's line, then one line per node: `NODE STATUS READY ENDPOINTS`.
+    /// The deployed spec's line, then one line per node: `NODE STATUS RUNS STATE READY ENDPOINTS` (RUNS: the
+    /// template hash of what it runs, as the deployed spec's line gives it).
     static func statusTable(_ status: JSON) -> String {
         var out = "\(status["app"]?.stringValue ?? "?"): "
         if let state = status["state"]?.stringValue {
-            out += "\(state) by \(status["origin"]?.stringValue ?? "?") at Lamport time \(status["ltime"]?.stringValue ?? "?")\n"
+            out += "\(state) by \(status["origin"]?.stringValue ?? "?") at Lamport time \(status["ltime"]?.stringValue ?? "?")"
+            if let template = status["template_hash"]?.stringValue { out += ", template \(template.prefix(8))" }
+            if let r = status["rollout"], let s = r["state"]?.stringValue {
+                out += ", rollout \(s)" + (r["wave"]?.intValue.map { " (wave \($0) of \(r["waves"]?.intValue ?? 0))" } ?? "")
+            }
+            out += "\n"
         } else {
             out += "not deployed cluster-wide (apps directories only)\n"
         }
-        var rows = [["NODE", "STATUS", "READY", "ENDPOINTS"]]
+        var rows = [["NODE", "STATUS", "RUNS", "STATE", "READY", "ENDPOINTS"]]
         for node in status["nodes"]?.arrayValue ?? [] {
             let ready = (node["ready"]?.arrayValue ?? []).compactMap(\.stringValue)
-            rows.append([node["node"]?.stringValue ?? "", node["status"]?.stringValue ?? "", String(ready.count), ready.joined(separator: " ")])
+            let state = node["refused"]?.stringValue.map { "refused (\($0))" } ?? node["run"]?.stringValue ?? "-"
+            rows.append([node["node"]?.stringValue ?? "", node["status"]?.stringValue ?? "",
+                         node["template_hash"]?.stringValue.map { String($0.prefix(8)) } ?? "-", state, String(ready.count),
+                         ready.joined(separator: " ")])
         }
         return out + Columns.format(rows: rows)
     }
