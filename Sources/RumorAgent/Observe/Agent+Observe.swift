@@ -36,7 +36,9 @@ extension Agent {
         case .memberReaped(let m):
             observation.counters.memberEvents["reap", default: 0] += 1
             log("member-reap", node: m.name, "\(m.name) was reaped")
-        case .userEvent: observation.counters.userEvents += 1
+        case .userEvent(let e):
+            observation.counters.userEvents += 1
+            log("user-event", "\(e.name) (\(e.payload.count) bytes, Lamport time \(e.ltime))")
         case .query: observation.counters.queries += 1
         case .appChanged(let r):
             observation.counters.appChanges += 1

@@ -57,6 +57,14 @@ import RumorTestSupport
         print("deploy --wait of a first deploy returned after \(ContinuousClock.now - deployed)")
         try await lab.cluster.poll("deal1's two containers UP in HAProxy", timeout: .seconds(40)) { lab.upAddresses().count == 2 }
         print("deploy from the LB's node → deal1's containers serving in \(ContinuousClock.now - deployed)")
+        // Both kinds of agent export metrics promtool accepts, with what their action adds (docs/observe.md).
+        try await lab.cluster.poll("the LB's /metrics to count 2 ready HAProxy servers", timeout: .seconds(15)) {
+            (try? TestNetwork.get(host: lb.ip, port: 7374, path: "/metrics").body.contains(#"rumor_haproxy_servers{state="ready"} 2"#)) ?? false
+        }
+        let lbMetrics = try await ObserveAgentTests.checkMetrics(lb, in: lab.cluster)
+        let workerMetrics = try await ObserveAgentTests.checkMetrics(w1, in: lab.cluster)
+        #expect(lbMetrics.contains("rumor_haproxy_applies_total"), "\(lbMetrics)")
+        #expect(workerMetrics.contains(#"rumor_app_containers{app="deal",state="running",health="healthy"} 2"#), "\(workerMetrics)")
         let specs = try await lab.cluster.rumor("apps", "specs", "--rpc-addr", w1.rpcAddr)
         #expect(specs.stdout.contains("\"origin\":\"lb\"") && specs.stdout.contains("rumor-site:v1"), "\(specs)")
 

@@ -29,6 +29,8 @@ final class E2ECluster: @unchecked Sendable {
 
         var gossipAddr: String { "\(ip):7946" }
         var rpcAddr: String { "\(ip):7373" }
+        /// Where a rumor agent's HTTP listener is (every agent here gets one on its own address).
+        var httpAddr: String { "\(ip):7374" }
         var description: String { "\(kind) node \(name) (\(ip))" }
     }
 
@@ -45,8 +47,8 @@ final class E2ECluster: @unchecked Sendable {
     private var nextHost = 1
 
     init(subnet: Int) throws {
-        // 78, 79, 85 and 87-99; 81-84 and 86 are the interop tests', 40-48 and 60-76 other suites'.
-        precondition([78, 79, 85].contains(subnet) || (87...99).contains(subnet), "end-to-end tests own 127.0.78.x, 127.0.79.x, 127.0.85.x and 127.0.87.0 to 127.0.99.255")
+        // 77-80, 85 and 87-99; 81-84 and 86 are the interop tests', 40-48 and 60-76 other suites'.
+        precondition([77, 78, 79, 80, 85].contains(subnet) || (87...99).contains(subnet), "end-to-end tests own 127.0.77.x, 127.0.78.x, 127.0.80.x, 127.0.79.x, 127.0.85.x and 127.0.87.0 to 127.0.99.255")
         self.subnet = subnet
         rumorPath = try Self.rumorBinary()
         guard FileManager.default.isExecutableFile(atPath: serfPath) else {
@@ -69,6 +71,11 @@ final class E2ECluster: @unchecked Sendable {
 
     /// A test's flag (removed before the agent sees it) for an agent that trusts no deploy key.
     static let trustNoKey = "--test-trusts-no-key"
+
+    /// The HTTP listener on the node's own address, unless the flags name one.
+    private func http(_ node: Node, _ extra: [String]) -> [String] {
+        extra.contains("--http-addr") ? [] : ["--http-addr", node.httpAddr]
+    }
 
     /// `--apps-trust` with the cluster's key, unless the flags name their own or ``trustNoKey``.
     private func withTrust(_ extra: [String]) -> [String] {
@@ -115,7 +122,7 @@ final class E2ECluster: @unchecked Sendable {
     @discardableResult
     func startRumor(_ name: String, _ extra: [String] = []) async throws -> Node {
         let node = allocate(name, .rumor)
-        let args = ["agent", "--node", name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + withTrust(extra)
+        let args = ["agent", "--node", name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + http(node, extra) + withTrust(extra)
         try launch(node, rumorPath, args)
         try await waitUntilReady(node)
         return node
@@ -124,7 +131,7 @@ final class E2ECluster: @unchecked Sendable {
     /// Starts `rumor agent` again as `node` (same name and address), as a restarted process on the same host.
     @discardableResult
     func restartRumor(_ node: Node, _ extra: [String] = []) async throws -> Node {
-        let args = ["agent", "--node", node.name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + withTrust(extra)
+        let args = ["agent", "--node", node.name, "--bind", node.gossipAddr, "--rpc-addr", node.rpcAddr] + http(node, extra) + withTrust(extra)
         try launch(node, rumorPath, args)
         try await waitUntilReady(node)
         return node

@@ -133,15 +133,21 @@ import RumorTestSupport
         let (ip, frontend) = (lab.lbIP, lab.frontendPort)
         let loop = RequestLoop(host: ip, port: frontend, pause: .milliseconds(5))
 
-        /// Runs `rumor apps deploy --wait` of `spec`, sampling the ready replicas until it returns.
-        func deploy(_ spec: String) async throws -> (ProcessOutput, fewest: Int, took: Duration) {
+        /// Runs `rumor apps deploy --wait` of `spec`, sampling the ready replicas until it returns; on a `terminal`
+        /// (a pty from script(1)), where it prints its progress, stdout and stderr come together.
+        func deploy(_ spec: String, terminal: Bool = false) async throws -> (ProcessOutput, fewest: Int, took: Duration) {
             try spec.write(toFile: file, atomically: true, encoding: .utf8)
             let finished = HAPCell(false)
             let fewest = HAPCell(6)
             let started = ContinuousClock.now
             let run = Task {
                 defer { finished.value = true }
-                return try await lab.cluster.rumor("apps", "deploy", "--wait", file, "rep", "--rpc-addr", lb.rpcAddr, timeout: .seconds(240))
+                guard terminal else {
+                    return try await lab.cluster.rumor("apps", "deploy", "--wait", file, "rep", "--rpc-addr", lb.rpcAddr, timeout: .seconds(240))
+                }
+                return try await Subprocess.run(
+                    "/usr/bin/script", ["-qec", "\(lab.cluster.rumorPath) apps deploy --wait \(file) rep --rpc-addr \(lb.rpcAddr)", "/dev/null"],
+                    environment: ["RUMOR_APPS_SIGN_KEY": lab.cluster.deployKeyFile], timeout: .seconds(240))
             }
             try await lab.cluster.poll("deploy --wait to return", timeout: .seconds(240)) {
                 if let counts = Self.spread(lab, names) { fewest.value = min(fewest.value, counts.values.reduce(0, +)) }
@@ -150,9 +156,13 @@ import RumorTestSupport
             return (try await run.value, fewest.value, ContinuousClock.now - started)
         }
 
-        let v2 = try await deploy(Self.rolling(image: "rumor-site:v2"))
+        let v2 = try await deploy(Self.rolling(image: "rumor-site:v2"), terminal: true)
         #expect(v2.0.status == 0 && v2.0.stdout.contains("rolled out on every node"), "\(v2.0)")
         #expect(v2.0.stdout.contains("3 waves"), "\(v2.0.stdout)")
+        // Progress on a terminal (docs/observe.md): each wave, with nodes and containers ready, as it happens.
+        for wave in 1...3 { #expect(v2.0.stdout.contains("rep: wave \(wave) of 3 · nodes "), "\(v2.0.stdout)") }
+        #expect(v2.0.stdout.contains(" · containers ") && v2.0.stdout.contains(" · waiting for "), "\(v2.0.stdout)")
+        print("deploy --wait on a terminal:\n\(v2.0.stdout)")
         #expect(v2.fewest >= 4, "\(v2.fewest) of 6 ready during the rollout")
         try await lab.cluster.poll("every replica serves v2, 6 UP", timeout: .seconds(30)) {
             let sample = (0..<6).compactMap { _ in try? TestNetwork.get(host: ip, port: frontend).body }
