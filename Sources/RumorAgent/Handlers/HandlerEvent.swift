@@ -9,6 +9,20 @@ public enum MemberEventType: String, CaseIterable, Hashable, Sendable {
     case reap = "member-reap"
 }
 
+extension Event {
+    /// A member event as Serf names it, with its member; nil for any other event.
+    public var memberChange: (MemberEventType, Member)? {
+        switch self {
+        case .memberJoined(let m): (.join, m)
+        case .memberLeft(let m): (.leave, m)
+        case .memberFailed(let m): (.failed, m)
+        case .memberUpdated(let m): (.update, m)
+        case .memberReaped(let m): (.reap, m)
+        default: nil
+        }
+    }
+}
+
 /// A query as handlers see it, with the way to answer it.
 public struct HandlerQuery: Sendable {
     public var ltime: UInt64
@@ -38,12 +52,11 @@ public enum HandlerEvent: Sendable {
 
     /// Converts a core event; nil for events handlers never see (command outcomes, diagnostics, internal queries).
     public init?(_ event: Event, respond: @escaping @Sendable (_ ltime: UInt64, _ id: UInt32, [UInt8]) -> Void) {
+        if let (type, m) = event.memberChange {
+            self = .member(type, [m])
+            return
+        }
         switch event {
-        case .memberJoined(let m): self = .member(.join, [m])
-        case .memberLeft(let m): self = .member(.leave, [m])
-        case .memberFailed(let m): self = .member(.failed, [m])
-        case .memberUpdated(let m): self = .member(.update, [m])
-        case .memberReaped(let m): self = .member(.reap, [m])
         case .userEvent(let e): self = .user(e)
         case .query(let q) where !q.name.hasPrefix("_serf_"):
             let (ltime, id) = (q.ltime, q.id)

@@ -51,7 +51,9 @@ extension Agent {
 
         let seen = observation.counters
         m.family("rumor_member_events_total", .counter, "Member events this node saw (serf.member.join, .leave, .failed, .update, .reap).")
-        for type in ["join", "leave", "failed", "update", "reap"] { m.sample("rumor_member_events_total", [("type", type)], seen.memberEvents[type] ?? 0) }
+        for type in MemberEventType.allCases {
+            m.sample("rumor_member_events_total", [("type", String(type.rawValue.dropFirst("member-".count)))], seen.memberEvents[type] ?? 0)
+        }
         m.single("rumor_user_events_total", .counter, "User events delivered (serf.events).", Double(seen.userEvents))
         m.single("rumor_queries_total", .counter, "Queries delivered (serf.queries).", Double(seen.queries))
         m.family("rumor_lamport_time", .gauge, "Serf's Lamport clocks (member, event, query).")

@@ -20,22 +20,18 @@ extension Agent {
         func log(_ kind: String, node: String = "", app: String = "", _ text: String) {
             observation.events.add(.init(time: WallClock.unixMilliseconds(), kind: kind, node: node, app: app, text: text))
         }
+        if let (type, m) = event.memberChange {
+            observation.counters.memberEvents[type, default: 0] += 1
+            let what: String = switch type {
+            case .join: "joined from \(m.address.host)"
+            case .leave: "left"
+            case .failed: "failed"
+            case .update: "updated its tags"
+            case .reap: "was reaped"
+            }
+            return log(type.rawValue, node: m.name, "\(m.name) \(what)")
+        }
         switch event {
-        case .memberJoined(let m):
-            observation.counters.memberEvents["join", default: 0] += 1
-            log("member-join", node: m.name, "\(m.name) joined from \(m.address.host)")
-        case .memberLeft(let m):
-            observation.counters.memberEvents["leave", default: 0] += 1
-            log("member-leave", node: m.name, "\(m.name) left")
-        case .memberFailed(let m):
-            observation.counters.memberEvents["failed", default: 0] += 1
-            log("member-failed", node: m.name, "\(m.name) failed")
-        case .memberUpdated(let m):
-            observation.counters.memberEvents["update", default: 0] += 1
-            log("member-update", node: m.name, "\(m.name) updated its tags")
-        case .memberReaped(let m):
-            observation.counters.memberEvents["reap", default: 0] += 1
-            log("member-reap", node: m.name, "\(m.name) was reaped")
         case .userEvent(let e):
             observation.counters.userEvents += 1
             log("user-event", "\(e.name) (\(e.payload.count) bytes, Lamport time \(e.ltime))")

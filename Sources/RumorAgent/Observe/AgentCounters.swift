@@ -1,7 +1,7 @@
 /// What the agent saw of the cluster since start (`/metrics`), counted as events are dispatched: Serf's
 /// `serf.member.*`, `serf.events` and `serf.queries`, and the app records this node's trust refused.
 struct AgentCounters: Sendable {
-    var memberEvents: [String: Int] = [:]
+    var memberEvents: [MemberEventType: Int] = [:]
     var userEvents = 0
     var queries = 0
     var appChanges = 0

@@ -27,21 +27,11 @@ import RumorTestSupport
         return out.split(separator: "\n").map(String.init)
     }
 
-    func removeOurContainers() {
-        for node in Self.workers {
-            let out = (try? Subprocess.runBlocking("/usr/bin/docker", ["ps", "-aq", "--filter", "label=io.rumor.node=\(node)"],
-                                                   environment: [:], timeout: .seconds(30)))?.stdout ?? ""
-            for id in out.split(separator: "\n") {
-                _ = try? Subprocess.runBlocking("/usr/bin/docker", ["rm", "-f", String(id)], environment: [:], timeout: .seconds(30))
-            }
-        }
-    }
-
     @Test func noContainerFromAnUntrustedMember_orBeyondAWorkersAppsAllow_andEachRefusalIsNamed() async throws {
         let c = try E2ECluster(subnet: 79)
         defer {
             c.shutdown()
-            removeOurContainers()
+            E2ECluster.removeContainers(ofNodes: Self.workers)
         }
         let allowed = c.file("allowed")
         try FileManager.default.createDirectory(atPath: allowed + "/data", withIntermediateDirectories: true)

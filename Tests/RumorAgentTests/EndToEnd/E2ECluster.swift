@@ -289,6 +289,18 @@ final class E2ECluster: @unchecked Sendable {
         return url.path
     }
 
+    /// Removes every container of `nodes` (by the `io.rumor.node` label the workers set): what a test's workers
+    /// started, and nothing else.
+    static func removeContainers(ofNodes nodes: [String]) {
+        for node in nodes {
+            let out = (try? Subprocess.runBlocking("/usr/bin/docker", ["ps", "-aq", "--filter", "label=io.rumor.node=\(node)"],
+                                                   environment: [:], timeout: .seconds(30)))?.stdout ?? ""
+            for id in out.split(separator: "\n") {
+                _ = try? Subprocess.runBlocking("/usr/bin/docker", ["rm", "-f", String(id)], environment: [:], timeout: .seconds(30))
+            }
+        }
+    }
+
     func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }

@@ -10,19 +10,11 @@ import RumorTestSupport
     static let pageWatch = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Browser/page-watch").path
 
-    static func removeContainers() {
-        let out = (try? Subprocess.runBlocking("/usr/bin/docker", ["ps", "-aq", "--filter", "label=io.rumor.node=\(worker)"],
-                                               environment: [:], timeout: .seconds(30)))?.stdout ?? ""
-        for id in out.split(separator: "\n") {
-            _ = try? Subprocess.runBlocking("/usr/bin/docker", ["rm", "-f", String(id)], environment: [:], timeout: .seconds(30))
-        }
-    }
-
     @Test func everyAgentsPageShowsEveryNodeAndContainer_andAKilledOnesReplacementLive() async throws {
         let c = try E2ECluster(subnet: 80)
         defer {
             c.shutdown()
-            Self.removeContainers()
+            E2ECluster.removeContainers(ofNodes: [Self.worker])
         }
         let ops = try await c.startRumor("ops")
         let dir = c.file("apps")
