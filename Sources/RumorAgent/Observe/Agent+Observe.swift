@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import RumorApps
+import RumorRuntime
 import RumorCore
 import RumorMetrics
 import RumorSupport
@@ -81,7 +82,11 @@ extension Agent {
                 logger.info("HTTP: not listening: \(text) is taken (\(error)); set http_addr to choose another address")
                 return eventLoop.makeSucceededVoidFuture()
             }
-            return eventLoop.makeFailedFuture(StartupError("failed to start the HTTP listener on \(text): \(error)"))
+            // Nothing may keep running for an agent that did not start.
+            let closes = [runtime.shutdown(), rpc?.close() ?? eventLoop.makeSucceededVoidFuture()]
+            return EventLoopFuture.andAllComplete(closes, on: eventLoop).flatMapThrowing {
+                throw StartupError("failed to start the HTTP listener on \(text): \(error)")
+            }
         }
     }
 
