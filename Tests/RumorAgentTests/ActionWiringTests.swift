@@ -38,6 +38,19 @@ import Testing
         #expect(BuiltinAction.all.map(\.name) == ["haproxy", "containers"])
     }
 
+    /// An action's own flags (declared in its target, `HAProxyActionConfiguration.flags`) reach it, and only it.
+    @Test func theActionsOwnFlagsReachIt_andOneWithoutItsConfigIsNamed() throws {
+        let actions = try Self.actions(["--haproxy-config", "/tmp/x.cfg", "--haproxy-app", "site", "--haproxy-selector", "zone=a"])
+        let haproxy = try #require(actions.first as? HAProxyAction)
+        #expect(haproxy.configuration.app == "site" && haproxy.configuration.selector == ["zone": "a"])
+        #expect(try AgentCommand.parse(["--haproxy-app", "site"]).resolvedConfiguration().actionFlags == ["haproxy-app": ["site"]])
+        for flag in ["haproxy-app", "haproxy-template", "haproxy-selector"] {
+            let error = #expect(throws: (any Error).self) { try Self.actions(["--\(flag)", flag == "haproxy-selector" ? "a=b" : "x"]) }
+            #expect("\(error.map { "\($0)" } ?? "")" == "--\(flag): needs --haproxy-config (or an actions.haproxy section)")
+        }
+        #expect(AgentCommand.helpMessage().contains("--haproxy-selector"))
+    }
+
     @Test func appsDirMakesTheContainerAction() throws {
         let directory = try TemporaryDirectory("wiring")
         defer { directory.remove() }

@@ -5,7 +5,8 @@ import Testing
 
 @testable import RumorCLI
 
-/// Each agent setting is declared once (AgentOption.all); these keep README, help and defaults equal to it.
+/// Each agent setting is declared once (AgentOption.all, and each action's own flags); these keep README, help and
+/// defaults equal to them.
 @Suite struct AgentOptionTests {
     static let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../README.md").standardized.path
@@ -14,7 +15,7 @@ import Testing
 
     @Test func readmeTableIsTheDeclarations() throws {
         let text = try String(contentsOfFile: Self.readme, encoding: .utf8)
-        let generated = AgentOption.markdownTable()
+        let generated = AgentOption.markdownTable(AgentCommand.allOptions)
         guard let start = text.range(of: Self.begin), let stop = text.range(of: Self.end, range: start.upperBound..<text.endIndex)
         else {
             Issue.record("README.md has no agent-options markers")
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func namesAreUniqueAndEveryOptionIsReachable() {
-        let flags = AgentOption.all.flatMap(\.flags)
+        let flags = AgentCommand.allOptions.flatMap(\.flags)
         let keys = AgentOption.all.compactMap(\.key)
         #expect(Set(flags).count == flags.count)
         #expect(Set(keys).count == keys.count)

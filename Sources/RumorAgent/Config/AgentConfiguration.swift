@@ -65,12 +65,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var queryResponseSizeLimit = 1024
     /// Rumor's own additions (built-in actions) live under their own key; kept raw for the actions to parse.
     public var actions: JSON?
-    /// The `--haproxy-*` flags, applied on top of `actions.haproxy`.
-    public var haproxyOutput: String?
-    public var haproxyTemplate: String?
-    /// `--haproxy-app`: balance this app's containers.
-    public var haproxyApp: String?
-    public var haproxySelectors: [String] = []
+    /// The built-in actions' own flags (`--haproxy-config`, declared by each action: ``AgentOption/actionFlag``),
+    /// name → values, kept for the actions; the agent never reads them.
+    public var actionFlags: [String: [String]] = [:]
 
     public init() {}
 
@@ -122,10 +119,6 @@ public struct AgentConfiguration: Sendable, Equatable {
         let meta = SerfCodec.encodeTags(tags)
         if meta.count > 512 {
             throw ConfigurationError("tags: encoded length of tags exceeds limit of 512 bytes (\(meta.count) bytes)")
-        }
-        if haproxyOutput == nil {
-            if haproxyTemplate != nil { throw ConfigurationError("--haproxy-template needs --haproxy-config") }
-            if !haproxySelectors.isEmpty { throw ConfigurationError("--haproxy-selector needs --haproxy-config") }
         }
     }
 

@@ -6,10 +6,10 @@ extension AgentOption {
     }
 
     /// README's option table (Markdown), one row per setting, generated from ``all``; a test keeps README equal.
-    public static func markdownTable() -> String {
+    public static func markdownTable(_ options: [AgentOption] = all) -> String {
         func code(_ s: String) -> String { "`" + s.replacingOccurrences(of: "|", with: "\\|") + "`" }
         var rows = ["| flag | config key | default | meaning |", "| --- | --- | --- | --- |"]
-        for option in all {
+        for option in options {
             let flag = option.flagUsage.map { code($0) + (option.repeatable ? " (repeatable)" : "") } ?? ""
             let key = option.key.map(code) ?? ""
             let value = option.defaultText.isEmpty ? "" : code(option.defaultText)

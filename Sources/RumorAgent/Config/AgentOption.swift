@@ -60,6 +60,16 @@ extension AgentOption {
         }
     }
 
+    /// A flag a built-in action declares for itself (no config key: an action's file settings live in its
+    /// `"actions"` section). Its values are kept in ``AgentConfiguration/actionFlags`` for the action.
+    public static func actionFlag(_ name: String, value: String, repeatable: Bool, help: String) -> AgentOption {
+        let parse = nonEmpty(maxBytes: 4096) { _ throws(Failure) in }
+        return AgentOption(
+            flags: [name], key: nil, valueName: value, repeatable: repeatable, defaultText: "", help: help,
+            fromFlag: { c, text throws(Failure) in c.actionFlags[name, default: []].append(try parse(text)) },
+            fromJSON: { _, _ throws(Failure) in throw Failure("\(name) is a flag, not a config key") })
+    }
+
     /// Free text (names, paths, tokens): must not be empty, and at most `maxBytes`.
     static func text(
         _ flags: [String], key: String?, value: String, secret: Bool = false, default defaultText: String = "",

@@ -151,18 +151,6 @@ extension AgentOption {
             [], key: "query_response_size_limit", value: "bytes", 1 ... 65536, default: 1024, "Largest query response."
         ) { $0.queryResponseSizeLimit = $1 },
         actions,
-        text(["haproxy-config"], key: nil, value: "path", "Run the HAProxy action, writing this config file.") {
-            $0.haproxyOutput = $1
-        },
-        text(["haproxy-template"], key: nil, value: "path", "Mustache template for the HAProxy config.") {
-            $0.haproxyTemplate = $1
-        },
-        text(["haproxy-app"], key: nil, value: "name", "Balance this app's containers: one server per container.") {
-            $0.haproxyApp = $1
-        },
-        list(["haproxy-selector"], key: nil, value: "tag=regexp", "Members the HAProxy action balances.") {
-            $0.haproxySelectors += $1
-        },
         // Read by the command before every other flag (files first, flags override them).
         list(["config-file"], key: nil, value: "path", "JSON config file (Serf's keys).") { _, _ in },
         list(["config-dir"], key: nil, value: "path", "Directory whose *.json files are read in lexical order.") {

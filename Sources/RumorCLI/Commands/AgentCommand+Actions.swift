@@ -11,10 +11,12 @@ import RumorDocker
 import Glibc
 #endif
 
-/// A built-in action the agent can run: its key under `"actions"` and how to make it from that section (nil when
-/// absent), the command's flags and the agent's configuration. Returns nil when the action is not asked for.
+/// A built-in action the agent can run: its key under `"actions"`, the flags it declares (their values reach it in
+/// `config.actionFlags`), and how to make it from that section (nil when absent), those flags and the agent's
+/// configuration. Returns nil when the action is not asked for.
 struct BuiltinAction: Sendable {
     var name: String
+    var flags: [ActionFlag] = []
     var make: @Sendable (_ section: JSON?, _ config: AgentConfiguration, _ context: Context) throws -> (any AgentAction)?
 
     struct Context: Sendable {
@@ -29,8 +31,8 @@ extension BuiltinAction {
     /// Every built-in action. Adding one is a folder in Sources/ and one line here.
     static let all: [BuiltinAction] = [.haproxy, .containers]
 
-    static let haproxy = BuiltinAction(name: "haproxy") { section, config, context in
-        guard let haproxy = try AgentCommand.haproxyConfiguration(section, config) else { return nil }
+    static let haproxy = BuiltinAction(name: "haproxy", flags: HAProxyActionConfiguration.flags) { section, config, context in
+        guard let haproxy = try HAProxyActionConfiguration.configured(section: section, flags: config.actionFlags) else { return nil }
         return HAProxyAction(
             configuration: haproxy, nodeName: config.resolvedNodeName, logger: context.logger,
             eventLoop: context.eventLoop)
@@ -123,32 +125,6 @@ extension AgentCommand {
             }
         }
         return try BuiltinAction.all.compactMap { try $0.make(sections[$0.name], config, context) }
-    }
-
-    /// The HAProxy action from its `actions.haproxy` section, overridden by the `--haproxy-*` flags; nil when
-    /// neither asks for one.
-    static func haproxyConfiguration(_ section: JSON?, _ config: AgentConfiguration) throws -> HAProxyActionConfiguration? {
-        var result: HAProxyActionConfiguration?
-        if let section { result = try HAProxyActionConfiguration(json: section) }
-        if let output = config.haproxyOutput {
-            if result == nil { result = HAProxyActionConfiguration() }
-            result?.output = output
-        }
-        if let app = config.haproxyApp {
-            guard result != nil else { throw ConfigurationError("--haproxy-app needs --haproxy-config") }
-            result?.app = app
-            if config.haproxySelectors.isEmpty && section?["selector"] == nil { result?.selector = [:] }
-        }
-        if let template = config.haproxyTemplate {
-            guard result != nil else { throw ConfigurationError("--haproxy-template needs --haproxy-config") }
-            result?.template = template
-        }
-        if !config.haproxySelectors.isEmpty {
-            guard result != nil else { throw ConfigurationError("--haproxy-selector needs --haproxy-config") }
-            result?.selector = try HAProxyActionConfiguration.selector(fromFlags: config.haproxySelectors)
-        }
-        try result?.validate()
-        return result
     }
 
     /// `rumor apps ls|inspect` answered from the container action's status.

@@ -20,8 +20,12 @@ public struct AgentCommand: Subcommand {
     public static let discussion = """
         Configuration is layered: defaults, then --config-file/--config-dir JSON (Serf's keys), then flags.
         """
-    /// From the agent's option declarations (``AgentOption/all``), so help, parser and config keys agree.
-    public static let options: [Option] = AgentOption.all.flatMap { option in
+    /// The agent's settings (``AgentOption/all``) and the flags each built-in action declares for itself.
+    static let allOptions = AgentOption.all
+        + BuiltinAction.all.flatMap { $0.flags.map { AgentOption.actionFlag($0.name, value: $0.valueName, repeatable: $0.repeatable, help: $0.help) } }
+
+    /// From the option declarations, so help, parser and config keys agree.
+    public static let options: [Option] = allOptions.flatMap { option in
         option.flags.map { name in
             let help = option.help + (option.defaultText.isEmpty ? "" : " (default \(option.defaultText))")
             guard let valueName = option.valueName else { return Option.flag(name, help) }
@@ -47,7 +51,7 @@ public struct AgentCommand: Subcommand {
         for dir in flags.values("config-dir") {
             for path in try AgentConfiguration.jsonFiles(in: dir) { try config.merge(file: path) }
         }
-        for option in AgentOption.all {
+        for option in Self.allOptions {
             for name in option.flags {
                 for value in flags.values(name) { try config.apply(option, flagValue: value) }
             }
