@@ -175,16 +175,37 @@ extension Instance {
         expireIncomingQueries()
     }
 
-    /// Occasionally tries to rejoin one failed member, so a healed partition merges even if nobody else noticed.
+    /// How often the reconnect loop runs: serf's interval, or the shorter ping interval.
+    var reconnectTickInterval: Duration { min(serfSettings.reconnectInterval, serfSettings.reconnectPingInterval) }
+
+    /// Occasionally checks whether one failed member is reachable again, so a healed partition merges even if
+    /// nobody else noticed. serf sends a joining push-pull every 30 s; Rumor pings instead, every 5 s, with
+    /// serf's odds (failed / alive), and push-pulls only when the named member acks
+    /// (docs/membership.md#reap-and-reconnect).
     mutating func reconnectTick() {
-        schedule(.reconnect, after: serfSettings.reconnectInterval)
+        schedule(.reconnect, after: reconnectTickInterval)
+        if let seq = reconnectPingSeq, case .reconnect = pendingAcks[seq] { pendingAcks[seq] = nil }
+        reconnectPingSeq = nil
         let failed = members.values.filter { $0.member.status == .failed }.map(\.member).sorted { $0.name < $1.name }
+        reconnectPushPulls = reconnectPushPulls.filter { members[$0.key]?.member.status == .failed }
         guard !failed.isEmpty else { return }
         let alive = max(1, members.count - failed.count - members.values.filter { $0.member.status == .left }.count)
         let probability = Double(failed.count) / Double(alive)
         guard Double.random(in: 0..<1, using: &rng) <= probability, let target = failed.randomElement(using: &rng) else {
             return
         }
-        openPushPull(.pushPull(join: nil), to: target.address, state: localStateSnapshot(join: true))
+        let seq = nextSeqNo()
+        reconnectPingSeq = seq
+        pendingAcks[seq] = .reconnect(target: target.name)
+        sendPacket(MemberlistCodec.encode(.ping(pingMessage(to: target.name, seq: seq))), to: target.address)
+    }
+
+    /// A failed member answered, or pinged us itself: it is reachable, so exchange state with it as serf's reconnect
+    /// does (it refutes its death, we refute ours). At most once per ping interval per member.
+    mutating func reconnect(toFailed node: String) {
+        guard let member = members[node]?.member, member.status == .failed else { return }
+        if let last = reconnectPushPulls[node], now - last < serfSettings.reconnectPingInterval { return }
+        reconnectPushPulls[node] = now
+        openPushPull(.pushPull(join: nil), to: member.address, state: localStateSnapshot(join: true))
     }
 }

@@ -126,6 +126,10 @@ extension Instance {
             return
         }
         let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
+        // Only a failed member's own reconnect loop pings us while we hold it failed: it can reach us again.
+        if members[ping.sourceNode]?.member.status == .failed, nodes[ping.sourceNode]?.address == replyTo {
+            reconnect(toFailed: ping.sourceNode)
+        }
         let payload = vivaldi.map { PingPayload.encode($0.coordinate) } ?? []
         sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo, payload: payload))), to: replyTo)
     }
@@ -161,6 +165,9 @@ extension Instance {
         case .relay(let requester, let original, _):
             pendingAcks[ack.seqNo] = nil
             sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: original))), to: requester)
+        case .reconnect(let target):
+            pendingAcks[ack.seqNo] = nil
+            reconnect(toFailed: target)
         case nil:
             break  // late or duplicate: the probe already concluded
         }

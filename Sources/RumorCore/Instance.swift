@@ -79,6 +79,10 @@ public struct Instance: Sendable {
     /// Our network coordinate (nil when disabled), and the last coordinate each peer acked a probe with.
     var vivaldi: Vivaldi?
     var coordinates: [String: Coordinate] = [:]
+    /// The reconnect ping awaiting its ack (one at a time), and when each failed member was last sent a joining
+    /// push-pull, so hearing from it again starts at most one per `reconnectPingInterval`.
+    var reconnectPingSeq: UInt32?
+    var reconnectPushPulls: [String: Instant] = [:]
 
     /// Creates a node. Call ``start(at:)`` once before any other input.
     ///
@@ -133,7 +137,7 @@ public struct Instance: Sendable {
         schedule(.gossip, after: randomStagger(settings.gossipInterval))
         schedule(.pushPull, after: randomStagger(settings.pushPullInterval) + settings.pushPullInterval)
         schedule(.reap, after: serfSettings.reapInterval)
-        schedule(.reconnect, after: serfSettings.reconnectInterval)
+        schedule(.reconnect, after: reconnectTickInterval)
     }
 
     /// Feeds one input and returns what to do about it.
@@ -286,6 +290,8 @@ enum AckWait: Sendable {
     case probe(target: String, expectedNacks: Int, nacks: Int, sentAt: Instant)
     /// An indirect probe we run for `requester`; its ack or nack goes back under `originalSeq`.
     case relay(requester: Address, originalSeq: UInt32, wantsNack: Bool)
+    /// The reconnect loop's ping of failed member `target`: an ack means it is reachable again.
+    case reconnect(target: String)
 }
 
 enum StreamPurpose: Sendable {

@@ -71,6 +71,23 @@ import Testing
         #expect(healed, "partition did not heal within 180 s (seed \(seed))")
     }
 
+    /// A 3 | 2 split held for 60 s, past gossip to the dead: nothing crosses the cut any more but the reconnect
+    /// loop's pings, and the cluster must heal within 10 s of the heal (serf's 30 s push-pull loop took 18.5 s in
+    /// namespaces; docs/membership.md#reap-and-reconnect).
+    @Test(arguments: [UInt64(12), 13, 14, 15, 16])
+    func partitionOfSixtySeconds_healsWithinTenSeconds(seed: UInt64) {
+        let sim = Self.cluster(5, seed: seed)
+        let all = Array(0..<5)
+        #expect(sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(30)), "seed \(seed)")
+        let a = [0, 1, 2], b = [3, 4]
+        sim.partition([a, b])
+        sim.run(for: .seconds(60))
+        #expect(Self.allSee(sim, a, status: .failed, of: b) && Self.allSee(sim, b, status: .failed, of: a), "seed \(seed)")
+        sim.heal()
+        let healed = sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(10))
+        #expect(healed, "a 60 s partition did not heal within 10 s (seed \(seed))")
+    }
+
     @Test(arguments: [UInt64(10), 11])
     func tenPercentLoss_noHealthyNodeFails(seed: UInt64) {
         let sim = Self.cluster(40, seed: seed)
