@@ -168,6 +168,7 @@ extension Instance {
             return now - since > timeout
         }
         for node in expired.keys.sorted() {
+            if let m = expired[node]?.member, m.status == .failed { rememberForgotten(m) }
             erase(node)
             if let n = nodes[node], n.isDeadOrLeft { nodes[node] = nil }
         }
@@ -178,34 +179,60 @@ extension Instance {
     /// How often the reconnect loop runs: serf's interval, or the shorter ping interval.
     var reconnectTickInterval: Duration { min(serfSettings.reconnectInterval, serfSettings.reconnectPingInterval) }
 
+    /// At most this many reaped members are remembered for the reconnect loop.
+    static let maxForgottenPeers = 1024
+
+    mutating func rememberForgotten(_ m: Member) {
+        forgottenPeers[m.name] = ForgottenPeer(address: m.address, reapedAt: now)
+        if forgottenPeers.count > Self.maxForgottenPeers,
+            let oldest = forgottenPeers.min(by: { ($0.value.reapedAt, $0.key) < ($1.value.reapedAt, $1.key) })
+        {
+            forgottenPeers[oldest.key] = nil
+        }
+    }
+
+    /// Where the reconnect loop would find `node`: a failed member, or one reaped less than the tombstone timeout
+    /// ago and not back since.
+    func reconnectAddress(_ node: String) -> Address? {
+        if let m = members[node]?.member { return m.status == .failed ? m.address : nil }
+        return forgottenPeers[node]?.address
+    }
+
     /// Occasionally checks whether one failed member is reachable again, so a healed partition merges even if
     /// nobody else noticed. serf sends a joining push-pull every 30 s; Rumor pings instead, every 5 s, with
-    /// serf's odds (failed / alive), and push-pulls only when the named member acks
-    /// (docs/membership.md#reap-and-reconnect).
+    /// serf's odds (failed / alive), and push-pulls only when the named member acks. Members reaped after the
+    /// reconnect timeout stay candidates until the tombstone timeout (docs/membership.md#reap-and-reconnect).
     mutating func reconnectTick() {
         schedule(.reconnect, after: reconnectTickInterval)
         if let seq = reconnectPingSeq, case .reconnect = pendingAcks[seq] { pendingAcks[seq] = nil }
         reconnectPingSeq = nil
-        let failed = members.values.filter { $0.member.status == .failed }.map(\.member).sorted { $0.name < $1.name }
-        reconnectPushPulls = reconnectPushPulls.filter { members[$0.key]?.member.status == .failed }
-        guard !failed.isEmpty else { return }
-        let alive = max(1, members.count - failed.count - members.values.filter { $0.member.status == .left }.count)
-        let probability = Double(failed.count) / Double(alive)
-        guard Double.random(in: 0..<1, using: &rng) <= probability, let target = failed.randomElement(using: &rng) else {
-            return
+        forgottenPeers = forgottenPeers.filter { name, peer in
+            members[name] == nil && now - peer.reapedAt <= serfSettings.tombstoneTimeout
         }
+        reconnectPushPulls = reconnectPushPulls.filter { reconnectAddress($0.key) != nil }
+        let failed = members.values.filter { $0.member.status == .failed }.map(\.member.name) + forgottenPeers.keys
+        guard !failed.isEmpty else { return }
+        let failedMembers = members.values.filter { $0.member.status == .failed }.count
+        let left = members.values.filter { $0.member.status == .left }.count
+        let alive = max(1, members.count - failedMembers - left)
+        let probability = Double(failed.count) / Double(alive)
+        guard Double.random(in: 0..<1, using: &rng) <= probability,
+            let target = failed.sorted().randomElement(using: &rng), let address = reconnectAddress(target)
+        else { return }
         let seq = nextSeqNo()
         reconnectPingSeq = seq
-        pendingAcks[seq] = .reconnect(target: target.name)
-        sendPacket(MemberlistCodec.encode(.ping(pingMessage(to: target.name, seq: seq))), to: target.address)
+        pendingAcks[seq] = .reconnect(target: target)
+        sendPacket(MemberlistCodec.encode(.ping(pingMessage(to: target, seq: seq))), to: address)
     }
 
-    /// A failed member answered, or pinged us itself: it is reachable, so exchange state with it as serf's reconnect
-    /// does (it refutes its death, we refute ours). At most once per ping interval per member.
+    /// A failed (or reaped) member answered, or pinged us itself: it is reachable, so exchange state with it as
+    /// serf's reconnect does (it refutes its death, we refute ours; a reaped one joins again). At most once per
+    /// ping interval per member.
     mutating func reconnect(toFailed node: String) {
-        guard let member = members[node]?.member, member.status == .failed else { return }
+        guard let address = reconnectAddress(node) else { return }
         if let last = reconnectPushPulls[node], now - last < serfSettings.reconnectPingInterval { return }
         reconnectPushPulls[node] = now
-        openPushPull(.pushPull(join: nil), to: member.address, state: localStateSnapshot(join: true))
+        effects.append(.emit(.debug("reconnect: '\(node)' is reachable again, exchanging state with it")))
+        openPushPull(.pushPull(join: nil), to: address, state: localStateSnapshot(join: true))
     }
 }

@@ -126,8 +126,9 @@ extension Instance {
             return
         }
         let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
-        // Only a failed member's own reconnect loop pings us while we hold it failed: it can reach us again.
-        if members[ping.sourceNode]?.member.status == .failed, nodes[ping.sourceNode]?.address == replyTo {
+        // A member we hold failed (or reaped) pings us: its reconnect loop, or its probes while it holds us alive.
+        // Either way it can reach us again.
+        if !ping.sourceNode.isEmpty, reconnectAddress(ping.sourceNode) == replyTo {
             reconnect(toFailed: ping.sourceNode)
         }
         let payload = vivaldi.map { PingPayload.encode($0.coordinate) } ?? []

@@ -83,6 +83,10 @@ public struct Instance: Sendable {
     /// push-pull, so hearing from it again starts at most one per `reconnectPingInterval`.
     var reconnectPingSeq: UInt32?
     var reconnectPushPulls: [String: Instant] = [:]
+    /// Failed members reaped after the reconnect timeout: still pinged by the reconnect loop until the tombstone
+    /// timeout, so halves that reaped each other in a long partition find each other again (at most
+    /// `maxForgottenPeers`, the oldest dropped first).
+    var forgottenPeers: [String: ForgottenPeer] = [:]
 
     /// Creates a node. Call ``start(at:)`` once before any other input.
     ///
@@ -292,6 +296,12 @@ enum AckWait: Sendable {
     case relay(requester: Address, originalSeq: UInt32, wantsNack: Bool)
     /// The reconnect loop's ping of failed member `target`: an ack means it is reachable again.
     case reconnect(target: String)
+}
+
+/// A failed member the reap erased: where it was, and when it was reaped.
+struct ForgottenPeer: Sendable, Hashable {
+    var address: Address
+    var reapedAt: Instant
 }
 
 enum StreamPurpose: Sendable {

@@ -123,6 +123,40 @@ import Testing
         #expect((5...50).contains(attempts), "\(attempts) of 400")
     }
 
+    @Test func reapedFailedMember_isStillPinged_untilTheTombstoneTimeout() throws {
+        var node = TestNode(peers: 1, serf: Self.shortTimeouts)
+        node.fail("p1")
+        #expect(node.handle(.timer(.reap), after: .seconds(61)).reaped == ["p1"])
+        let sent = try #require(Self.reconnectPing(node.fire(.reconnect)), "a reaped member is still a candidate")
+        #expect(sent.to == TestNode.peer(1) && sent.ping.node == "p1")
+        let streams = node.receive(.ack(Ack(seqNo: sent.ping.seqNo)), after: .milliseconds(3)).streams
+        #expect(streams.map(\.to) == [TestNode.peer(1)] && streams.first?.message?.pushPull?.join == true)
+        // Past the tombstone timeout (120 s here) it is forgotten for good, as serf forgets it at the reap.
+        for _ in 0..<10 { #expect(Self.reconnectPing(node.fire(.reconnect, at: node.now + .seconds(121))) == nil) }
+    }
+
+    @Test func reapedMember_thatPingsUs_isExchangedWith_andJoinsAgain() throws {
+        var node = TestNode(peers: 2, serf: Self.shortTimeouts)
+        node.fail("p1")
+        node.handle(.timer(.reap), after: .seconds(61))
+        let ping = Ping(node: "me", seqNo: 4, sourceAddr: TestNode.peer(1).ip, sourceNode: "p1", sourcePort: 7946)
+        let stream = try #require(node.receive(.ping(ping), from: TestNode.peer(1)).streams.first)
+        let back = PushNodeState(
+            name: "p1", addr: TestNode.peer(1).ip, port: TestNode.peer(1).port, meta: SerfCodec.encodeTags([:]),
+            incarnation: 1, state: .alive, vsn: defaultVersionVector)
+        let reply = MemberlistCodec.encode(.pushPull(PushPull(join: true, nodes: [back], userState: [])))
+        #expect(node.handle(.streamReply(stream.id, .success(reply)), after: .milliseconds(20)).joined == ["p1"])
+        #expect(node.status("p1") == .alive)
+    }
+
+    @Test func reapedLeftMember_isNeverPinged() {
+        var node = TestNode(peers: 2, serf: Self.shortTimeouts)
+        node.receive(serf: .leave(LeaveIntent(ltime: 3, node: "p1")))
+        node.receive(.dead(Dead(incarnation: 1, node: "p1", from: "p1")))
+        #expect(node.handle(.timer(.reap), after: .seconds(121)).reaped == ["p1"])
+        for _ in 0..<10 { #expect(Self.reconnectPing(node.fire(.reconnect, at: node.now + .seconds(5))) == nil) }
+    }
+
     @Test func reconnect_thatReachesTheMember_bringsItBack() throws {
         var node = TestNode(peers: 1)
         node.fail("p1")
