@@ -204,12 +204,13 @@ extension Instance {
     /// reconnect timeout stay candidates until the tombstone timeout (docs/membership.md#reap-and-reconnect).
     mutating func reconnectTick() {
         schedule(.reconnect, after: reconnectTickInterval)
-        if let seq = reconnectPingSeq, case .reconnect = pendingAcks[seq] { pendingAcks[seq] = nil }
-        reconnectPingSeq = nil
+        // Unanswered reconnect pings from the last interval: an ack takes milliseconds, not seconds.
+        for (seq, wait) in pendingAcks { if case .reconnect = wait { pendingAcks[seq] = nil } }
         forgottenPeers = forgottenPeers.filter { name, peer in
             members[name] == nil && now - peer.reapedAt <= serfSettings.tombstoneTimeout
         }
         reconnectPushPulls = reconnectPushPulls.filter { reconnectAddress($0.key) != nil }
+        reconnectPingsBack = reconnectPingsBack.filter { reconnectAddress($0.key) != nil }
         let failed = members.values.filter { $0.member.status == .failed }.map(\.member.name) + forgottenPeers.keys
         guard !failed.isEmpty else { return }
         let failedMembers = members.values.filter { $0.member.status == .failed }.count
@@ -219,13 +220,29 @@ extension Instance {
         guard Double.random(in: 0..<1, using: &rng) <= probability,
             let target = failed.sorted().randomElement(using: &rng), let address = reconnectAddress(target)
         else { return }
-        let seq = nextSeqNo()
-        reconnectPingSeq = seq
-        pendingAcks[seq] = .reconnect(target: target)
-        sendPacket(MemberlistCodec.encode(.ping(pingMessage(to: target, seq: seq))), to: address)
+        sendReconnectPing(target, to: address)
     }
 
-    /// A failed (or reaped) member answered, or pinged us itself: it is reachable, so exchange state with it as
+    mutating func sendReconnectPing(_ target: String, to address: Address) {
+        let seq = nextSeqNo()
+        pendingAcks[seq] = .reconnect(target: target)
+        // Our name but no source address or port: the ack comes back to where the packet came from, and the
+        // omitted fields (omitempty in memberlist too) make the ping 30 bytes smaller, so these pings cost no
+        // more bytes than serf's unanswered TCP connects (docs/membership.md#reap-and-reconnect).
+        let ping = Ping(node: target, seqNo: seq, sourceNode: name)
+        sendPacket(MemberlistCodec.encode(.ping(ping)), to: address)
+    }
+
+    /// A failed (or reaped) member pinged us: ping it back (at most once per ping interval), and exchange state
+    /// only if that is acked, so a member that can send but not receive costs no TCP connect.
+    mutating func heardFromFailed(_ node: String, at address: Address) {
+        guard reconnectAddress(node) == address else { return }
+        if let last = reconnectPingsBack[node], now - last < serfSettings.reconnectPingInterval { return }
+        reconnectPingsBack[node] = now
+        sendReconnectPing(node, to: address)
+    }
+
+    /// A failed (or reaped) member acked a reconnect ping: it is reachable both ways, so exchange state with it as
     /// serf's reconnect does (it refutes its death, we refute ours; a reaped one joins again). At most once per
     /// ping interval per member.
     mutating func reconnect(toFailed node: String) {

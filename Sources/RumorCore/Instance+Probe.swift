@@ -128,9 +128,7 @@ extension Instance {
         let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
         // A member we hold failed (or reaped) pings us: its reconnect loop, or its probes while it holds us alive.
         // Either way it can reach us again.
-        if !ping.sourceNode.isEmpty, reconnectAddress(ping.sourceNode) == replyTo {
-            reconnect(toFailed: ping.sourceNode)
-        }
+        if !ping.sourceNode.isEmpty { heardFromFailed(ping.sourceNode, at: replyTo) }
         let payload = vivaldi.map { PingPayload.encode($0.coordinate) } ?? []
         sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo, payload: payload))), to: replyTo)
     }

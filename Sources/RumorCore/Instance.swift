@@ -79,9 +79,9 @@ public struct Instance: Sendable {
     /// Our network coordinate (nil when disabled), and the last coordinate each peer acked a probe with.
     var vivaldi: Vivaldi?
     var coordinates: [String: Coordinate] = [:]
-    /// The reconnect ping awaiting its ack (one at a time), and when each failed member was last sent a joining
-    /// push-pull, so hearing from it again starts at most one per `reconnectPingInterval`.
-    var reconnectPingSeq: UInt32?
+    /// When each failed member was last pinged back (after it pinged us) and last sent a joining push-pull: at
+    /// most one of each per `reconnectPingInterval`.
+    var reconnectPingsBack: [String: Instant] = [:]
     var reconnectPushPulls: [String: Instant] = [:]
     /// Failed members reaped after the reconnect timeout: still pinged by the reconnect loop until the tombstone
     /// timeout, so halves that reaped each other in a long partition find each other again (at most

@@ -87,24 +87,30 @@ import Testing
         #expect(node.receive(.ack(Ack(seqNo: first.ping.seqNo)), after: .seconds(1)).streams.isEmpty, "a late ack")
     }
 
-    @Test func pingFromAFailedMember_opensAJoiningPushPull_oncePerPingInterval() {
+    @Test func pingFromAFailedMember_isPingedBack_oncePerPingInterval_andItsAckOpensAJoiningPushPull() throws {
         var node = TestNode(peers: 2)
         node.fail("p1")
         let ping = Ping(node: "me", seqNo: 9, sourceAddr: TestNode.peer(1).ip, sourceNode: "p1", sourcePort: 7946)
         let effects = node.receive(.ping(ping), from: TestNode.peer(1))
-        #expect(effects.streams.map(\.to) == [TestNode.peer(1)] && effects.streams.first?.message?.pushPull?.join == true)
-        #expect(effects.packets.contains { if case .ack(let a) = $0.message { a.seqNo == 9 } else { false } }, "and acks")
-        #expect(node.receive(.ping(ping), from: TestNode.peer(1), after: .seconds(4)).streams.isEmpty)
-        #expect(node.receive(.ping(ping), from: TestNode.peer(1), after: .seconds(1)).streams.count == 1)
+        #expect(effects.packets.contains { if case .ack(let a) = $0.message { a.seqNo == 9 } else { false } }, "acks")
+        #expect(effects.streams.isEmpty, "no TCP before it answers: it may send without receiving")
+        let back = try #require(Self.reconnectPing(effects))
+        #expect(back.to == TestNode.peer(1) && back.ping.node == "p1")
+        #expect(Self.reconnectPing(node.receive(.ping(ping), from: TestNode.peer(1), after: .seconds(4))) == nil)
+        let streams = node.receive(.ack(Ack(seqNo: back.ping.seqNo)), from: TestNode.peer(1)).streams
+        #expect(streams.map(\.to) == [TestNode.peer(1)] && streams.first?.message?.pushPull?.join == true)
+        #expect(Self.reconnectPing(node.receive(.ping(ping), from: TestNode.peer(1), after: .seconds(1))) != nil)
     }
 
     @Test func pingFromAnAliveMember_orAFailedNameAtAnotherAddress_opensNothing() {
         var node = TestNode(peers: 2)
         let alive = Ping(node: "me", seqNo: 1, sourceAddr: TestNode.peer(2).ip, sourceNode: "p2", sourcePort: 7946)
-        #expect(node.receive(.ping(alive), from: TestNode.peer(2)).streams.isEmpty)
+        let answered = node.receive(.ping(alive), from: TestNode.peer(2))
+        #expect(answered.streams.isEmpty && Self.reconnectPing(answered) == nil)
         node.fail("p1")
         let impostor = Ping(node: "me", seqNo: 2, sourceAddr: [10, 9, 9, 9], sourceNode: "p1", sourcePort: 7946)
-        #expect(node.receive(.ping(impostor), from: Address(ip: [10, 9, 9, 9], port: 7946)).streams.isEmpty)
+        let effects = node.receive(.ping(impostor), from: Address(ip: [10, 9, 9, 9], port: 7946))
+        #expect(effects.streams.isEmpty && Self.reconnectPing(effects) == nil)
     }
 
     @Test func reconnect_neverTriesALeftMember_norAnyoneWhenNoneFailed() {
@@ -135,12 +141,13 @@ import Testing
         for _ in 0..<10 { #expect(Self.reconnectPing(node.fire(.reconnect, at: node.now + .seconds(121))) == nil) }
     }
 
-    @Test func reapedMember_thatPingsUs_isExchangedWith_andJoinsAgain() throws {
+    @Test func reapedMember_thatPingsUs_isPingedBack_andJoinsAgain() throws {
         var node = TestNode(peers: 2, serf: Self.shortTimeouts)
         node.fail("p1")
         node.handle(.timer(.reap), after: .seconds(61))
         let ping = Ping(node: "me", seqNo: 4, sourceAddr: TestNode.peer(1).ip, sourceNode: "p1", sourcePort: 7946)
-        let stream = try #require(node.receive(.ping(ping), from: TestNode.peer(1)).streams.first)
+        let pingBack = try #require(Self.reconnectPing(node.receive(.ping(ping), from: TestNode.peer(1))))
+        let stream = try #require(node.receive(.ack(Ack(seqNo: pingBack.ping.seqNo)), from: TestNode.peer(1)).streams.first)
         let back = PushNodeState(
             name: "p1", addr: TestNode.peer(1).ip, port: TestNode.peer(1).port, meta: SerfCodec.encodeTags([:]),
             incarnation: 1, state: .alive, vsn: defaultVersionVector)
