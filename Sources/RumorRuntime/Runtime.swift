@@ -29,7 +29,8 @@ public final class Runtime: @unchecked Sendable {
     var loopBusy = LoopBusy()
     /// Limits on inbound gossip streams, and what is open now (by remote IP).
     public var streamLimits = StreamLimits()
-    var openStreams: [[UInt8]: Int] = [:]
+    /// Open inbound streams by remote IP, oldest first (the one a newcomer may displace, see `StreamLimits`).
+    var openStreams: [[UInt8]: [any Channel]] = [:]
     var openStreamTotal = 0
     lazy var streamBudget = StreamBudget(limit: streamLimits.bufferedBytes)
 
