@@ -211,11 +211,18 @@ extension Instance {
         }
         reconnectPushPulls = reconnectPushPulls.filter { reconnectAddress($0.key) != nil }
         reconnectPingsBack = reconnectPingsBack.filter { reconnectAddress($0.key) != nil }
-        let failed = members.values.filter { $0.member.status == .failed }.map(\.member.name) + forgottenPeers.keys
+        // One pass over the members: the tick runs every 5 s, and a cluster may have 100,000 of them.
+        var failed = Array(forgottenPeers.keys)
+        var left = 0
+        for state in members.values {
+            switch state.member.status {
+            case .failed: failed.append(state.member.name)
+            case .left: left += 1
+            default: break
+            }
+        }
         guard !failed.isEmpty else { return }
-        let failedMembers = members.values.filter { $0.member.status == .failed }.count
-        let left = members.values.filter { $0.member.status == .left }.count
-        let alive = max(1, members.count - failedMembers - left)
+        let alive = max(1, members.count - (failed.count - forgottenPeers.count) - left)
         let probability = Double(failed.count) / Double(alive)
         guard Double.random(in: 0..<1, using: &rng) <= probability,
             let target = failed.sorted().randomElement(using: &rng), let address = reconnectAddress(target)
