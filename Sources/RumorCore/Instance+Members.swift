@@ -168,6 +168,7 @@ extension Instance {
             return now - since > timeout
         }
         for node in expired.keys.sorted() {
+            if let m = expired[node]?.member, m.status == .failed { rememberForgotten(m) }
             erase(node)
             if let n = nodes[node], n.isDeadOrLeft { nodes[node] = nil }
         }
@@ -175,16 +176,87 @@ extension Instance {
         expireIncomingQueries()
     }
 
-    /// Occasionally tries to rejoin one failed member, so a healed partition merges even if nobody else noticed.
-    mutating func reconnectTick() {
-        schedule(.reconnect, after: serfSettings.reconnectInterval)
-        let failed = members.values.filter { $0.member.status == .failed }.map(\.member).sorted { $0.name < $1.name }
-        guard !failed.isEmpty else { return }
-        let alive = max(1, members.count - failed.count - members.values.filter { $0.member.status == .left }.count)
-        let probability = Double(failed.count) / Double(alive)
-        guard Double.random(in: 0..<1, using: &rng) <= probability, let target = failed.randomElement(using: &rng) else {
-            return
+    /// How often the reconnect loop runs: serf's interval, or the shorter ping interval.
+    var reconnectTickInterval: Duration { min(serfSettings.reconnectInterval, serfSettings.reconnectPingInterval) }
+
+    /// At most this many reaped members are remembered for the reconnect loop.
+    static let maxForgottenPeers = 1024
+
+    mutating func rememberForgotten(_ m: Member) {
+        forgottenPeers[m.name] = ForgottenPeer(address: m.address, reapedAt: now)
+        if forgottenPeers.count > Self.maxForgottenPeers,
+            let oldest = forgottenPeers.min(by: { ($0.value.reapedAt, $0.key) < ($1.value.reapedAt, $1.key) })
+        {
+            forgottenPeers[oldest.key] = nil
         }
-        openPushPull(.pushPull(join: nil), to: target.address, state: localStateSnapshot(join: true))
+    }
+
+    /// Where the reconnect loop would find `node`: a failed member, or one reaped less than the tombstone timeout
+    /// ago and not back since.
+    func reconnectAddress(_ node: String) -> Address? {
+        if let m = members[node]?.member { return m.status == .failed ? m.address : nil }
+        return forgottenPeers[node]?.address
+    }
+
+    /// Occasionally checks whether one failed member is reachable again, so a healed partition merges even if
+    /// nobody else noticed. serf sends a joining push-pull every 30 s; Rumor pings instead, every 5 s, with
+    /// serf's odds (failed / alive), and push-pulls only when the named member acks. Members reaped after the
+    /// reconnect timeout stay candidates until the tombstone timeout (docs/membership.md#reap-and-reconnect).
+    mutating func reconnectTick() {
+        schedule(.reconnect, after: reconnectTickInterval)
+        // Unanswered reconnect pings from the last interval: an ack takes milliseconds, not seconds.
+        for (seq, wait) in pendingAcks { if case .reconnect = wait { pendingAcks[seq] = nil } }
+        forgottenPeers = forgottenPeers.filter { name, peer in
+            members[name] == nil && now - peer.reapedAt <= serfSettings.tombstoneTimeout
+        }
+        reconnectPushPulls = reconnectPushPulls.filter { reconnectAddress($0.key) != nil }
+        reconnectPingsBack = reconnectPingsBack.filter { reconnectAddress($0.key) != nil }
+        // One pass over the members: the tick runs every 5 s, and a cluster may have 100,000 of them.
+        var failed = Array(forgottenPeers.keys)
+        var left = 0
+        for state in members.values {
+            switch state.member.status {
+            case .failed: failed.append(state.member.name)
+            case .left: left += 1
+            default: break
+            }
+        }
+        guard !failed.isEmpty else { return }
+        let alive = max(1, members.count - (failed.count - forgottenPeers.count) - left)
+        let probability = Double(failed.count) / Double(alive)
+        guard Double.random(in: 0..<1, using: &rng) <= probability,
+            let target = failed.sorted().randomElement(using: &rng), let address = reconnectAddress(target)
+        else { return }
+        sendReconnectPing(target, to: address)
+    }
+
+    mutating func sendReconnectPing(_ target: String, to address: Address) {
+        let seq = nextSeqNo()
+        pendingAcks[seq] = .reconnect(target: target)
+        // Our name but no source address or port: the ack comes back to where the packet came from, and the
+        // omitted fields (omitempty in memberlist too) make the ping 30 bytes smaller, so these pings cost no
+        // more bytes than serf's unanswered TCP connects (docs/membership.md#reap-and-reconnect).
+        let ping = Ping(node: target, seqNo: seq, sourceNode: name)
+        sendPacket(MemberlistCodec.encode(.ping(ping)), to: address)
+    }
+
+    /// A failed (or reaped) member pinged us: ping it back (at most once per ping interval), and exchange state
+    /// only if that is acked, so a member that can send but not receive costs no TCP connect.
+    mutating func heardFromFailed(_ node: String, at address: Address) {
+        guard reconnectAddress(node) == address else { return }
+        if let last = reconnectPingsBack[node], now - last < serfSettings.reconnectPingInterval { return }
+        reconnectPingsBack[node] = now
+        sendReconnectPing(node, to: address)
+    }
+
+    /// A failed (or reaped) member acked a reconnect ping: it is reachable both ways, so exchange state with it as
+    /// serf's reconnect does (it refutes its death, we refute ours; a reaped one joins again). At most once per
+    /// ping interval per member.
+    mutating func reconnect(toFailed node: String) {
+        guard let address = reconnectAddress(node) else { return }
+        if let last = reconnectPushPulls[node], now - last < serfSettings.reconnectPingInterval { return }
+        reconnectPushPulls[node] = now
+        effects.append(.emit(.debug("reconnect: '\(node)' is reachable again, exchanging state with it")))
+        openPushPull(.pushPull(join: nil), to: address, state: localStateSnapshot(join: true))
     }
 }

@@ -130,6 +130,9 @@ extension Instance {
             return
         }
         let replyTo = replyAddress(ping.sourceAddr, ping.sourcePort, fallback: from)
+        // A member we hold failed (or reaped) pings us: its reconnect loop, or its probes while it holds us alive.
+        // Either way it can reach us again.
+        if !ping.sourceNode.isEmpty { heardFromFailed(ping.sourceNode, at: replyTo) }
         let payload = vivaldi.map { PingPayload.encode($0.coordinate) } ?? []
         sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: ping.seqNo, payload: payload))), to: replyTo)
     }
@@ -169,6 +172,9 @@ extension Instance {
         case .relay(let requester, let original, _):
             pendingAcks[ack.seqNo] = nil
             sendPacket(MemberlistCodec.encode(.ack(Ack(seqNo: original))), to: requester)
+        case .reconnect(let target):
+            pendingAcks[ack.seqNo] = nil
+            reconnect(toFailed: target)
         case nil:
             break  // late or duplicate: the probe already concluded
         }

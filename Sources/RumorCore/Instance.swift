@@ -81,6 +81,14 @@ public struct Instance: Sendable {
     /// Our network coordinate (nil when disabled), and the last coordinate each peer acked a probe with.
     var vivaldi: Vivaldi?
     var coordinates: [String: Coordinate] = [:]
+    /// When each failed member was last pinged back (after it pinged us) and last sent a joining push-pull: at
+    /// most one of each per `reconnectPingInterval`.
+    var reconnectPingsBack: [String: Instant] = [:]
+    var reconnectPushPulls: [String: Instant] = [:]
+    /// Failed members reaped after the reconnect timeout: still pinged by the reconnect loop until the tombstone
+    /// timeout, so halves that reaped each other in a long partition find each other again (at most
+    /// `maxForgottenPeers`, the oldest dropped first).
+    var forgottenPeers: [String: ForgottenPeer] = [:]
 
     /// Creates a node. Call ``start(at:)`` once before any other input.
     ///
@@ -135,7 +143,7 @@ public struct Instance: Sendable {
         schedule(.gossip, after: randomStagger(settings.gossipInterval))
         schedule(.pushPull, after: randomStagger(settings.pushPullInterval) + settings.pushPullInterval)
         schedule(.reap, after: serfSettings.reapInterval)
-        schedule(.reconnect, after: serfSettings.reconnectInterval)
+        schedule(.reconnect, after: reconnectTickInterval)
     }
 
     /// Feeds one input and returns what to do about it.
@@ -297,6 +305,14 @@ enum AckWait: Sendable {
     case probe(target: String, expectedNacks: Int, nacks: Int, sentAt: Instant)
     /// An indirect probe we run for `requester`; its ack or nack goes back under `originalSeq`.
     case relay(requester: Address, originalSeq: UInt32, wantsNack: Bool)
+    /// The reconnect loop's ping of failed member `target`: an ack means it is reachable again.
+    case reconnect(target: String)
+}
+
+/// A failed member the reap erased: where it was, and when it was reaped.
+struct ForgottenPeer: Sendable, Hashable {
+    var address: Address
+    var reapedAt: Instant
 }
 
 enum StreamPurpose: Sendable {

@@ -99,6 +99,9 @@ public struct SerfSettings: Sendable, Hashable {
     /// Intents about members not yet seen are remembered this long.
     public var recentIntentTimeout: Duration = .seconds(300)
     public var reconnectInterval: Duration = .seconds(30)
+    /// Rumor: how often the reconnect loop pings a failed member (UDP, named) instead of serf's TCP push-pull every
+    /// `reconnectInterval`; a push-pull follows only an ack (docs/membership.md#reap-and-reconnect).
+    public var reconnectPingInterval: Duration = .seconds(5)
     /// Size of the user-event and query dedup rings.
     public var eventBuffer = 512
     public var queryBuffer = 512

@@ -31,7 +31,8 @@ public final class Runtime: @unchecked Sendable {
     var loopBusy = LoopBusy()
     /// Limits on inbound gossip streams, and what is open now (by remote IP).
     public var streamLimits = StreamLimits()
-    var openStreams: [[UInt8]: Int] = [:]
+    /// Open inbound streams by remote IP, oldest first (the one a newcomer may displace, see `StreamLimits`).
+    var openStreams: [[UInt8]: [any Channel]] = [:]
     var openStreamTotal = 0
     lazy var streamBudget = StreamBudget(limit: streamLimits.bufferedBytes)
 
@@ -50,20 +51,11 @@ public final class Runtime: @unchecked Sendable {
     /// Binds UDP and TCP on `host:port` (one port for both, as memberlist does), then creates the instance for
     /// the port actually bound and starts the protocol. Port 0 picks a free port for both.
     public func start(host: String, port: Int, makeInstance: @escaping @Sendable (_ boundPort: Int) -> Instance) -> EventLoopFuture<Void> {
-        // No SO_REUSEADDR on UDP: on Linux it would let a second agent share the port and steal our packets.
-        let udpBootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
-            // memberlist asks for a 2 MiB receive buffer (the kernel caps it at net.core.rmem_max, then doubles it):
-            // packets that arrive while the loop is busy wait there instead of being dropped. Without it an agent
-            // had half serf's buffer, and on a loaded machine a dropped event came 36 s late, by push-pull.
-            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: Self.udpReceiveBuffer)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramHandler(runtime: self)) }
-            }
-        return udpBootstrap.bind(host: host, port: port).flatMap { [self] udp in
+        return makeUDPBootstrap().bind(host: host, port: port).flatMap { [self] udp in
             self.udp = udp
             let actual = udp.localAddress?.port ?? port
             boundPort = actual
+            rebindWhenClosed(udp, host: host, port: actual)
             return ServerBootstrap(group: eventLoop)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 // Room for a burst of connections (a flood, or many joins at once) without dropped SYNs.
@@ -89,10 +81,61 @@ public final class Runtime: @unchecked Sendable {
                     instance = makeInstance(actual)
                     apply(instance.start(at: now))
                 }
-                .flatMapErrorThrowing { error in
+                .flatMapErrorThrowing { [self] error in
+                    self.udp = nil  // not a socket to bind again
                     udp.close(promise: nil)
                     throw error
                 }
+        }
+    }
+
+    private func makeUDPBootstrap() -> DatagramBootstrap {
+        // No SO_REUSEADDR on UDP: on Linux it would let a second agent share the port and steal our packets.
+        return DatagramBootstrap(group: eventLoop)
+            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+            // memberlist asks for a 2 MiB receive buffer (the kernel caps it at net.core.rmem_max, then doubles it):
+            // packets that arrive while the loop is busy wait there instead of being dropped. Without it an agent
+            // had half serf's buffer, and on a loaded machine a dropped event came 36 s late, by push-pull.
+            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: Self.udpReceiveBuffer)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramHandler(runtime: self)) }
+            }
+    }
+
+    /// NIO closes a UDP channel on any send error but EMSGSIZE and EHOSTUNREACH, and a link going down fails
+    /// sendto with ENETUNREACH: the agent would then never send or receive a packet again (the lab's flapping
+    /// link saw it answer TCP pings only, and fail its peers, for good). So a UDP socket that closes while we run
+    /// is bound again at once, then every second until that works.
+    private func rebindWhenClosed(_ channel: any Channel, host: String, port: Int) {
+        channel.closeFuture.whenComplete { [self] _ in
+            eventLoop.execute { [self] in
+                guard !stopped, udp === channel else { return }
+                udp = nil
+                rebindUDP(host: host, port: port, attempt: 1)
+            }
+        }
+    }
+
+    private func rebindUDP(host: String, port: Int, attempt: Int) {
+        guard !stopped else { return }
+        makeUDPBootstrap().bind(host: host, port: port).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                guard !stopped else { return channel.close(promise: nil) }
+                udp = channel
+                // While a link is down every send fails and closes it again: one line per 5 s at most.
+                if let line = warnings.admit("the UDP socket closed after a send error; bound \(host):\(port) again", at: now) {
+                    logger.warning("\(line)")
+                }
+                rebindWhenClosed(channel, host: host, port: port)
+            case .failure(let error):
+                if attempt == 1 || attempt % 60 == 0 {
+                    logger.error("the UDP socket closed and could not be bound again (\(error)); retrying every second")
+                }
+                eventLoop.scheduleTask(in: .seconds(1)) { [self] in
+                    rebindUDP(host: host, port: port, attempt: attempt + 1)
+                }
+            }
         }
     }
 

@@ -13,6 +13,8 @@ public struct RuntimeCounters: Sendable {
     /// Inbound streams that failed (unreadable, too large, timed out) or were refused by the stream limits.
     public internal(set) var streamsFailed = 0
     public internal(set) var streamsRefused = 0
+    /// Open streams closed to let a peer holding fewer in when every slot was taken (`StreamLimits.admission`).
+    public internal(set) var streamsDisplaced = 0
 
     public init() {}
 }

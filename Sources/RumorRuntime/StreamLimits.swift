@@ -18,30 +18,71 @@ public struct StreamLimits: Sendable {
     public init() {}
 }
 
+/// What to do with a new inbound stream.
+public enum StreamAdmission: Equatable, Sendable {
+    case admit
+    /// Admit it after closing the oldest stream of this address, the one holding the most.
+    case admitDisplacing([UInt8])
+    /// Refuse it; the text says which limit.
+    case refuse(String)
+}
+
+extension StreamLimits {
+    /// Whether a stream from `ip` may open, given what each address holds (`open`) and the cap on all of them.
+    /// Each address gets at most `perPeer`. When every slot is taken, a newcomer from an address holding fewer than
+    /// the largest holder (less one, so two addresses never trade a slot back and forth) takes the largest
+    /// holder's oldest stream: however many addresses a flood comes from, a peer from another address gets in.
+    public func admission(from ip: [UInt8], open: [[UInt8]: Int], totalCap: Int) -> StreamAdmission {
+        let fromPeer = open[ip, default: 0]
+        guard fromPeer < perPeer else { return .refuse("\(perPeer) from one address") }
+        guard open.values.reduce(0, +) >= totalCap else { return .admit }
+        // The largest holder; among equals the smallest address, so the choice does not depend on hash order.
+        let largest = open.max { a, b in a.value != b.value ? a.value < b.value : a.key.lexicographicallyPrecedes(b.key) == false }
+        if let largest, largest.value > fromPeer + 1 { return .admitDisplacing(largest.key) }
+        return .refuse("\(totalCap) in all")
+    }
+}
+
 extension Runtime {
-    /// Counts `channel` in, or refuses it (false) when its peer or everyone together has too many open.
+    /// Counts `channel` in, or refuses it (false) when its peer or everyone together has too many open; when
+    /// everything is taken, a peer holding few streams displaces the oldest of the one holding the most.
     func admitStream(_ channel: any Channel) -> Bool {
         eventLoop.preconditionInEventLoop()
         guard let remote = channel.remoteAddress.flatMap(Address.init) else { return false }
         let ip = remote.ip
-        let fromPeer = openStreams[ip, default: 0]
-        let total = FileLimit.share(streamLimits.total)
-        guard fromPeer < streamLimits.perPeer, openStreamTotal < total else {
+        let decision = streamLimits.admission(
+            from: ip, open: openStreams.mapValues(\.count), totalCap: FileLimit.share(streamLimits.total))
+        switch decision {
+        case .refuse(let limit):
             counters.streamsRefused += 1
-            let limit = fromPeer >= streamLimits.perPeer ? "\(streamLimits.perPeer) from one address" : "\(total) in all"
             if let line = warnings.admit("refused a stream from \(remote): too many open (limit \(limit))", at: now) {
                 logger.warning("\(line)")
             }
             return false
+        case .admitDisplacing(let victim):
+            if let oldest = openStreams[victim]?.first {
+                counters.streamsDisplaced += 1
+                forgetStream(oldest, from: victim)
+                oldest.close(promise: nil)
+                if let line = warnings.admit("closed a stream from \(oldest.remoteAddress.map { "\($0)" } ?? "?") to let one from \(remote) in: every slot was taken", at: now) {
+                    logger.warning("\(line)")
+                }
+            }
+        case .admit:
+            break
         }
-        openStreams[ip] = fromPeer + 1
+        openStreams[ip, default: []].append(channel)
         openStreamTotal += 1
-        channel.closeFuture.whenComplete { [self] _ in
-            let left = (openStreams[ip] ?? 1) - 1
-            openStreams[ip] = left > 0 ? left : nil
-            openStreamTotal -= 1
-        }
+        channel.closeFuture.whenComplete { [self] _ in forgetStream(channel, from: ip) }
         return true
+    }
+
+    /// Uncounts `channel` (once: a displaced stream is uncounted when displaced, and again on its close).
+    private func forgetStream(_ channel: any Channel, from ip: [UInt8]) {
+        guard var list = openStreams[ip], let at = list.firstIndex(where: { $0 === channel }) else { return }
+        list.remove(at: at)
+        openStreams[ip] = list.isEmpty ? nil : list
+        openStreamTotal -= 1
     }
 }
 

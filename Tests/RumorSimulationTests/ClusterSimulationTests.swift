@@ -6,8 +6,9 @@ import Testing
 /// replayed exactly with `Simulation(seed:)`.
 @Suite struct ClusterSimulationTests {
     /// Starts `n` nodes; node i joins through a random earlier node, as containers starting at once would.
-    static func cluster(_ n: Int, seed: UInt64, settings: MemberlistSettings = .lan) -> Simulation {
+    static func cluster(_ n: Int, seed: UInt64, settings: MemberlistSettings = .lan, serf: SerfSettings = SerfSettings()) -> Simulation {
         let sim = Simulation(seed: seed, settings: settings)
+        sim.serfSettings = serf
         var pick = SplitMix64(seed: seed ^ 0xabcdef)
         for i in 0..<n {
             sim.start(i)
@@ -69,6 +70,44 @@ import Testing
         sim.heal()
         let healed = sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(180))
         #expect(healed, "partition did not heal within 180 s (seed \(seed))")
+    }
+
+    /// A 3 | 2 split held for 60 s, past gossip to the dead: nothing crosses the cut any more but the reconnect
+    /// loop's pings, and the cluster must heal within 10 s of the heal (serf's 30 s push-pull loop took 18.5 s in
+    /// namespaces; docs/membership.md#reap-and-reconnect).
+    @Test(arguments: [UInt64(12), 13, 14, 15, 16])
+    func partitionOfSixtySeconds_healsWithinTenSeconds(seed: UInt64) {
+        let sim = Self.cluster(5, seed: seed)
+        let all = Array(0..<5)
+        #expect(sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(30)), "seed \(seed)")
+        let a = [0, 1, 2], b = [3, 4]
+        sim.partition([a, b])
+        sim.run(for: .seconds(60))
+        #expect(Self.allSee(sim, a, status: .failed, of: b) && Self.allSee(sim, b, status: .failed, of: a), "seed \(seed)")
+        sim.heal()
+        let healed = sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(10))
+        #expect(healed, "a 60 s partition did not heal within 10 s (seed \(seed))")
+    }
+
+    /// A 3 | 2 split longer than the reconnect timeout: each half reaps the other (serf then forgets them for
+    /// good), and after the heal they find each other again by themselves, from the reaped members' addresses.
+    @Test(arguments: [UInt64(17), 18, 19])
+    func partitionPastTheReconnectTimeout_reapedHalvesRejoin(seed: UInt64) {
+        var serf = SerfSettings()
+        serf.reconnectTimeout = .seconds(20)
+        let sim = Self.cluster(5, seed: seed, serf: serf)
+        let all = Array(0..<5)
+        #expect(sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(30)), "seed \(seed)")
+        let a = [0, 1, 2], b = [3, 4]
+        sim.partition([a, b])
+        let forgotten = { (sim: Simulation, observers: [Int], targets: [Int]) in
+            observers.allSatisfy { i in targets.allSatisfy { sim.status(of: $0, seenBy: i) == nil } }
+        }
+        let reaped = sim.run(until: { forgotten($0, a, b) && forgotten($0, b, a) }, limit: .seconds(120))
+        #expect(reaped, "the halves did not reap each other (seed \(seed))")
+        sim.heal()
+        let healed = sim.run(until: { Self.allSee($0, all, status: .alive, of: all) }, limit: .seconds(15))
+        #expect(healed, "the reaped halves did not find each other within 15 s (seed \(seed))")
     }
 
     @Test(arguments: [UInt64(10), 11])

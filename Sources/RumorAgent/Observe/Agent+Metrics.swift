@@ -44,9 +44,10 @@ extension Agent {
         m.single("rumor_udp_sent_bytes_total", .counter, "UDP bytes sent, as on the wire.", Double(net.packetBytesSent))
         m.single("rumor_tcp_streams_received_total", .counter, "Inbound TCP streams read whole (memberlist.tcp.accept).", Double(net.streamsReceived))
         m.single("rumor_tcp_received_bytes_total", .counter, "Bytes of inbound TCP streams (memberlist.tcp.received).", Double(net.streamBytesReceived))
-        m.family("rumor_dropped_total", .counter, "Input refused, by reason: malformed, unexpected, poisoned_clock (core); undecryptable, stream_failed, stream_refused (sockets).")
+        m.family("rumor_dropped_total", .counter, "Input refused, by reason: malformed, unexpected, poisoned_clock (core); undecryptable, stream_failed, stream_refused, stream_displaced (sockets).")
         var dropped: [(String, Int)] = ProtocolCounters.DropReason.allCases.map { ($0.rawValue, core.dropped[$0] ?? 0) }
-        dropped += [("undecryptable", net.packetsUndecryptable), ("stream_failed", net.streamsFailed), ("stream_refused", net.streamsRefused)]
+        dropped += [("undecryptable", net.packetsUndecryptable), ("stream_failed", net.streamsFailed), ("stream_refused", net.streamsRefused),
+                    ("stream_displaced", net.streamsDisplaced)]
         for (reason, n) in dropped { m.sample("rumor_dropped_total", [("reason", reason)], n) }
 
         let seen = observation.counters
