@@ -43,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SUBNET = "198.18.0"
 PORTS = {"rumor": (7946, 7373), "serf": (7947, 7374)}
+HTTP_PORT = 7380  # Rumor's /metrics and cluster page on each host's loopback
 
 
 class LabError(Exception):
@@ -234,6 +235,8 @@ class Lab:
             raise LabError("serf is not on PATH")
         cmd = [exe, "agent", f"-node={host}", f"-bind={self.ip(host)}:{gossip}", f"-rpc-addr=127.0.0.1:{rpc}",
                f"-log-level={os.environ.get('LAB_LOG_LEVEL', 'info')}"]
+        if kind == "rumor":  # its HTTP listener's default, 127.0.0.1:7374, is serf's RPC here
+            cmd.append(f"-http-addr=127.0.0.1:{HTTP_PORT}")
         if user_events:
             events_log = os.path.join(self.logdir, f"{name}.events")
             script = os.path.join(self.logdir, "user-event.sh")
@@ -523,8 +526,84 @@ def scenario_7(lab, args, report):
            f"{others['serf']}")
 
 
+def containers(app, node, healthy=False):
+    """Ids of `app`'s containers that `node`'s agent made (its io.rumor.node label); running and healthy only, or
+    in any state. The lab's workers share the machine's one dockerd through its socket."""
+    cmd = ["docker", "ps", "-q" if healthy else "-aq", "--filter", f"label=io.rumor.app={app}",
+           "--filter", f"label=io.rumor.node={node}"] + (["--filter", "health=healthy"] if healthy else [])
+    return run(*cmd, capture=True, timeout=30).split()
+
+
+def scenario_5(lab, args, report):
+    """Replicas 6 over 3 workers, one cut off past lost_after: the other two take its share; after the heal exactly
+    6 run, 2 per worker (rebalance), and none is left behind on the returning worker, within 60 s."""
+    workers, ops = lab.hosts[:3], lab.hosts[3]
+    app = f"lab{os.getpid() % 100000}"  # container names and labels of this run only
+    key = os.path.join(lab.logdir, "deploy.key")
+    public = run(rumor_binary(), "apps", "keygen", "--out", key, capture=True).split()[-1]
+    apps_dir = os.path.join(lab.logdir, "apps")
+    os.makedirs(apps_dir)
+    spec = os.path.join(lab.logdir, f"{app}.json")
+    with open(spec, "w") as f:
+        json.dump({"docker_image": "rumor-site:v1", "replicas": 6, "rebalance": True,
+                   "advertise": {"network": "bridge", "port": 80},
+                   "healthcheck": {"cmd": "wget -q -O /dev/null http://127.0.0.1/health", "interval": "500ms", "retries": 2},
+                   "stable_after": "2s", "lost_after": f"{args.lost_after:g}s", "drain": "200ms", "stop_grace": "1s"}, f)
+
+    def spread(healthy=True):
+        return {w: len(containers(app, w, healthy)) for w in workers}
+
+    def await_spread(condition, timeout):
+        start = time.monotonic()
+        while True:
+            lab.check_running()
+            now = spread(), spread(False)
+            if condition(*now):
+                return time.monotonic() - start, now
+            if time.monotonic() - start > timeout:
+                return None, now
+            time.sleep(0.5)
+
+    try:
+        lab.start("rumor", ops, config={"apps_trust": [public]})
+        lab.await_view(["rumor"], sees([ops], [ops], {"alive"}), 30)
+        for w in workers:
+            lab.start("rumor", w, join=[ops], config={"apps_trust": [public], "apps_dir": apps_dir})
+        up = lab.await_view(["rumor"], sees(lab.hosts, lab.hosts, {"alive"}), 60)["rumor"]
+        if up is None:
+            return report("replicas-partition", False, "the cluster never converged")
+        deployed = subprocess.run(["ip", "netns", "exec", lab.ns(ops), rumor_binary(), "apps", "deploy", "--wait", spec,
+                                   app, "-rpc-addr=127.0.0.1:7373"], capture_output=True, text=True, timeout=120,
+                                  env={**os.environ, "RUMOR_APPS_SIGN_KEY": key})
+        if deployed.returncode != 0:
+            return report("replicas-partition", False, f"deploy failed: {deployed.stderr.strip()}")
+        even = lambda healthy, _all: healthy == {w: 2 for w in workers} and _all == healthy
+        took, seen = await_spread(even, 60)
+        if took is None:
+            return report("replicas-partition", False, f"6 replicas never ran 2-2-2 after the deploy: {seen}")
+        cut = workers[2]
+        lab.cut([cut])
+        others = workers[:2]
+        took_over, seen = await_spread(lambda h, _: sum(h[w] for w in others) == 6, args.lost_after + 60)
+        if took_over is None:
+            return report("replicas-partition", False, f"{', '.join(others)} never ran all 6 while {cut} was cut off: {seen}")
+        during = seen
+        lab.heal()
+        healed, seen = await_spread(even, 60)
+        ok = healed is not None
+        report("replicas-partition", ok,
+               f"6 replicas on 3 workers, {cut} cut off: the others ran all 6 {took_over:.1f} s after the cut "
+               f"(lost_after {args.lost_after:g} s; {cut} kept {during[0][cut]} meanwhile); after the heal exactly 6, "
+               f"2 per worker, none left behind: {fmt(healed)} (within 60 s; last seen {seen[1]})")
+    finally:
+        for w in workers:  # the agents die with the lab; the containers they made go with them
+            ids = containers(app, w)
+            if ids:
+                run("docker", "rm", "-f", *ids, check=False, timeout=60)
+
+
 SCENARIOS = {"1": (scenario_1, 10), "2": (scenario_2, 5), "3": (scenario_3, 5), "4": (scenario_4, 5),
-             "7": (scenario_7, 5)}
+             "5": (scenario_5, 4), "7": (scenario_7, 5)}
 
 
 def main():
@@ -541,6 +620,7 @@ def main():
     p.add_argument("--duration", type=float, default=600, help="scenario 1: seconds under loss (default 600)")
     p.add_argument("--events", type=int, default=200, help="scenario 1: user events sent (default 200)")
     p.add_argument("--flap-for", type=float, default=120, help="scenario 7: seconds of flapping (default 120)")
+    p.add_argument("--lost-after", type=float, default=10, help="scenario 5: the app's lost_after (default 10 s)")
     p.add_argument("--keep-logs", action="store_true")
     p.add_argument("--ci", action="store_true", help="exit 1 when any invariant breaks")
     args = p.parse_args()
