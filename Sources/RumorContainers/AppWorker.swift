@@ -40,6 +40,9 @@ final class AppWorker: Sendable {
     }
 
     private let desired: NIOLockedValueBox<Desired>
+    /// Containers being withdrawn and stopped beside the loop: their stop grace (10 s by default, all of it for an
+    /// image that ignores SIGTERM) must not hold up the next step. The loop plans as if they were gone.
+    private let stopping = NIOLockedValueBox<Set<String>>([])
     private let docker: NIOLockedValueBox<(any ContainerEngine)?>
     let status: NIOLockedValueBox<AppStatus>
 
@@ -106,7 +109,9 @@ final class AppWorker: Sendable {
             }
             var wake = resync
             do {
-                let observed = try await observe(docker)
+                let present = try await observe(docker)
+                let leaving = stopping.withLockedValue { $0 }
+                let observed = present.filter { !leaving.contains($0.id) }
                 // With the spec gone (a stop), its containers still go with its own drain and stop grace.
                 let spec = want.spec ?? lastSpec ?? AppSpec(name: app, image: "")
                 let (slots, recheckAt) = wanted(want, spec: spec)
@@ -122,7 +127,7 @@ final class AppWorker: Sendable {
                         RunTag.value(templateHash: spec.templateHash,
                                      state: failing ? .failed : plan.converged ? .converged : .progressing)
                     }
-                    ?? (observed.isEmpty ? nil : RunTag.value(templateHash: "-", state: .progressing))
+                    ?? (present.isEmpty ? nil : RunTag.value(templateHash: "-", state: .progressing))
                 let tags = [AppTag.key(app: app): value, RunTag.key(app: app): run]
                 if advertised != tags {
                     do {
@@ -138,9 +143,11 @@ final class AppWorker: Sendable {
                     $0.update(spec: want.spec, wanted: count, observed: observed, history: reconciler.history, converged: plan.converged)
                     $0.engineError = nil
                 }
-                if want.spec == nil && want.refused == nil && observed.isEmpty { return }
+                if want.spec == nil && want.refused == nil && present.isEmpty { return }
+                var names = Set(present.map(\.name))
+                let running = Set(present.filter(\.running).map(\.id))
                 for step in plan.steps {
-                    await execute(step, spec: spec, docker: docker, reconciler: &reconciler)
+                    await execute(step, spec: spec, docker: docker, reconciler: &reconciler, names: &names, running: running)
                 }
                 if !plan.steps.isEmpty { continue }
                 for at in [plan.wakeAt, recheckAt].compactMap({ $0 }) { wake = min(wake, max(.milliseconds(10), at - now)) }
@@ -187,17 +194,39 @@ final class AppWorker: Sendable {
         return observed
     }
 
-    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler) async {
+    /// `names`: the names containers of this app have now (a new one takes a free one); `running`: which run.
+    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler,
+                         names: inout Set<String>, running: Set<String>) async {
         switch step {
         case .create(let slot):
-            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: nil)
+            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: nil, names: &names)
         case .remove(let id, let name, let drain, let reason):
             logger.info("apps: \(app): removing \(name) (\(reason))")
-            await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker)
+            stopInBackground(id: id, name: name, drain: drain, spec: spec, docker: docker)
         case .replace(let id, let name, let slot, let drain, let reason):
             logger.info("apps: \(app): replacing \(name) (\(reason))")
-            guard await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker) else { return }
-            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: id)
+            if spec.bindsHostPorts || !running.contains(id) {
+                // The new container binds the slot's host port: only once the old one is gone. (An exited one goes
+                // at once, and the slot keeps its name.)
+                guard await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker) else { return }
+                names.remove(name)
+            } else {
+                // Stop-first still withdraws the old container (drain) before the new one starts; its stop grace
+                // runs beside the new one's start instead of before it.
+                if drain, spec.drain > .zero { await Wakeup.sleep(for: spec.drain, on: eventLoop) }
+                stopInBackground(id: id, name: name, drain: false, spec: spec, docker: docker)
+            }
+            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: id, names: &names)
+        }
+    }
+
+    /// Stop and remove beside the loop, which plans as if the container were gone and is woken when it is.
+    private func stopInBackground(id: String, name: String, drain: Bool, spec: AppSpec, docker: any ContainerEngine) {
+        guard stopping.withLockedValue({ $0.insert(id).inserted }) else { return }
+        Task {
+            await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker)
+            stopping.withLockedValue { _ = $0.remove(id) }
+            wakeup.signal()
         }
     }
 
@@ -220,8 +249,10 @@ final class AppWorker: Sendable {
         }
     }
 
-    private func create(slot: Int, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler, replacing: String?) async {
-        let name = spec.containerName(slot: slot, node: host.nodeName)
+    private func create(slot: Int, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler, replacing: String?,
+                        names: inout Set<String>) async {
+        let name = spec.containerName(slot: slot, node: host.nodeName, taken: names)
+        names.insert(name)
         var created: String?
         do {
             if try await docker.imageID(spec.image) == nil {

@@ -25,6 +25,9 @@ final class InMemoryEngine: ContainerEngine {
         var subscribers: [Int: AsyncStream<DockerEvent>.Continuation] = [:]
         var nextSubscriber = 0
         var calls: [String: Int] = [:]
+        /// Stops wait (until `releaseStops`), as for an image that ignores SIGTERM through its stop grace.
+        var holdingStops = false
+        var heldStops: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -39,6 +42,18 @@ final class InMemoryEngine: ContainerEngine {
     /// The container's main process exits with `code`, as after `docker kill` (137) or a crash.
     func exit(_ id: String, code: Int) {
         update(id, "die") { $0.running = false; $0.status = "exited"; $0.exitCode = code; $0.health = nil }
+    }
+
+    /// From now on every stop waits until `releaseStops()`: the stop grace of an image that ignores SIGTERM.
+    func holdStops() { state.withLockedValue { $0.holdingStops = true } }
+
+    func releaseStops() {
+        let held = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.holdingStops = false
+            defer { s.heldStops = [] }
+            return s.heldStops
+        }
+        for c in held { c.resume() }
     }
 
     func turnUnhealthy(_ id: String) { update(id, "health_status: unhealthy") { $0.health = "unhealthy" } }
@@ -109,6 +124,13 @@ final class InMemoryEngine: ContainerEngine {
 
     func stop(_ id: String, grace: Duration) async throws {
         count("stop")
+        await withCheckedContinuation { c in
+            let held = state.withLockedValue { s in
+                if s.holdingStops { s.heldStops.append(c) }
+                return s.holdingStops
+            }
+            if !held { c.resume() }
+        }
         try updateOrThrow(id, "die") { c in
             if c.running { (c.running, c.status, c.exitCode, c.health) = (false, "exited", 143, nil) }
         }
