@@ -27,6 +27,9 @@ public struct AppReconciler: Sendable {
         case create(slot: Int)
         /// Stop and remove; `drain`: withdraw its endpoint and wait `drain` first.
         case remove(id: String, name: String, drain: Bool, reason: String)
+        /// Stop without the stop grace and remove: a start-first replacement that failed before it was ever ready,
+        /// so no load balancer sent it a request to finish (the old container still serves the slot).
+        case discard(id: String, name: String, reason: String)
         /// Remove, then create the slot anew.
         case replace(id: String, name: String, slot: Int, drain: Bool, reason: String)
     }
@@ -115,7 +118,7 @@ public struct AppReconciler: Sendable {
                     }
                     // The old container still serves: only the failed replacement goes; the next try waits out the
                     // back-off, and repeated failures fail the rollout (the run tag) as a stop-first roll would.
-                    plan.steps.append(.remove(id: incoming.id, name: incoming.name, drain: false, reason: failure))
+                    plan.steps.append(.discard(id: incoming.id, name: incoming.name, reason: failure))
                     leaving.insert(incoming.id)
                 } else if incoming.running, incoming.health == .starting || incoming.health == .none {
                     plan.wakeAt = earliest(plan.wakeAt, now + .seconds(1))

@@ -90,6 +90,9 @@ final class AppWorker: Sendable {
     /// A slot that failed this many times in a row on the spec it runs (or gave up) fails a rollout of that spec.
     static let failuresForRollout = 3
 
+    /// Creates in flight at once for one app (the engine serializes much of each anyway).
+    static let concurrentCreates = 6
+
     /// Runs until cancelled; with the spec gone it removes the app's containers and returns.
     func run() async {
         var reconciler = AppReconciler()
@@ -146,8 +149,27 @@ final class AppWorker: Sendable {
                 if want.spec == nil && want.refused == nil && present.isEmpty { return }
                 var names = Set(present.map(\.name))
                 let running = Set(present.filter(\.running).map(\.id))
+                // Creates go at once, a few at a time (Swarm starts a service's tasks in parallel too): one after
+                // another, each create and start's round trips add up to seconds for a handful of replicas.
+                var creates: [Int] = []
                 for step in plan.steps {
+                    if case .create(let slot) = step { creates.append(slot); continue }
                     await execute(step, spec: spec, docker: docker, reconciler: &reconciler, names: &names, running: running)
+                }
+                for batch in stride(from: 0, to: creates.count, by: Self.concurrentCreates) {
+                    let slots = creates[batch..<min(batch + Self.concurrentCreates, creates.count)]
+                    let named = slots.map { slot in
+                        let name = spec.containerName(slot: slot, node: host.nodeName, taken: names)
+                        names.insert(name)
+                        return (slot, name)
+                    }
+                    let failures = await withTaskGroup(of: (Int, String)?.self) { group in
+                        for (slot, name) in named {
+                            group.addTask { await self.create(slot: slot, name: name, spec: spec, docker: docker, replacing: nil).map { (slot, $0) } }
+                        }
+                        return await group.reduce(into: [(Int, String)]()) { if let f = $1 { $0.append(f) } }
+                    }
+                    for (slot, message) in failures { reconciler.failed(slot: slot, message: message, spec: spec, now: now) }
                 }
                 if !plan.steps.isEmpty { continue }
                 for at in [plan.wakeAt, recheckAt].compactMap({ $0 }) { wake = min(wake, max(.milliseconds(10), at - now)) }
@@ -203,6 +225,11 @@ final class AppWorker: Sendable {
         case .remove(let id, let name, let drain, let reason):
             logger.info("apps: \(app): removing \(name) (\(reason))")
             stopInBackground(id: id, name: name, drain: drain, spec: spec, docker: docker)
+        case .discard(let id, let name, let reason):
+            logger.info("apps: \(app): removing \(name), which never became ready (\(reason))")
+            var graceless = spec
+            graceless.stopGrace = .zero
+            stopInBackground(id: id, name: name, drain: false, spec: graceless, docker: docker)
         case .replace(let id, let name, let slot, let drain, let reason):
             logger.info("apps: \(app): replacing \(name) (\(reason))")
             if spec.bindsHostPorts || !running.contains(id) {
@@ -253,6 +280,13 @@ final class AppWorker: Sendable {
                         names: inout Set<String>) async {
         let name = spec.containerName(slot: slot, node: host.nodeName, taken: names)
         names.insert(name)
+        if let message = await create(slot: slot, name: name, spec: spec, docker: docker, replacing: replacing) {
+            reconciler.failed(slot: slot, message: message, spec: spec, now: now)
+        }
+    }
+
+    /// Creates and starts the slot's container; nil, or why it failed (what was made of it is removed again).
+    private func create(slot: Int, name: String, spec: AppSpec, docker: any ContainerEngine, replacing: String?) async -> String? {
         var created: String?
         do {
             if try await docker.imageID(spec.image) == nil {
@@ -270,11 +304,12 @@ final class AppWorker: Sendable {
             logger.info("apps: \(app): started \(name) (\(id.prefix(12)))")
             let kind: ContainerEvent.Kind = replacing == nil ? .start : .replaced
             host.fire(ContainerEvent(kind: kind, app: app, container: name, containerID: id, slot: slot))
+            return nil
         } catch {
             // A container that was created but did not start is ours: remove it, so the slot is simply missing.
             if let created { try? await docker.remove(created) }
             logger.error("apps: \(app): \(error)")
-            reconciler.failed(slot: slot, message: "\(error)", spec: spec, now: now)
+            return "\(error)"
         }
     }
 

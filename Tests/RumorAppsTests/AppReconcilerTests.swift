@@ -173,7 +173,7 @@ import Testing
         #expect(next.steps == [.create(slot: 2)])
     }
 
-    /// A replacement that fails goes; the old container keeps serving; retries back off, and the failures add up
+    /// A replacement that fails goes, without a stop grace (it never served); the old container keeps serving; retries back off, and the failures add up
     /// (the old container running all along forgives none of them), so the rollout fails as a stop-first one would.
     @Test func startFirstReplacementsThatFailAddUp() {
         var v1 = spec
@@ -190,7 +190,7 @@ import Testing
             #expect(create.steps == [.create(slot: 1)], "attempt \(attempt)")
             let dead = container(1, hash: v2.templateHash, running: false, status: "exited", health: .none, id: "n\(attempt)", exit: 1)
             let failed = r.plan(spec: v2, count: 1, observed: [old, dead], now: now)
-            #expect(failed.steps == [.remove(id: "n\(attempt)", name: "rumor-site-1", drain: false, reason: "exited with code 1")])
+            #expect(failed.steps == [.discard(id: "n\(attempt)", name: "rumor-site-1", reason: "exited with code 1")])
             #expect(failed.notices == [.exited(dead)])  // and the old one stays
             #expect(r.history[1]?.failures == attempt)
             let after = r.plan(spec: v2, count: 1, observed: [old], now: now)
