@@ -43,6 +43,8 @@ final class AppWorker: Sendable {
     /// Containers being withdrawn and stopped beside the loop: their stop grace (10 s by default, all of it for an
     /// image that ignores SIGTERM) must not hold up the next step. The loop plans as if they were gone.
     private let stopping = NIOLockedValueBox<Set<String>>([])
+    /// Containers whose health check the worker is running (engines that do not run them: Podman without systemd).
+    private let checking = NIOLockedValueBox<Set<String>>([])
     private let docker: NIOLockedValueBox<(any ContainerEngine)?>
     let status: NIOLockedValueBox<AppStatus>
 
@@ -99,6 +101,7 @@ final class AppWorker: Sendable {
         var applied = Desired()
         var advertised: [String: String?]?  // the app and run tags as last published; nil: not yet
         var lastSpec: AppSpec?  // the last spec the worker ran
+        var nextCheck: [String: Duration] = [:]  // container → when its health check is due (see runChecks)
         while !Task.isCancelled {
             let want = desired.withLockedValue { $0 }
             if want.generation != applied.generation || want.spec?.templateHash != applied.spec?.templateHash {
@@ -113,6 +116,9 @@ final class AppWorker: Sendable {
             var wake = resync
             do {
                 let present = try await observe(docker)
+                if !docker.runsHealthchecks, let due = runChecks(present, due: &nextCheck, docker: docker) {
+                    wake = min(wake, max(.milliseconds(10), due - now))
+                }
                 let leaving = stopping.withLockedValue { $0 }
                 let observed = present.filter { !leaving.contains($0.id) }
                 // With the spec gone (a stop), its containers still go with its own drain and stop grace.
@@ -183,6 +189,29 @@ final class AppWorker: Sendable {
             }
             await wakeup.wait(timeout: wake)
         }
+    }
+
+    /// Runs the health checks that are due (an engine that does not: see ContainerEngine.runsHealthchecks), each
+    /// beside the loop, which looks again when it is done; the first one interval after the container is first
+    /// seen, as Docker does after a start. Returns when the next one is due.
+    private func runChecks(_ present: [ObservedContainer], due: inout [String: Duration], docker: any ContainerEngine) -> Duration? {
+        let at = now
+        due = due.filter { id, _ in present.contains { $0.id == id && $0.running } }
+        for c in present where c.running {
+            guard let interval = c.healthInterval else { continue }
+            guard let when = due[c.id] else { due[c.id] = at + interval; continue }
+            guard at >= when, checking.withLockedValue({ $0.insert(c.id).inserted }) else { continue }
+            due[c.id] = at + interval
+            let id = c.id
+            Task {
+                do { try await docker.runHealthcheck(id) } catch {
+                    logger.debug("apps: \(app): health check of \(id.prefix(12)): \(error)")
+                }
+                checking.withLockedValue { _ = $0.remove(id) }
+                wakeup.signal()
+            }
+        }
+        return due.values.min()
     }
 
     /// The slots this node should run: 1...N of Nebula's per-node count, or its share of `replicas` by rendezvous
