@@ -201,6 +201,22 @@ import Testing
         }
     }
 
+    /// An engine that runs no health checks by itself (Podman without systemd): the worker runs them at their
+    /// interval, so the containers turn healthy and are advertised; an engine that runs its own is never asked.
+    @Test func healthChecksTheEngineDoesNotRun_theWorkerRuns() async throws {
+        try await Self.withNode { engine, node, dir in
+            engine.runChecksOnDemand()
+            try Self.write(dir, Self.spec(extra: #", "healthcheck": {"cmd": "true", "interval": "100ms"}"#))
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            #expect(engine.calls("healthcheck") >= 3)
+        }
+        try await Self.withNode { engine, node, dir in
+            try Self.write(dir, Self.spec(extra: #", "healthcheck": {"cmd": "true", "interval": "100ms"}"#))
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            #expect(engine.calls("healthcheck") == 0)
+        }
+    }
+
     /// The engine restarts under the action, then the agent does: both times the containers are adopted, not made
     /// again, and nothing is duplicated.
     @Test func engineAndAgentRestarts_adoptTheContainers() async throws {
