@@ -5,7 +5,8 @@
 /// is replaced after a back-off that doubles per failure (Docker never restarts an unhealthy container);
 /// containers beyond the wanted count, without a readable slot, or duplicated are removed; containers made from an
 /// older spec are replaced one at a time, and only while every other slot is ready, so capacity drops by one at
-/// most. A container leaves the load balancer (its endpoint is withdrawn) before it is stopped.
+/// most (stop-first) or not at all (start-first: the new container starts beside the old one, which is withdrawn
+/// and stopped once the new one is ready). A container leaves the load balancer (its endpoint is withdrawn) before it is stopped.
 public struct AppReconciler: Sendable {
     public struct SlotHistory: Sendable, Equatable {
         /// Failures since the slot last ran for the restart window.
@@ -26,6 +27,9 @@ public struct AppReconciler: Sendable {
         case create(slot: Int)
         /// Stop and remove; `drain`: withdraw its endpoint and wait `drain` first.
         case remove(id: String, name: String, drain: Bool, reason: String)
+        /// Stop without the stop grace and remove: a start-first replacement that failed before it was ever ready,
+        /// so no load balancer sent it a request to finish (the old container still serves the slot).
+        case discard(id: String, name: String, reason: String)
         /// Remove, then create the slot anew.
         case replace(id: String, name: String, slot: Int, drain: Bool, reason: String)
     }
@@ -90,10 +94,35 @@ public struct AppReconciler: Sendable {
         var unsettledUntil: Duration?  // when every ready container will have been ready for the update delay
 
         for slot in wanted.sorted() {
-            let ranked = (bySlot[slot] ?? []).sorted { Self.rank($0, hash) > Self.rank($1, hash) }
+            var ranked = (bySlot[slot] ?? []).sorted { Self.rank($0, hash) > Self.rank($1, hash) }
+            // Start-first: the current container starting beside the slot's ready old one is its replacement, not
+            // a duplicate. Once ready it ranks first, and the old one goes below (withdrawn, then stopped).
+            var incoming: ObservedContainer?
+            if spec.update.order == .startFirst, let first = ranked.first, first.isReady, first.templateHash != hash,
+               let i = ranked.indices.dropFirst().first(where: { ranked[$0].templateHash == hash }) {
+                incoming = ranked.remove(at: i)
+            }
             for extra in ranked.dropFirst() {
-                plan.steps.append(.remove(id: extra.id, name: extra.name, drain: extra.isReady, reason: "duplicate of slot \(slot)"))
+                let replaced = extra.templateHash != hash && ranked.first?.templateHash == hash
+                plan.steps.append(.remove(id: extra.id, name: extra.name, drain: extra.isReady,
+                                          reason: replaced ? "spec changed, its replacement is ready" : "duplicate of slot \(slot)"))
                 leaving.insert(extra.id)
+            }
+            if let incoming {
+                allReady = false  // the roll goes on once the replacement is ready
+                if let failure = Self.failure(of: incoming) {
+                    if history[slot]?.countedFailureOf != incoming.id {
+                        countFailure(slot: slot, message: failure, spec: spec, now: now)
+                        history[slot]?.countedFailureOf = incoming.id
+                        plan.notices.append(incoming.hasFailed ? .exited(incoming) : .unhealthy(incoming))
+                    }
+                    // The old container still serves: only the failed replacement goes; the next try waits out the
+                    // back-off, and repeated failures fail the rollout (the run tag) as a stop-first roll would.
+                    plan.steps.append(.discard(id: incoming.id, name: incoming.name, reason: failure))
+                    leaving.insert(incoming.id)
+                } else if incoming.running, incoming.health == .starting || incoming.health == .none {
+                    plan.wakeAt = earliest(plan.wakeAt, now + .seconds(1))
+                }
             }
             var h = history[slot] ?? SlotHistory()
             defer { history[slot] = h }
@@ -105,13 +134,12 @@ public struct AppReconciler: Sendable {
             }
             kept[slot] = c
             if c.running, h.runningID != c.id { (h.runningID, h.runningSince) = (c.id, now) }
-            if c.running, c.health != .unhealthy, h.failures > 0, now - h.runningSince >= spec.restart.window {
-                h.failures = 0  // ran long enough: past crashes are forgiven
+            // Ran long enough: past crashes are forgiven. Only a container of the current spec forgives them: an old
+            // one serving through a start-first roll says nothing of its failing replacements.
+            if c.running, c.health != .unhealthy, c.templateHash == hash, h.failures > 0, now - h.runningSince >= spec.restart.window {
+                h.failures = 0
             }
-            let failure: String? =
-                c.hasFailed ? (c.error.isEmpty ? "exited with code \(c.exitCode)" : c.error)
-                : (c.running && c.health == .unhealthy ? "health check failing" : nil)
-            if let failure {
+            if let failure = Self.failure(of: c) {
                 allReady = false
                 if h.countedFailureOf != c.id {
                     history[slot] = h
@@ -149,8 +177,16 @@ public struct AppReconciler: Sendable {
         }
         // One outdated container at a time, and only when nothing else is missing, starting or just started.
         if plan.steps.isEmpty, allReady, let next = outdated.first {
+            let h = history[next.slot!] ?? SlotHistory()
             if let until = unsettledUntil {
                 plan.wakeAt = earliest(plan.wakeAt, until)
+            } else if spec.update.order == .startFirst {
+                // The old container keeps serving until its replacement is ready (above).
+                if !h.gaveUp, now >= h.nextAttempt {
+                    plan.steps.append(.create(slot: next.slot!))
+                } else if !h.gaveUp {
+                    plan.wakeAt = earliest(plan.wakeAt, h.nextAttempt)
+                }
             } else {
                 plan.steps.append(.replace(id: next.id, name: next.name, slot: next.slot!, drain: true, reason: "spec changed"))
                 leaving.insert(next.id)
@@ -174,6 +210,12 @@ public struct AppReconciler: Sendable {
             guard let ip = c.addresses[network] else { return nil }
             return Endpoint(slot: slot, host: ip, port: port)
         }
+    }
+
+    /// Why a container counts as failed (exited, or running with a failing health check), or nil.
+    static func failure(of c: ObservedContainer) -> String? {
+        if c.hasFailed { return c.error.isEmpty ? "exited with code \(c.exitCode)" : c.error }
+        return c.running && c.health == .unhealthy ? "health check failing" : nil
     }
 
     /// Which of a slot's containers to keep: ready and current first, then running, then anything.

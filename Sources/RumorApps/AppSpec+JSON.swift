@@ -133,6 +133,12 @@ private struct Reader {
         if let v = json["update"] { try update(v, into: &spec) }
         try replicas(json, into: &spec)
         if let v = json["advertise"] { spec.advertise = try advertise(v, networks: spec.networks) }
+        if spec.update.order == .startFirst, spec.bindsHostPorts {
+            // Refused rather than quietly run stop-first: the roll would lose capacity the deploy asked to keep.
+            throw fail("update.order", "start-first runs a slot's new container beside its old one, but starting_ports "
+                + "gives each slot one host port, which only one container can bind: drop starting_ports and advertise "
+                + "the app on a network (\"advertise\": {\"network\": NAME, \"port\": PORT}), or use stop-first")
+        }
         for volume in spec.volumes where !volume.contains(":") {
             throw fail("volumes", "'\(volume)' is not host:container[:mode]")
         }
@@ -161,12 +167,18 @@ private struct Reader {
     }
 
     func update(_ v: JSON, into spec: inout AppSpec) throws(AppSpecError) {
-        let keys: Set<String> = ["delay", "parallelism", "monitor", "failure_action", "progress_deadline"]
+        let keys: Set<String> = ["delay", "parallelism", "monitor", "failure_action", "progress_deadline", "order"]
         for (key, value) in try object(v, "update", allowed: keys) {
             switch key {
             case "delay": spec.updateDelay = try duration(value, "update.delay")
             case "parallelism": spec.update.parallelism = try int(value, "update.parallelism", 1...10_000)
             case "monitor": spec.update.monitor = try duration(value, "update.monitor")
+            case "order":
+                let orders = AppSpec.UpdatePolicy.Order.allCases.map(\.rawValue)
+                guard let text = value.stringValue, let order = AppSpec.UpdatePolicy.Order(rawValue: text) else {
+                    throw expected("update.order", "one of " + orders.joined(separator: ", "), value)
+                }
+                spec.update.order = order
             case "progress_deadline":
                 spec.update.progressDeadline = try duration(value, "update.progress_deadline")
                 guard spec.update.progressDeadline > .zero else { throw fail("update.progress_deadline", "must be more than 0s") }

@@ -102,7 +102,18 @@ public struct AppSpec: Sendable, Equatable {
             case `continue`
         }
 
+        /// Swarm's `update_config.order`: whether a slot's new container starts before its old one stops.
+        public enum Order: String, Sendable, Equatable, CaseIterable {
+            /// Withdraw and stop the old container, then start the new one (Swarm's default).
+            case stopFirst = "stop-first"
+            /// Start the new container beside the old one; the old one is withdrawn and stopped once the new one
+            /// is ready, so capacity never drops during a roll. Needs no host ports (two containers of a slot
+            /// would both bind the slot's port).
+            case startFirst = "start-first"
+        }
+
         public var parallelism = 1
+        public var order = Order.stopFirst
         public var monitor: Duration = .seconds(5)
         public var failureAction = FailureAction.rollback
         public var progressDeadline: Duration = .seconds(300)
@@ -127,6 +138,11 @@ public struct AppSpec: Sendable, Equatable {
         }
     }
 
+    /// Whether each slot's container binds host ports of its own: then no two containers of a slot can run at
+    /// once on one engine (no start-first, and a replacement waits until the old container is gone).
+    /// (`starting_ports` are published whatever `advertise` says.)
+    public var bindsHostPorts: Bool { !ports.isEmpty }
+
     /// Host ports of the container in `slot` (1-based), one per `starting_ports` entry.
     public func hostPorts(slot: Int) -> [Int] { ports.map { $0.firstHostPort + slot - 1 } }
 
@@ -136,6 +152,15 @@ public struct AppSpec: Sendable, Equatable {
         case .host: return ports.first.map { $0.firstHostPort + slot - 1 }
         case .network(_, let port): return port ?? ports.first?.containerPort
         }
+    }
+
+    /// The slot's name (below), or while a container of that name still exists (a start-first roll, or an old
+    /// container still stopping), the first of `-2`, `-3`, ... that no existing container has. The slot itself
+    /// is read from the `io.rumor.slot` label, never from the name.
+    public func containerName(slot: Int, node: String, taken: Set<String>) -> String {
+        let base = containerName(slot: slot, node: node)
+        guard taken.contains(base) else { return base }
+        return (2...).lazy.map { "\(base)-\($0)" }.first { !taken.contains($0) }!
     }
 
     /// `rumor-<app>-<node>-<slot>`. Container names are the engine's, and several Rumor nodes may share one engine

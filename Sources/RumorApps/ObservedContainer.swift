@@ -19,6 +19,8 @@ public struct ObservedContainer: Sendable, Equatable {
     public var error: String
     /// Container address per Docker network.
     public var addresses: [String: String]
+    /// How often its health check runs (nil: none).
+    public var healthInterval: Duration?
 
     public init(id: String, name: String, slot: Int?, templateHash: String, running: Bool, status: String,
                 health: Health = .none, exitCode: Int = 0, error: String = "", addresses: [String: String] = [:]) {

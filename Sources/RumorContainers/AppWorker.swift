@@ -40,6 +40,11 @@ final class AppWorker: Sendable {
     }
 
     private let desired: NIOLockedValueBox<Desired>
+    /// Containers being withdrawn and stopped beside the loop: their stop grace (10 s by default, all of it for an
+    /// image that ignores SIGTERM) must not hold up the next step. The loop plans as if they were gone.
+    private let stopping = NIOLockedValueBox<Set<String>>([])
+    /// Containers whose health check the worker is running (engines that do not run them: Podman without systemd).
+    private let checking = NIOLockedValueBox<Set<String>>([])
     private let docker: NIOLockedValueBox<(any ContainerEngine)?>
     let status: NIOLockedValueBox<AppStatus>
 
@@ -87,12 +92,16 @@ final class AppWorker: Sendable {
     /// A slot that failed this many times in a row on the spec it runs (or gave up) fails a rollout of that spec.
     static let failuresForRollout = 3
 
+    /// Creates in flight at once for one app (the engine serializes much of each anyway).
+    static let concurrentCreates = 6
+
     /// Runs until cancelled; with the spec gone it removes the app's containers and returns.
     func run() async {
         var reconciler = AppReconciler()
         var applied = Desired()
         var advertised: [String: String?]?  // the app and run tags as last published; nil: not yet
         var lastSpec: AppSpec?  // the last spec the worker ran
+        var nextCheck: [String: Duration] = [:]  // container → when its health check is due (see runChecks)
         while !Task.isCancelled {
             let want = desired.withLockedValue { $0 }
             if want.generation != applied.generation || want.spec?.templateHash != applied.spec?.templateHash {
@@ -106,7 +115,12 @@ final class AppWorker: Sendable {
             }
             var wake = resync
             do {
-                let observed = try await observe(docker)
+                let present = try await observe(docker)
+                if !docker.runsHealthchecks, let due = runChecks(present, due: &nextCheck, docker: docker) {
+                    wake = min(wake, max(.milliseconds(10), due - now))
+                }
+                let leaving = stopping.withLockedValue { $0 }
+                let observed = present.filter { !leaving.contains($0.id) }
                 // With the spec gone (a stop), its containers still go with its own drain and stop grace.
                 let spec = want.spec ?? lastSpec ?? AppSpec(name: app, image: "")
                 let (slots, recheckAt) = wanted(want, spec: spec)
@@ -122,7 +136,7 @@ final class AppWorker: Sendable {
                         RunTag.value(templateHash: spec.templateHash,
                                      state: failing ? .failed : plan.converged ? .converged : .progressing)
                     }
-                    ?? (observed.isEmpty ? nil : RunTag.value(templateHash: "-", state: .progressing))
+                    ?? (present.isEmpty ? nil : RunTag.value(templateHash: "-", state: .progressing))
                 let tags = [AppTag.key(app: app): value, RunTag.key(app: app): run]
                 if advertised != tags {
                     do {
@@ -138,9 +152,30 @@ final class AppWorker: Sendable {
                     $0.update(spec: want.spec, wanted: count, observed: observed, history: reconciler.history, converged: plan.converged)
                     $0.engineError = nil
                 }
-                if want.spec == nil && want.refused == nil && observed.isEmpty { return }
+                if want.spec == nil && want.refused == nil && present.isEmpty { return }
+                var names = Set(present.map(\.name))
+                let running = Set(present.filter(\.running).map(\.id))
+                // Creates go at once, a few at a time (Swarm starts a service's tasks in parallel too): one after
+                // another, each create and start's round trips add up to seconds for a handful of replicas.
+                var creates: [Int] = []
                 for step in plan.steps {
-                    await execute(step, spec: spec, docker: docker, reconciler: &reconciler)
+                    if case .create(let slot) = step { creates.append(slot); continue }
+                    await execute(step, spec: spec, docker: docker, reconciler: &reconciler, names: &names, running: running)
+                }
+                for batch in stride(from: 0, to: creates.count, by: Self.concurrentCreates) {
+                    let slots = creates[batch..<min(batch + Self.concurrentCreates, creates.count)]
+                    let named = slots.map { slot in
+                        let name = spec.containerName(slot: slot, node: host.nodeName, taken: names)
+                        names.insert(name)
+                        return (slot, name)
+                    }
+                    let failures = await withTaskGroup(of: (Int, String)?.self) { group in
+                        for (slot, name) in named {
+                            group.addTask { await self.create(slot: slot, name: name, spec: spec, docker: docker, replacing: nil).map { (slot, $0) } }
+                        }
+                        return await group.reduce(into: [(Int, String)]()) { if let f = $1 { $0.append(f) } }
+                    }
+                    for (slot, message) in failures { reconciler.failed(slot: slot, message: message, spec: spec, now: now) }
                 }
                 if !plan.steps.isEmpty { continue }
                 for at in [plan.wakeAt, recheckAt].compactMap({ $0 }) { wake = min(wake, max(.milliseconds(10), at - now)) }
@@ -154,6 +189,29 @@ final class AppWorker: Sendable {
             }
             await wakeup.wait(timeout: wake)
         }
+    }
+
+    /// Runs the health checks that are due (an engine that does not: see ContainerEngine.runsHealthchecks), each
+    /// beside the loop, which looks again when it is done; the first one interval after the container is first
+    /// seen, as Docker does after a start. Returns when the next one is due.
+    private func runChecks(_ present: [ObservedContainer], due: inout [String: Duration], docker: any ContainerEngine) -> Duration? {
+        let at = now
+        due = due.filter { id, _ in present.contains { $0.id == id && $0.running } }
+        for c in present where c.running {
+            guard let interval = c.healthInterval else { continue }
+            guard let when = due[c.id] else { due[c.id] = at + interval; continue }
+            guard at >= when, checking.withLockedValue({ $0.insert(c.id).inserted }) else { continue }
+            due[c.id] = at + interval
+            let id = c.id
+            Task {
+                do { try await docker.runHealthcheck(id) } catch {
+                    logger.debug("apps: \(app): health check of \(id.prefix(12)): \(error)")
+                }
+                checking.withLockedValue { _ = $0.remove(id) }
+                wakeup.signal()
+            }
+        }
+        return due.values.min()
     }
 
     /// The slots this node should run: 1...N of Nebula's per-node count, or its share of `replicas` by rendezvous
@@ -187,17 +245,44 @@ final class AppWorker: Sendable {
         return observed
     }
 
-    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler) async {
+    /// `names`: the names containers of this app have now (a new one takes a free one); `running`: which run.
+    private func execute(_ step: AppReconciler.Step, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler,
+                         names: inout Set<String>, running: Set<String>) async {
         switch step {
         case .create(let slot):
-            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: nil)
+            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: nil, names: &names)
         case .remove(let id, let name, let drain, let reason):
             logger.info("apps: \(app): removing \(name) (\(reason))")
-            await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker)
+            stopInBackground(id: id, name: name, drain: drain, spec: spec, docker: docker)
+        case .discard(let id, let name, let reason):
+            logger.info("apps: \(app): removing \(name), which never became ready (\(reason))")
+            var graceless = spec
+            graceless.stopGrace = .zero
+            stopInBackground(id: id, name: name, drain: false, spec: graceless, docker: docker)
         case .replace(let id, let name, let slot, let drain, let reason):
             logger.info("apps: \(app): replacing \(name) (\(reason))")
-            guard await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker) else { return }
-            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: id)
+            if spec.bindsHostPorts || !running.contains(id) {
+                // The new container binds the slot's host port: only once the old one is gone. (An exited one goes
+                // at once, and the slot keeps its name.)
+                guard await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker) else { return }
+                names.remove(name)
+            } else {
+                // Stop-first still withdraws the old container (drain) before the new one starts; its stop grace
+                // runs beside the new one's start instead of before it.
+                if drain, spec.drain > .zero { await Wakeup.sleep(for: spec.drain, on: eventLoop) }
+                stopInBackground(id: id, name: name, drain: false, spec: spec, docker: docker)
+            }
+            await create(slot: slot, spec: spec, docker: docker, reconciler: &reconciler, replacing: id, names: &names)
+        }
+    }
+
+    /// Stop and remove beside the loop, which plans as if the container were gone and is woken when it is.
+    private func stopInBackground(id: String, name: String, drain: Bool, spec: AppSpec, docker: any ContainerEngine) {
+        guard stopping.withLockedValue({ $0.insert(id).inserted }) else { return }
+        Task {
+            await stopAndRemove(id: id, name: name, drain: drain, spec: spec, docker: docker)
+            stopping.withLockedValue { _ = $0.remove(id) }
+            wakeup.signal()
         }
     }
 
@@ -220,8 +305,17 @@ final class AppWorker: Sendable {
         }
     }
 
-    private func create(slot: Int, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler, replacing: String?) async {
-        let name = spec.containerName(slot: slot, node: host.nodeName)
+    private func create(slot: Int, spec: AppSpec, docker: any ContainerEngine, reconciler: inout AppReconciler, replacing: String?,
+                        names: inout Set<String>) async {
+        let name = spec.containerName(slot: slot, node: host.nodeName, taken: names)
+        names.insert(name)
+        if let message = await create(slot: slot, name: name, spec: spec, docker: docker, replacing: replacing) {
+            reconciler.failed(slot: slot, message: message, spec: spec, now: now)
+        }
+    }
+
+    /// Creates and starts the slot's container; nil, or why it failed (what was made of it is removed again).
+    private func create(slot: Int, name: String, spec: AppSpec, docker: any ContainerEngine, replacing: String?) async -> String? {
         var created: String?
         do {
             if try await docker.imageID(spec.image) == nil {
@@ -239,11 +333,12 @@ final class AppWorker: Sendable {
             logger.info("apps: \(app): started \(name) (\(id.prefix(12)))")
             let kind: ContainerEvent.Kind = replacing == nil ? .start : .replaced
             host.fire(ContainerEvent(kind: kind, app: app, container: name, containerID: id, slot: slot))
+            return nil
         } catch {
             // A container that was created but did not start is ours: remove it, so the slot is simply missing.
             if let created { try? await docker.remove(created) }
             logger.error("apps: \(app): \(error)")
-            reconciler.failed(slot: slot, message: "\(error)", spec: spec, now: now)
+            return "\(error)"
         }
     }
 

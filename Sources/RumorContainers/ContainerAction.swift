@@ -365,7 +365,9 @@ public final class ContainerAction: Sendable {
                     }
                     self.directoryWakeup.signal()
                 }) { event in
-                    guard let app = event.attributes[RumorLabel.app] else { return }
+                    // A health check is an exec every interval (exec_create, exec_start, exec_die): only its
+                    // result (health_status) changes what the worker decides.
+                    guard let app = event.attributes[RumorLabel.app], !event.action.hasPrefix("exec_") else { return }
                     self.shared.withLockedValue { $0.workers[app] }?.poke()
                 }
             } catch is CancellationError {

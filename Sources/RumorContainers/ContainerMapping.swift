@@ -43,5 +43,6 @@ extension ObservedContainer {
             templateHash: d.labels[RumorLabel.spec] ?? "", running: d.running, status: d.status,
             health: d.health.flatMap(Health.init(rawValue:)) ?? .none, exitCode: d.exitCode, error: d.error,
             addresses: d.addresses)
+        healthInterval = d.healthInterval
     }
 }

@@ -22,10 +22,24 @@ public protocol ContainerEngine: Sendable {
     /// cancelled; `opened` runs once the subscription stands, so a list made after it misses nothing.
     func followEvents(label: String, opened: @escaping @Sendable () -> Void,
                       _ handle: @escaping @Sendable (DockerEvent) -> Void) async throws
+    /// Whether the engine runs containers' health checks by itself. Docker does; Podman runs them from systemd
+    /// timers, so where there is no systemd (a container, a minimal host) nothing runs them and a container stays
+    /// `starting` for ever: then the action runs each check through ``runHealthcheck(_:)`` at its interval.
+    var runsHealthchecks: Bool { get }
+    func runHealthcheck(_ id: String) async throws
+}
+
+extension ContainerEngine {
+    public var runsHealthchecks: Bool { true }
+    public func runHealthcheck(_ id: String) async throws {}
 }
 
 extension DockerClient: ContainerEngine {
-    public var summary: String { "Docker engine API \(apiVersion) at \(http.socketPath)" }
+    public var summary: String {
+        libpodVersion.map { "Podman \($0) (Docker API \(apiVersion)) at \(http.socketPath)" }
+            ?? "Docker engine API \(apiVersion) at \(http.socketPath)"
+    }
+    public var runsHealthchecks: Bool { libpodVersion == nil }
 }
 
 /// How an action reaches its engine: `check` before the agent starts (so a bad setting stops start-up with a clear

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -16,9 +19,13 @@ public struct DockerClient: Sendable {
     /// Requests that are not streams give up after this long.
     public static let requestTimeout: Duration = .seconds(30)
 
-    public init(http: UnixHTTPClient, apiVersion: String) {
+    /// The engine is Podman (its `/_ping` names a libpod API): it runs health checks only from systemd timers.
+    public let libpodVersion: String?
+
+    public init(http: UnixHTTPClient, apiVersion: String, libpodVersion: String? = nil) {
         self.http = http
         self.apiVersion = apiVersion
+        self.libpodVersion = libpodVersion
     }
 
     /// `DOCKER_HOST`'s socket path: `unix:///path` or a bare path; other schemes are refused with a clear error.
@@ -29,6 +36,12 @@ public struct DockerClient: Sendable {
         throw DockerError(.engineUnreachable, "DOCKER_HOST '\(host)': only unix:// sockets are supported")
     }
 
+    /// The socket of the engine this process's `DOCKER_HOST` names (the agent's rule; the live-engine tests use it
+    /// too, so they run against Podman's Docker-compatible socket with `DOCKER_HOST=unix://...`).
+    public static func environmentSocketPath() throws -> String {
+        try socketPath(dockerHost: getenv("DOCKER_HOST").map { String(cString: $0) })
+    }
+
     /// Pings the engine and settles the API version.
     public static func connect(socketPath: String, group: any EventLoopGroup) async throws -> DockerClient {
         let http = UnixHTTPClient(socketPath: socketPath, group: group)
@@ -37,7 +50,7 @@ public struct DockerClient: Sendable {
             throw DockerError(.status(ping.status), "the Docker engine answered /_ping with HTTP \(ping.status)")
         }
         let version = try negotiate(engine: ping.header("API-Version"))
-        return DockerClient(http: http, apiVersion: version)
+        return DockerClient(http: http, apiVersion: version, libpodVersion: ping.header("Libpod-API-Version"))
     }
 
     static func negotiate(engine: String?) throws -> String {
@@ -143,6 +156,13 @@ public struct DockerClient: Sendable {
     public func stop(_ id: String, grace: Duration) async throws {
         let seconds = max(0, Int(grace.components.seconds))
         try await call(.POST, "/containers/\(id)/stop", query: [("t", "\(seconds)")], timeout: .seconds(seconds + 30))
+    }
+
+    /// Runs the container's health check once, now, and records its result (Podman's libpod API; Docker has no
+    /// such call and needs none).
+    public func runHealthcheck(_ id: String) async throws {
+        let response = try await http.send(.GET, "/v4.0.0/libpod/containers/\(id)/healthcheck", timeout: Self.requestTimeout)
+        guard response.status == 200 else { throw Self.error(status: response.status, body: response.body) }
     }
 
     public func kill(_ id: String, signal: String = "KILL") async throws {

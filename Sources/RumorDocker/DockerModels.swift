@@ -39,6 +39,8 @@ public struct ContainerDetails: Sendable, Equatable {
     public var error: String
     /// `starting`, `healthy`, `unhealthy`; nil without a health check.
     public var health: String?
+    /// The health check's interval (the container's own, or its image's; Docker's default 30 s when unset).
+    public var healthInterval: Duration?
     public var startedAt: DockerTimestamp?
     public var finishedAt: DockerTimestamp?
     /// Network name → container address on it.
@@ -65,6 +67,10 @@ public struct ContainerDetails: Sendable, Equatable {
         exitCode = state?["ExitCode"]?.intValue ?? 0
         error = state?["Error"]?.stringValue ?? ""
         health = state?["Health"]?["Status"]?.stringValue
+        if let check = json["Config"]?["Healthcheck"], check["Test"]?.arrayValue?.first?.stringValue != "NONE" {
+            let ns = check["Interval"]?.intValue ?? 0
+            healthInterval = ns > 0 ? .nanoseconds(ns) : .seconds(30)
+        }
         startedAt = state?["StartedAt"]?.stringValue.flatMap(DockerTimestamp.init)
         finishedAt = state?["FinishedAt"]?.stringValue.flatMap(DockerTimestamp.init)
         var addresses: [String: String] = [:]

@@ -137,6 +137,68 @@ import Testing
             == .replace(id: "c2", name: "rumor-site-2", slot: 2, drain: true, reason: "spec changed"))
     }
 
+    /// Start-first: the new container starts beside the old one, which keeps serving until the new one is ready;
+    /// then the old one is withdrawn and stopped, and the next slot begins (after the update delay).
+    @Test func startFirstStartsTheNewContainerBesideTheOldOne() {
+        var v1 = spec
+        v1.ports = []
+        v1.advertise = .network("web", port: 80)
+        v1.update.order = .startFirst
+        v1.updateDelay = .zero
+        var v2 = v1
+        v2.image = "site:v2"
+        func c(_ slot: Int, _ s: AppSpec, id: String, health: ObservedContainer.Health = .healthy) -> ObservedContainer {
+            var x = container(slot, hash: s.templateHash, health: health, id: id)
+            x.addresses = ["web": "10.0.0.\(slot)"]
+            return x
+        }
+        var r = AppReconciler()
+        let old = [c(1, v1, id: "o1"), c(2, v1, id: "o2")]
+        _ = r.plan(spec: v1, count: 2, observed: old, now: .zero)
+        let begin = r.plan(spec: v2, count: 2, observed: old, now: .seconds(10))
+        #expect(begin.steps == [.create(slot: 1)])
+        #expect(begin.endpoints.map(\.slot) == [1, 2])  // nothing is withdrawn yet
+        // The new one is starting: not a duplicate, nothing else moves, both old ones serve.
+        let starting = old + [c(1, v2, id: "n1", health: .starting)]
+        let wait = r.plan(spec: v2, count: 2, observed: starting, now: .seconds(11))
+        #expect(wait.steps.isEmpty && !wait.converged && wait.wakeAt == .seconds(12))
+        #expect(wait.endpoints.map(\.host) == ["10.0.0.1", "10.0.0.2"])
+        // Ready: it takes the slot's endpoint, and the old one goes (drained first).
+        let ready = old + [c(1, v2, id: "n1")]
+        let handover = r.plan(spec: v2, count: 2, observed: ready, now: .seconds(12))
+        #expect(handover.steps == [.remove(id: "o1", name: "rumor-site-1", drain: true, reason: "spec changed, its replacement is ready")])
+        #expect(handover.endpoints.map(\.slot) == [1, 2])
+        // The old one stopping is out of sight (the worker stops it beside the loop): slot 2 begins at once.
+        let next = r.plan(spec: v2, count: 2, observed: [c(1, v2, id: "n1"), c(2, v1, id: "o2")], now: .seconds(12))
+        #expect(next.steps == [.create(slot: 2)])
+    }
+
+    /// A replacement that fails goes, without a stop grace (it never served); the old container keeps serving; retries back off, and the failures add up
+    /// (the old container running all along forgives none of them), so the rollout fails as a stop-first one would.
+    @Test func startFirstReplacementsThatFailAddUp() {
+        var v1 = spec
+        v1.ports = []
+        v1.update.order = .startFirst
+        var v2 = v1
+        v2.image = "site:broken"
+        var r = AppReconciler()
+        let old = container(1, hash: v1.templateHash, id: "o1")
+        _ = r.plan(spec: v1, count: 1, observed: [old], now: .zero)
+        var now = Duration.seconds(60)
+        for attempt in 1...3 {
+            let create = r.plan(spec: v2, count: 1, observed: [old], now: now)
+            #expect(create.steps == [.create(slot: 1)], "attempt \(attempt)")
+            let dead = container(1, hash: v2.templateHash, running: false, status: "exited", health: .none, id: "n\(attempt)", exit: 1)
+            let failed = r.plan(spec: v2, count: 1, observed: [old, dead], now: now)
+            #expect(failed.steps == [.discard(id: "n\(attempt)", name: "rumor-site-1", reason: "exited with code 1")])
+            #expect(failed.notices == [.exited(dead)])  // and the old one stays
+            #expect(r.history[1]?.failures == attempt)
+            let after = r.plan(spec: v2, count: 1, observed: [old], now: now)
+            now = attempt == 1 ? now : try! #require(after.wakeAt)  // the first retry is at once, then it backs off
+            #expect(attempt == 1 ? after.steps == [.create(slot: 1)] : after.steps.isEmpty)
+        }
+    }
+
     @Test func extraUnslottedAndDuplicateContainersAreRemoved() {
         var r = AppReconciler()
         var stray = container(9)

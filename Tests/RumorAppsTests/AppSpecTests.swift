@@ -19,6 +19,8 @@ import Testing
         #expect(spec.restart.delay == .seconds(2) && spec.restart.maxAttempts == 5)
         #expect(spec.containerName(slot: 2, node: "w1") == "rumor-site-w1-2")
         #expect(spec.containerName(slot: 1, node: "web@eu:1") == "rumor-site-web_eu_1-1")
+        #expect(spec.containerName(slot: 2, node: "w1", taken: ["rumor-site-w1-1"]) == "rumor-site-w1-2")
+        #expect(spec.containerName(slot: 2, node: "w1", taken: ["rumor-site-w1-2", "rumor-site-w1-2-2"]) == "rumor-site-w1-2-3")
         #expect(spec.containerCount(cores: 8, memoryMiB: 1024) == 3)
         #expect(spec.templateHash.count == 16)
     }
@@ -46,7 +48,11 @@ import Testing
          "apps/a.json: update.failure_action: expected one of rollback, pause, continue, got string \"retry\""),
         (#"{"docker_image": "x", "update": {"parallelism": 0}}"#, "apps/a.json: update.parallelism: 0 is out of range"),
         (#"{"docker_image": "x", "update": {"progress_deadline": "0s"}}"#, "apps/a.json: update.progress_deadline: must be more than 0s"),
-        (#"{"docker_image": "x", "update": {"order": "start-first"}}"#, "apps/a.json: update.order: unknown key"),
+        (#"{"docker_image": "x", "update": {"order": "first"}}"#,
+         "apps/a.json: update.order: expected one of stop-first, start-first, got string \"first\""),
+        (#"{"docker_image": "x", "update": {"order": "start-first"}, "starting_ports": [{"8080": "80"}]}"#,
+         "apps/a.json: update.order: start-first runs a slot's new container beside its old one, but starting_ports"),
+        (#"{"docker_image": "x", "update": {"ordre": "start-first"}}"#, "apps/a.json: update.ordre: unknown key"),
         (#"{"docker_image": "x""#, "apps/a.json: not JSON"),
     ])
     func badSpecsNameFileAndKey(text: String, message: String) {
@@ -64,18 +70,19 @@ import Testing
         #expect(plain.update == AppSpec.UpdatePolicy())
         #expect(plain.update.parallelism == 1 && plain.update.monitor == .seconds(5))
         #expect(plain.update.failureAction == .rollback && plain.update.progressDeadline == .seconds(300))
+        #expect(plain.update.order == .stopFirst)  // Swarm's default
 
         let spec = try AppSpec.parse("""
             {"docker_image": "site:v1", "replicas": 300, "max_per_node": 5, "stable_after": "20s",
              "lost_after": "1m", "rebalance": true,
              "update": {"parallelism": 2, "monitor": "10s", "failure_action": "pause", "progress_deadline": "2m",
-                        "delay": "1s"}}
+                        "delay": "1s", "order": "start-first"}}
             """, name: "site", file: "f")
         #expect(spec.replicas == 300 && spec.maxPerNode == 5 && spec.rebalance)
         #expect(spec.stableAfter == .seconds(20) && spec.lostAfter == .seconds(60))
         #expect(spec.update.parallelism == 2 && spec.update.monitor == .seconds(10))
         #expect(spec.update.failureAction == .pause && spec.update.progressDeadline == .seconds(120))
-        #expect(spec.updateDelay == .seconds(1))
+        #expect(spec.updateDelay == .seconds(1) && spec.update.order == .startFirst)
         #expect(spec.templateHash == plain.templateHash)  // where and how many do not change a container
     }
 

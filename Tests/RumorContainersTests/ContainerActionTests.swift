@@ -206,7 +206,8 @@ import Testing
             try await eventually("each bad app has its error", timeout: .seconds(30)) {
                 h.status("typo")?["last_error"]?.stringValue?.contains("typo.json: containers_pre: unknown key") == true
                     && h.status("missing")?["last_error"]?.stringValue?.contains("pull 127.0.0.1:1/rumor-missing:v1") == true
-                    && h.status("squat")?["last_error"]?.stringValue?.contains("create rumor-squat-\(h.node)-1: Conflict") == true
+                    && h.status("squat")?["last_error"]?.stringValue?.contains("create rumor-squat-\(h.node)-1: ") == true
+                    && h.status("squat")?["last_error"]?.stringValue?.contains("is already in use") == true  // Docker's and Podman's words
                     && h.status("clash")?["last_error"]?.stringValue.map { $0.contains("start rumor-clash-\(h.node)-1") && $0.contains("\(taken)") } == true
             }
             #expect(try await h.docker.inspect(foreign).running)

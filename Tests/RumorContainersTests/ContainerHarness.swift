@@ -53,7 +53,7 @@ final class ContainerHarness: @unchecked Sendable {
     private var task: Task<Void, Never>?
     let docker: DockerClient
 
-    static func with(dockerHost: String? = nil, _ body: (ContainerHarness) async throws -> Void) async throws {
+    static func with(dockerHost: String? = ProcessInfo.processInfo.environment["DOCKER_HOST"], _ body: (ContainerHarness) async throws -> Void) async throws {
         let harness = try await ContainerHarness(dockerHost: dockerHost)
         do { try await body(harness) } catch {
             print("container action status at the failure: \(harness.action.status().serialized())")
@@ -70,14 +70,14 @@ final class ContainerHarness: @unchecked Sendable {
         self.dockerHost = dockerHost
         directory = try TemporaryDirectory("apps")
         host = RecordingHost(nodeName: node)
-        docker = try await DockerClient.connect(socketPath: "/var/run/docker.sock", group: MultiThreadedEventLoopGroup.singleton)
+        docker = try await DockerClient.connect(socketPath: try DockerClient.environmentSocketPath(), group: MultiThreadedEventLoopGroup.singleton)
         action = Self.makeAction(directory.path, host, dockerHost: dockerHost)
         startAction()
     }
 
     static var engineGroup: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
-    static func makeAction(_ path: String, _ host: RecordingHost, dockerHost: String? = nil) -> ContainerAction {
+    static func makeAction(_ path: String, _ host: RecordingHost, dockerHost: String? = ProcessInfo.processInfo.environment["DOCKER_HOST"]) -> ContainerAction {
         var config = ContainerActionConfiguration(appsDir: path)
         config.poll = .milliseconds(200)
         var logger = Logger(label: "test")

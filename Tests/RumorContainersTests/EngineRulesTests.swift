@@ -133,6 +133,90 @@ import Testing
         }
     }
 
+    /// An app on a network (no host ports), its image ignoring SIGTERM: every stop takes the whole stop grace.
+    static func networkSpec(image: String, order: String) -> String {
+        #"{"docker_image": "\#(image)", "containers_per": {"server": 3}, "networks": ["web"], "advertise": {"network": "web", "port": 80}, "drain": "0s", "stop_grace": "10s", "update": {"delay": "0s", "order": "\#(order)"}, "healthcheck": {"cmd": "true", "interval": "1s"}}"#
+    }
+
+    /// Start-first v1 → v2: all three stay advertised throughout, and the roll finishes while every old container
+    /// is still in its stop grace (stops overlap the next steps instead of blocking them).
+    @Test func startFirst_neverDropsAnEndpoint_andOldStopsOverlapTheRoll() async throws {
+        try await Self.withNode { engine, node, dir in
+            defer { engine.releaseStops() }
+            try Self.write(dir, Self.networkSpec(image: "site:v1", order: "start-first"))
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            node.host.forget()
+            engine.holdStops()
+            try Self.write(dir, Self.networkSpec(image: "site:v2", order: "start-first"))
+            try await eventually("three on v2 serving, the old ones still stopping", timeout: .seconds(30)) {
+                let all = engine.containers(labels: ["io.rumor.app": "site"])
+                let new = all.filter { $0.config.image == "site:v2" && $0.running && $0.health == "healthy" }
+                let served = Set(node.host.endpoints("site").compactMap(\.host))
+                return new.count == 3 && served == Set(new.map { "10.1.0.\($0.id.suffix(3))" })
+            }
+            #expect(engine.containers(labels: ["io.rumor.app": "site"]).filter { $0.config.image == "site:v1" }.count == 3)
+            let fewest = node.host.values(AppTag.key(app: "site")).map { AppTag.parse($0).endpoints.count }.min() ?? 3
+            #expect(fewest == 3, "start-first: \(node.host.values(AppTag.key(app: "site")))")
+            engine.releaseStops()
+            try await eventually("the old ones removed", timeout: .seconds(30)) {
+                engine.containers(labels: ["io.rumor.app": "site"]).count == 3
+            }
+        }
+    }
+
+    /// Stop-first without host ports: the old container is withdrawn before its replacement starts, but its stop
+    /// grace runs beside the rest of the roll.
+    @Test func stopFirst_withoutHostPorts_doesNotWaitOutTheStopGrace() async throws {
+        try await Self.withNode { engine, node, dir in
+            defer { engine.releaseStops() }
+            try Self.write(dir, Self.networkSpec(image: "site:v1", order: "stop-first"))
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            node.host.forget()
+            engine.holdStops()
+            try Self.write(dir, Self.networkSpec(image: "site:v2", order: "stop-first"))
+            try await eventually("three on v2 while the old ones stop", timeout: .seconds(30)) {
+                let new = engine.containers(labels: ["io.rumor.app": "site"]).filter { $0.config.image == "site:v2" && $0.running }
+                return new.count == 3 && node.host.endpoints("site").count == 3
+            }
+            let fewest = node.host.values(AppTag.key(app: "site")).map { AppTag.parse($0).endpoints.count }.min() ?? 3
+            #expect(fewest >= 2, "one at a time: \(node.host.values(AppTag.key(app: "site")))")
+        }
+    }
+
+    /// With host ports the new container needs the old one's port: the replacement waits until the old one is gone.
+    @Test func stopFirst_withHostPorts_waitsForThePort() async throws {
+        try await Self.withNode { engine, node, dir in
+            defer { engine.releaseStops() }
+            try Self.write(dir, Self.spec())
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            engine.holdStops()
+            try Self.write(dir, Self.spec(image: "site:v2"))
+            try await eventually("the first stop", timeout: .seconds(30)) { engine.calls("stop") >= 1 }
+            #expect(engine.containers().filter { $0.config.image == "site:v2" }.isEmpty)
+            engine.releaseStops()
+            try await eventually("three on v2", timeout: .seconds(30)) {
+                let all = engine.containers(labels: ["io.rumor.app": "site"])
+                return all.count == 3 && all.allSatisfy { $0.config.image == "site:v2" && $0.running }
+            }
+        }
+    }
+
+    /// An engine that runs no health checks by itself (Podman without systemd): the worker runs them at their
+    /// interval, so the containers turn healthy and are advertised; an engine that runs its own is never asked.
+    @Test func healthChecksTheEngineDoesNotRun_theWorkerRuns() async throws {
+        try await Self.withNode { engine, node, dir in
+            engine.runChecksOnDemand()
+            try Self.write(dir, Self.spec(extra: #", "healthcheck": {"cmd": "true", "interval": "100ms"}"#))
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            #expect(engine.calls("healthcheck") >= 3)
+        }
+        try await Self.withNode { engine, node, dir in
+            try Self.write(dir, Self.spec(extra: #", "healthcheck": {"cmd": "true", "interval": "100ms"}"#))
+            try await eventually("three endpoints", timeout: .seconds(30)) { node.host.endpoints("site").count == 3 }
+            #expect(engine.calls("healthcheck") == 0)
+        }
+    }
+
     /// The engine restarts under the action, then the agent does: both times the containers are adopted, not made
     /// again, and nothing is duplicated.
     @Test func engineAndAgentRestarts_adoptTheContainers() async throws {

@@ -25,6 +25,11 @@ final class InMemoryEngine: ContainerEngine {
         var subscribers: [Int: AsyncStream<DockerEvent>.Continuation] = [:]
         var nextSubscriber = 0
         var calls: [String: Int] = [:]
+        /// Stops wait (until `releaseStops`), as for an image that ignores SIGTERM through its stop grace.
+        /// Like Podman without systemd: health checks run only when the action asks (`runHealthcheck`).
+        var checksOnDemand = false
+        var holdingStops = false
+        var heldStops: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -39,6 +44,29 @@ final class InMemoryEngine: ContainerEngine {
     /// The container's main process exits with `code`, as after `docker kill` (137) or a crash.
     func exit(_ id: String, code: Int) {
         update(id, "die") { $0.running = false; $0.status = "exited"; $0.exitCode = code; $0.health = nil }
+    }
+
+    /// Health checks run only through `runHealthcheck` (as Podman's without systemd): a container with one starts
+    /// `starting` and turns healthy at its first check.
+    func runChecksOnDemand() { state.withLockedValue { $0.checksOnDemand = true } }
+
+    var runsHealthchecks: Bool { !state.withLockedValue { $0.checksOnDemand } }
+
+    func runHealthcheck(_ id: String) async throws {
+        count("healthcheck")
+        try updateOrThrow(id, "health_status: healthy") { c in if c.running { c.health = "healthy" } }
+    }
+
+    /// From now on every stop waits until `releaseStops()`: the stop grace of an image that ignores SIGTERM.
+    func holdStops() { state.withLockedValue { $0.holdingStops = true } }
+
+    func releaseStops() {
+        let held = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.holdingStops = false
+            defer { s.heldStops = [] }
+            return s.heldStops
+        }
+        for c in held { c.resume() }
     }
 
     func turnUnhealthy(_ id: String) { update(id, "health_status: unhealthy") { $0.health = "unhealthy" } }
@@ -78,9 +106,11 @@ final class InMemoryEngine: ContainerEngine {
     func inspect(_ id: String) async throws -> ContainerDetails {
         count("inspect")
         guard let c = state.withLockedValue({ $0.containers[id] }) else { throw Self.noSuch(id) }
-        return ContainerDetails(id: c.id, name: c.name, image: c.config.image, labels: c.config.labels, status: c.status,
-                                running: c.running, exitCode: c.exitCode, health: c.health,
-                                addresses: Dictionary(uniqueKeysWithValues: c.config.networks.map { ($0, "10.1.0.\(c.id.suffix(3))") }))
+        var details = ContainerDetails(id: c.id, name: c.name, image: c.config.image, labels: c.config.labels, status: c.status,
+                                       running: c.running, exitCode: c.exitCode, health: c.health,
+                                       addresses: Dictionary(uniqueKeysWithValues: c.config.networks.map { ($0, "10.1.0.\(c.id.suffix(3))") }))
+        details.healthInterval = c.config.healthcheck?.interval
+        return details
     }
 
     func create(name: String, _ config: ContainerConfig) async throws -> String {
@@ -100,15 +130,23 @@ final class InMemoryEngine: ContainerEngine {
 
     func start(_ id: String) async throws {
         count("start")
+        let onDemand = state.withLockedValue { $0.checksOnDemand }
         try updateOrThrow(id, "start") { c in
             c.running = true
             c.status = "running"
-            c.health = c.config.healthcheck == nil ? nil : "healthy"
+            c.health = c.config.healthcheck == nil ? nil : onDemand ? "starting" : "healthy"
         }
     }
 
     func stop(_ id: String, grace: Duration) async throws {
         count("stop")
+        await withCheckedContinuation { c in
+            let held = state.withLockedValue { s in
+                if s.holdingStops { s.heldStops.append(c) }
+                return s.holdingStops
+            }
+            if !held { c.resume() }
+        }
         try updateOrThrow(id, "die") { c in
             if c.running { (c.running, c.status, c.exitCode, c.health) = (false, "exited", 143, nil) }
         }

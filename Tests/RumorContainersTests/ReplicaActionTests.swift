@@ -29,7 +29,7 @@ import Testing
             var config = ContainerActionConfiguration(appsDir: apps)
             config.poll = .milliseconds(200)
             return ContainerAction(configuration: config, host: host, logger: Logger(label: "test"),
-                                   engine: .docker(host: nil, group: ContainerHarness.engineGroup))
+                                   engine: .docker(host: ProcessInfo.processInfo.environment["DOCKER_HOST"], group: ContainerHarness.engineGroup))
         }
         /// The node's agent starts again under its name, with a fresh action and no app tags (a restarted agent
         /// publishes its configured tags, then what it finds running).
@@ -65,7 +65,7 @@ import Testing
             }
         }
         for n in nodes { n.task = Task { await n.action.run() } }
-        let docker = try await DockerClient.connect(socketPath: "/var/run/docker.sock", group: ContainerHarness.engineGroup)
+        let docker = try await DockerClient.connect(socketPath: try DockerClient.environmentSocketPath(), group: ContainerHarness.engineGroup)
         defer {
             gossip.cancel()
             for n in nodes { n.action.stop() }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import RumorDocker
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ final class UnixSocketProxy: @unchecked Sendable {
     private var listener: Int32 = -1
     private var open: Set<Int32> = []
 
-    init(path: String, target: String = "/var/run/docker.sock") {
+    init(path: String, target: String = (try? DockerClient.environmentSocketPath()) ?? "/var/run/docker.sock") {
         self.path = path
         self.target = target
     }

@@ -9,7 +9,7 @@ import Testing
     static let label = "io.rumor.test=docker-client"
 
     func client() async throws -> DockerClient {
-        try await DockerClient.connect(socketPath: "/var/run/docker.sock", group: MultiThreadedEventLoopGroup.singleton)
+        try await DockerClient.connect(socketPath: try DockerClient.environmentSocketPath(), group: MultiThreadedEventLoopGroup.singleton)
     }
 
     @Test func negotiatesAVersionTheEngineSpeaks() async throws {
@@ -27,7 +27,8 @@ import Testing
         defer { Task { try? await docker.remove(id) } }
         try await docker.start(id)
         let details = try await docker.inspect(id)
-        #expect(details.running && details.labels["k"] == "v" && details.image == "rumor-site:v1")
+        // Podman names a local image under localhost/.
+        #expect(details.running && details.labels["k"] == "v" && ["rumor-site:v1", "localhost/rumor-site:v1"].contains(details.image))
         let listed = try await docker.listContainers(labels: [Self.label])
         #expect(listed.map(\.id).contains(id))
         #expect(try await docker.listContainers(labels: ["io.rumor.test=nothing-has-this"]).isEmpty)
@@ -45,7 +46,9 @@ import Testing
             Issue.record("create of a missing image succeeded")
         } catch let error as DockerError {
             #expect(error.kind == .status(404))
-            #expect(error.message.contains("No such image") && error.message.contains("rumor-no-such-image:v0"), "\(error)")
+            // Docker: "No such image: NAME"; Podman: "NAME: image not known".
+            #expect((error.message.contains("No such image") || error.message.contains("image not known"))
+                && error.message.contains("rumor-no-such-image:v0"), "\(error)")
         }
         #expect(try await docker.imageID("rumor-no-such-image:v0") == nil)
         #expect(try await docker.imageID("rumor-site:v1") != nil)
