@@ -117,6 +117,12 @@ class Lab:
 
     def __exit__(self, *exc):
         self.stop_flapping()
+        self.stop_agents()
+        for ns in reversed(self.made):  # its veths, bridge and iptables rules go with it
+            run("ip", "netns", "del", ns, check=False)
+        self.made = []
+
+    def stop_agents(self):
         for p in self.procs.values():
             if p.poll() is None:
                 p.kill()
@@ -125,9 +131,6 @@ class Lab:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 pass
-        for ns in reversed(self.made):  # its veths, bridge and iptables rules go with it
-            run("ip", "netns", "del", ns, check=False)
-        self.made = []
 
     def iptables(self, host, *args):
         run("ip", "netns", "exec", self.ns(host), "iptables", "-w", *args)
@@ -596,7 +599,9 @@ def scenario_5(lab, args, report):
                f"(lost_after {args.lost_after:g} s; {cut} kept {during[0][cut]} meanwhile); after the heal exactly 6, "
                f"2 per worker, none left behind: {fmt(healed)} (within 60 s; last seen {seen[1]})")
     finally:
-        for w in workers:  # the agents die with the lab; the containers they made go with them
+        # The agents first (a live worker would replace what is removed), then the containers they made.
+        lab.stop_agents()
+        for w in workers:
             ids = containers(app, w)
             if ids:
                 run("docker", "rm", "-f", *ids, check=False, timeout=60)
