@@ -130,7 +130,7 @@ extension AgentOption {
         ) { $0.eagerGossip = $1 },
         duration(
             [], key: "reconnect_interval", .seconds(1) ... .seconds(86400), default: "30s",
-            "How often to try reconnecting to failed members."
+            "serf's interval for trying to reconnect failed members; Rumor pings one every 5 s (or this, if shorter) and push-pulls when it answers (docs/membership.md, \"Reap and reconnect\")."
         ) { $0.reconnectInterval = $1 },
         duration(
             [], key: "reconnect_timeout", .seconds(1) ... .seconds(365 * 86400), default: "24h",
