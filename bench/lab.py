@@ -358,6 +358,17 @@ def sees(observers, targets, statuses):
     return check
 
 
+def converge(lab, kinds, name, report, timeout=60, **start):
+    """Starts `kinds` on every host and waits until each agent sees every host alive; when they never do, reports
+    scenario `name` failed and returns False."""
+    lab.start_cluster(kinds, **start)
+    up = lab.await_view(kinds, sees(lab.hosts, lab.hosts, {"alive"}), timeout)
+    if None in up.values():
+        report(name, False, f"the cluster never converged ({up})")
+        return False
+    return True
+
+
 def fmt(seconds):
     return "never" if seconds is None else f"{seconds:.1f} s"
 
@@ -378,11 +389,9 @@ def scenario_2(lab, args, report):
     """Partition 3 | 2, held past gossip to the dead, then healed: both sides see the other failed, then every node
     sees every node alive again; Rumor within 10 s of the heal."""
     kinds = ["rumor", "serf"]
-    lab.start_cluster(kinds)
+    if not converge(lab, kinds, "partition-heal", report):
+        return
     a, b = lab.hosts[:3], lab.hosts[3:]
-    up = lab.await_view(kinds, sees(lab.hosts, lab.hosts, {"alive"}), 60)
-    if None in up.values():
-        return report("partition-heal", False, f"the cluster never converged ({up})")
     lab.cut(a)
     cut_at = time.monotonic()
     split = lab.await_view(kinds, lambda v: sees(a, b, {"failed"})(v) and sees(b, a, {"failed"})(v), 60)
@@ -412,11 +421,9 @@ def scenario_3(lab, args, report):
     kinds = ["rumor", "serf"]
     config = {"rumor": {"reconnect_timeout": f"{args.reconnect_timeout}s"},
               "serf": {"reconnect_timeout": f"{args.reconnect_timeout}s"}}
-    lab.start_cluster(kinds, config)
+    if not converge(lab, kinds, "partition-past-reap", report, config=config):
+        return
     a, b = lab.hosts[:3], lab.hosts[3:]
-    up = lab.await_view(kinds, sees(lab.hosts, lab.hosts, {"alive"}), 60)
-    if None in up.values():
-        return report("partition-past-reap", False, f"the cluster never converged ({up})")
     lab.cut(a)
     cut_at = time.monotonic()
     # Reaped: no longer listed at all (failed, then erased after reconnect_timeout by the 15 s reap tick).
@@ -437,11 +444,9 @@ def scenario_3(lab, args, report):
 def scenario_4(lab, args, report):
     """Asymmetric partition: one host sends but cannot receive. No healthy node may be declared failed."""
     kinds = ["rumor", "serf"]
-    lab.start_cluster(kinds)
+    if not converge(lab, kinds, "asymmetric-partition", report):
+        return
     deaf, healthy = lab.hosts[-1], lab.hosts[:-1]
-    up = lab.await_view(kinds, sees(lab.hosts, lab.hosts, {"alive"}), 60)
-    if None in up.values():
-        return report("asymmetric-partition", False, f"the cluster never converged ({up})")
     lab.deaf(deaf)
     deaf_at = time.monotonic()
     seen = lab.await_view(kinds, sees(healthy, [deaf], {"failed"}), 60)
@@ -463,10 +468,8 @@ def scenario_1(lab, args, report):
     """Loss on every link for a long time (script only): no healthy node is ever declared failed, and user events
     reach every handler, p99 within 2 s. Delay is applied only where the kernel has netem."""
     kinds = ["rumor", "serf"]
-    lab.start_cluster(kinds, user_events=True)
-    up = lab.await_view(kinds, sees(lab.hosts, lab.hosts, {"alive"}), 90)
-    if None in up.values():
-        return report("loss", False, f"the cluster never converged ({up})")
+    if not converge(lab, kinds, "loss", report, timeout=90, user_events=True):
+        return
     try:
         lab.delay(50, 20)
         delay = "50 ms ± 20 ms delay (netem)"
@@ -509,10 +512,8 @@ def scenario_7(lab, args, report):
     """A flapping link (script only): after it, membership converges; the flaps cost a bounded number of
     member-failed events about the flapping host."""
     kinds = ["rumor", "serf"]
-    lab.start_cluster(kinds)
-    up = lab.await_view(kinds, sees(lab.hosts, lab.hosts, {"alive"}), 60)
-    if None in up.values():
-        return report("flapping-link", False, f"the cluster never converged ({up})")
+    if not converge(lab, kinds, "flapping-link", report):
+        return
     flapper = lab.hosts[1]
     lab.flap(flapper, 5, 5, args.flap_for)
     time.sleep(args.flap_for)
