@@ -36,8 +36,11 @@ extension Agent {
         members().map { AppsCoordinator.Member(name: $0.name, isAlive: $0.status == .alive, tags: $0.tags) }
     }
 
-    /// The rollout's state for `rumor apps status` and `deploy --wait`.
-    func rolloutJSON(_ record: AppRecord) -> JSON { coordinator.status(of: record, members: coordinatorMembers()) }
+    /// The rollout's state for `rumor apps status` and `deploy --wait`; `members` when the caller has them already
+    /// (one list for every app of a scrape).
+    func rolloutJSON(_ record: AppRecord, members: [AppsCoordinator.Member]? = nil) -> JSON {
+        coordinator.status(of: record, members: members ?? coordinatorMembers())
+    }
 
     private func logRollout(_ app: String, _ status: Rollout.Status, generation: Int) {
         switch status {

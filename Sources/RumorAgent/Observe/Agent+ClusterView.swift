@@ -23,6 +23,7 @@ extension Agent {
     /// Each cluster-wide app: the record's facts, a summary of its spec, and its rollout.
     func appsJSON() -> JSON {
         let records = runtime.withInstance { $0.appRecords }.values.sorted { $0.name < $1.name }
+        let members = coordinatorMembers()
         return .array(records.map { r in
             var fields: [(String, JSON)] = [
                 ("app", .string(r.name)), ("state", .string(r.spec.isEmpty ? "stopped" : "deployed")),
@@ -36,7 +37,7 @@ extension Agent {
                 if case .server(let n) = spec.containersPer, spec.replicas == nil { fields.append(("per_node", .number(Double(n)))) }
                 if !spec.placement.isEmpty { fields.append(("placement", .strings(spec.placement))) }
             }
-            if !r.spec.isEmpty { fields.append(("rollout", rolloutJSON(r))) }
+            if !r.spec.isEmpty { fields.append(("rollout", rolloutJSON(r, members: members))) }
             if !r.rollback.isEmpty { fields.append(("rollback", .string(r.rollback))) }
             return .object(fields)
         })

@@ -1,3 +1,4 @@
+import RumorApps
 import RumorCore
 import RumorMetrics
 import RumorRuntime
@@ -93,8 +94,9 @@ extension Agent {
         let states = ["progressing", "done", "failed", "rolling back", "paused"]
         m.family("rumor_rollout_state", .gauge, "1 for the state of each app's rollout (progressing, done, failed, rolling back, paused).")
         var waves: [(String, Double, Double)] = []
+        let members = coordinatorMembers()
         for r in records where !r.spec.isEmpty {
-            let status = rolloutJSON(r)
+            let status = rolloutJSON(r, members: members)
             let state = status["state"]?.stringValue ?? "done"
             for s in states { m.sample("rumor_rollout_state", [("app", r.name), ("state", s)], s == state ? 1 : 0) }
             if let wave = status["wave"]?.doubleValue, let of = status["waves"]?.doubleValue { waves.append((r.name, wave, of)) }
